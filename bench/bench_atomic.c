@@ -1,0 +1,57 @@
+/*
+ * bench_atomic.c: g goroutines increment one shared int64 with an atomic
+ * add (Go: atomic.AddInt64, a sequentially consistent LOCK XADD);
+ * goroutine i does n*(i+1)/g - n*i/g increments. ops = n increments.
+ *
+ * Invariants: counter is only touched atomically.
+ * Locking: none.
+ * See also: bench/go/atomic/main.go, bench_mutex.c, docs/benchmarks.md.
+ */
+#include <stdatomic.h>
+
+#include "bench.h"
+
+static int64_t n = 10000000, g = 8;
+static _Atomic int64_t counter;
+static gort_wg wg;
+
+static void worker(void *arg)
+{
+    int64_t k = *(const int64_t *)arg;
+    for (int64_t j = 0; j < k; j++)
+        atomic_fetch_add(&counter, 1); /* seq_cst, as Go's */
+    gort_wg_done(&wg);
+}
+
+static int run(void *arg)
+{
+    (void)arg;
+    int64_t t0 = bench_now();
+    gort_wg_add(&wg, (int)g);
+    for (int64_t i = 0; i < g; i++) {
+        int64_t k = n * (i + 1) / g - n * i / g;
+        bench_check_spawn(gort_go_copy(worker, &k, sizeof k));
+    }
+    gort_wg_wait(&wg);
+    int64_t wall = bench_now() - t0;
+
+    int64_t got = atomic_load(&counter);
+    if (got != n)
+        bench_fail("atomic: counter=%lld want %lld", (long long)got,
+                   (long long)n);
+    bench_print("atomic", n, n, wall, NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const struct bench_flag flags[] = {
+        {"n", BENCH_INT, &n, "increments in total"},
+        {"g", BENCH_INT, &g, "goroutines"},
+        {0},
+    };
+    bench_flags(argc, argv, flags);
+    if (n < 1 || g < 1 || g > INT32_MAX)
+        bench_fail("atomic: need -n >= 1 and -g >= 1");
+    return bench_start(run, NULL);
+}

@@ -1,0 +1,58 @@
+/*
+ * bench_mutex.c: g goroutines increment one shared int64 under one
+ * gort_mutex (the goroutine-parking mutex, Go: sync.Mutex); goroutine i does
+ * n*(i+1)/g - n*i/g increments. ops = n increments.
+ *
+ * Invariants: counter is only touched with mu held.
+ * Locking: mu.
+ * See also: bench/go/mutex/main.go, bench_atomic.c, docs/benchmarks.md.
+ */
+#include "bench.h"
+
+static int64_t n = 10000000, g = 8;
+static gort_mutex mu;
+static int64_t counter; /* protected by mu */
+static gort_wg wg;
+
+static void worker(void *arg)
+{
+    int64_t k = *(const int64_t *)arg;
+    for (int64_t j = 0; j < k; j++) {
+        gort_mutex_lock(&mu);
+        counter++;
+        gort_mutex_unlock(&mu);
+    }
+    gort_wg_done(&wg);
+}
+
+static int run(void *arg)
+{
+    (void)arg;
+    int64_t t0 = bench_now();
+    gort_wg_add(&wg, (int)g);
+    for (int64_t i = 0; i < g; i++) {
+        int64_t k = n * (i + 1) / g - n * i / g;
+        bench_check_spawn(gort_go_copy(worker, &k, sizeof k));
+    }
+    gort_wg_wait(&wg);
+    int64_t wall = bench_now() - t0;
+
+    if (counter != n)
+        bench_fail("mutex: counter=%lld want %lld", (long long)counter,
+                   (long long)n);
+    bench_print("mutex", n, n, wall, NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const struct bench_flag flags[] = {
+        {"n", BENCH_INT, &n, "increments in total"},
+        {"g", BENCH_INT, &g, "goroutines"},
+        {0},
+    };
+    bench_flags(argc, argv, flags);
+    if (n < 1 || g < 1 || g > INT32_MAX)
+        bench_fail("mutex: need -n >= 1 and -g >= 1");
+    return bench_start(run, NULL);
+}

@@ -1,0 +1,3 @@
+module gortbench-go
+
+go 1.19

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# bench/run.sh: run every workload on gort and on Go, alternating, and print
+# a side-by-side table of medians with the targets. `make bench` runs it as
+# `B=build/default ./bench/run.sh` after building $B/bench/bench_*,
+# $B/tools/echo-load and $B/examples/*.
+#
+# usage: bench/run.sh [-p "1 2"] [-r RUNS] [-d SECS] [-c "100 1000 8000"] [BENCH...]
+#   -p  processor counts (GORT_MAXPROCS / GOMAXPROCS)  (env PROCS, default "1 2")
+#   -r  runs of each (bench, procs, impl)               (env RUNS, default 3)
+#   -d  seconds per echo/http load run                  (env SECS, default 3)
+#   -c  echo connection counts                          (env CONNS, default "100 1000 8000")
+#   BENCH: spawn park skynet pingpong yield chanmpmc select mutex atomic
+#          threadring sleep fib echo http (default: all, or env BENCH)
+# Env: QUICK=1 (1 run, 1 s loads, echo at 100 and 1000, park only n=100000),
+#      ECHO_PORT (9000), HTTP_PORT (8080), BENCH_TIMEOUT (s per run, 300),
+#      STRICT=1 (exit 1 when a target is missed, not only when a run fails).
+# Go is used when `go` is installed (bench/go is built into $B/bench-go);
+# otherwise only gort runs and the Go column is empty. http needs wrk.
+# Output: progress on stderr; raw result lines in $B/bench/results-*.txt
+# (also copied to $B/bench/results.txt); the table on stdout and in
+# $B/bench/table.txt. Exit 1 if any run failed its check, crashed or hung.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+B=${B:-build/default}
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+  RUNS=${RUNS:-1} SECS=${SECS:-1} CONNS=${CONNS:-"100 1000"}
+fi
+PROCS=${PROCS:-"1 2"} RUNS=${RUNS:-3} SECS=${SECS:-3} CONNS=${CONNS:-"100 1000 8000"}
+while getopts p:r:d:c:h opt; do
+  case $opt in
+    p) PROCS=$OPTARG ;; r) RUNS=$OPTARG ;; d) SECS=$OPTARG ;; c) CONNS=$OPTARG ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+ALL="spawn park skynet pingpong yield chanmpmc select mutex atomic threadring sleep fib echo http"
+BENCHES=${*:-${BENCH:-$ALL}}
+ECHO_PORT=${ECHO_PORT:-9000} HTTP_PORT=${HTTP_PORT:-8080}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
+CLK_TCK=$(getconf CLK_TCK)
+OUT=$B/bench
+GOBIN=$B/bench-go
+mkdir -p "$OUT" "$GOBIN"
+STAMP=$(date +%Y%m%d-%H%M%S)
+RESULTS=$OUT/results-$STAMP.txt
+FAILS=$OUT/failures-$STAMP.txt
+: >"$RESULTS"; : >"$FAILS"
+FAILED=0
+T_START=$(date +%s)
+
+log() { echo "run.sh: $*" >&2; }
+
+# ---- Go side --------------------------------------------------------------
+IMPLS="gort go"
+if ! command -v go >/dev/null 2>&1; then
+  log "note: go is not installed; running gort only (apt-get install golang-go for the Go column)"
+  IMPLS="gort"
+else
+  [[ -w ${HOME:-/nonexistent} ]] || export GOCACHE=$ROOT/build/go-cache GOPATH=$ROOT/build/go-path
+  log "building the Go twins into $GOBIN"
+  if ! (cd bench/go && GOPROXY=off GOFLAGS=-mod=mod go build -o "$ROOT/$GOBIN/" ./...) >&2; then
+    log "note: building bench/go failed; running gort only"
+    IMPLS="gort"
+  fi
+fi
+
+# bin IMPL NAME: the program for one workload or server.
+bin() {
+  case $1:$2 in
+    gort:echo | gort:http) echo "$B/examples/$2" ;;
+    gort:*) echo "$B/bench/bench_$2" ;;
+    go:*) echo "$GOBIN/$2" ;;
+  esac
+}
+# procs_env IMPL P: the environment variable that sets the processor count.
+procs_env() { [[ $1 == gort ]] && echo "GORT_MAXPROCS=$2" || echo "GOMAXPROCS=$2"; }
+
+# fail IMPL BENCH PROCS SIZE WHY: record a failed run.
+fail() {
+  log "FAIL $1 $2 procs=$3 ${4:+size=$4}: $5"
+  echo "$2 $1 $3 ${4:--}" >>"$FAILS"
+  FAILED=1
+}
+
+# run_prog IMPL BENCH PROCS [ARGS...]: run one workload once, keep its line.
+run_prog() {
+  local impl=$1 b=$2 p=$3 exe out err rc size
+  shift 3
+  exe=$(bin "$impl" "$b")
+  size=$(sed -n 's/.*-n \([0-9]*\).*/\1/p' <<<"$*")
+  if [[ ! -x $exe ]]; then fail "$impl" "$b" "$p" "$size" "$exe is missing (not built)"; return; fi
+  out=$(mktemp) err=$(mktemp)
+  env "$(procs_env "$impl" "$p")" timeout -k 5 "$BENCH_TIMEOUT" "$exe" "$@" >"$out" 2>"$err"
+  rc=$?
+  if ((rc != 0)); then
+    if ((rc == 124)); then
+      fail "$impl" "$b" "$p" "$size" "timed out after ${BENCH_TIMEOUT}s"
+    else
+      fail "$impl" "$b" "$p" "$size" "exit $rc: $(tail -c 300 "$err" | tr '\n' ' ')"
+    fi
+  elif ! grep -q '^bench=' "$out"; then
+    fail "$impl" "$b" "$p" "$size" "no result line"
+  else
+    grep '^bench=' "$out" | tee -a "$RESULTS" >&2
+  fi
+  rm -f "$out" "$err"
+}
+
+# ---- servers --------------------------------------------------------------
+SERVER_PID= SERVER_LOG=
+cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; rm -f "$OUT"/server.$$.log; }
+trap cleanup EXIT
+
+# start_server IMPL NAME PORT PROCS: start it, wait until it says "listening".
+start_server() {
+  local exe
+  exe=$(bin "$1" "$2")
+  [[ -x $exe ]] || { log "$exe is missing (not built)"; return 1; }
+  SERVER_LOG=$OUT/server.$$.log
+  env "$(procs_env "$1" "$4")" "$exe" -port "$3" >"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 100); do
+    grep -q listening "$SERVER_LOG" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  log "$exe did not start listening:"; cat "$SERVER_LOG" >&2
+  stop_server; return 1
+}
+# server_cpu: the server's user+sys CPU so far, in clock ticks.
+server_cpu() {
+  [[ -r /proc/$SERVER_PID/stat ]] || { echo 0; return; }
+  sed 's/.*) //' "/proc/$SERVER_PID/stat" | awk '{print $12 + $13}'
+}
+# stop_server: set HWM (VmHWM, KiB) and stop the server.
+stop_server() {
+  HWM=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null)
+  HWM=${HWM:-0}
+  kill "$SERVER_PID" 2>/dev/null
+  for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
+  kill -9 "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+  SERVER_PID=
+}
+
+run_echo() { # IMPL PROCS
+  local impl=$1 p=$2 c line cpu0 cpu1 rc
+  for c in $CONNS; do
+    start_server "$impl" echo "$ECHO_PORT" "$p" || { fail "$impl" echo "$p" "$c" "server did not start"; continue; }
+    cpu0=$(server_cpu)
+    line=$(timeout -k 5 $((SECS + 120)) "$B/tools/echo-load" -p "$ECHO_PORT" -c "$c" -d "$SECS")
+    rc=$?
+    cpu1=$(server_cpu)
+    kill -0 "$SERVER_PID" 2>/dev/null || { rc=99; log "the $impl echo server died: $(tail -c 300 "$SERVER_LOG")"; }
+    stop_server
+    if ((rc != 0)) || [[ $line != bench=echo* ]]; then
+      fail "$impl" echo "$p" "$c" "echo-load exit $rc: $line"; continue
+    fi
+    line=$(awk -v impl="$impl" -v p="$p" -v hwm="$HWM" -v ticks=$((cpu1 - cpu0)) -v hz="$CLK_TCK" '{
+        for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        ms = ticks * 1000 / hz; m = v["msgs"] + v["drained"]
+        sub(/^bench=echo /, "bench=echo impl=" impl " procs=" p " ")
+        printf "%s server_hwm_kb=%d server_cpu_ms=%.0f cpu_us_per_msg=%.3f\n", $0, hwm, ms, m ? ms * 1000 / m : 0
+      }' <<<"$line")
+    echo "$line" | tee -a "$RESULTS" >&2
+  done
+}
+
+run_http() { # IMPL PROCS
+  local impl=$1 p=$2 resp out line cpu0 cpu1
+  if ! command -v wrk >/dev/null 2>&1; then log "note: wrk is not installed; skipping http"; return; fi
+  start_server "$impl" http "$HTTP_PORT" "$p" || { fail "$impl" http "$p" 100 "server did not start"; return; }
+  resp=$(curl -s -i --max-time 5 -H 'Connection: close' "http://127.0.0.1:$HTTP_PORT/" | tr -d '\r')
+  if [[ $resp != "HTTP/1.1 200 OK"*"Hello, World!" || $resp != *"Content-Length: 13"* ]]; then
+    log "bad http response from $impl: $resp"; FAILED=1
+  fi
+  cpu0=$(server_cpu)
+  out=$(wrk -t2 -c100 -d"${SECS}s" --latency "http://127.0.0.1:$HTTP_PORT/" 2>&1)
+  cpu1=$(server_cpu)
+  stop_server
+  line=$(awk -v impl="$impl" -v procs="$p" -v hwm="$HWM" -v ticks=$((cpu1 - cpu0)) -v hz="$CLK_TCK" '
+    function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
+    /^ +Latency +[0-9]/ { avg = us($2) }
+    /^ +50% / { p50 = us($2) } /^ +90% / { p90 = us($2) } /^ +99% / { p99 = us($2) }
+    / requests in / { reqs = $1 }
+    /Socket errors:/ { gsub(/,/, ""); err += $4 + $6 + $8 + $10 }
+    /Non-2xx or 3xx/ { err += $NF }
+    /^Requests\/sec:/ { rps = $2 }
+    END { ms = ticks * 1000 / hz
+          printf "bench=http impl=%s procs=%d conns=100 threads=2 requests=%d reqs_per_s=%.0f lat_avg_us=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f errors=%d server_hwm_kb=%d server_cpu_ms=%.0f cpu_us_per_req=%.3f\n",
+          impl, procs, reqs, rps, avg, p50, p90, p99, err, hwm, ms, reqs ? ms * 1000 / reqs : 0 }' <<<"$out")
+  if [[ $line != *" errors=0 "* || $line == *" requests=0 "* ]]; then
+    fail "$impl" http "$p" 100 "wrk reported errors: $line"
+  else
+    echo "$line" | tee -a "$RESULTS" >&2
+  fi
+}
+
+# run_bench IMPL BENCH PROCS: one run of one workload at one processor count.
+run_bench() {
+  case $2 in
+    park)
+      run_prog "$1" park "$3" -n 100000
+      [[ $QUICK == 1 ]] || run_prog "$1" park "$3" -n 1000000 ;;
+    echo) run_echo "$1" "$3" ;;
+    http) run_http "$1" "$3" ;;
+    *) run_prog "$1" "$2" "$3" ;;
+  esac
+}
+
+# ---- the runs: for each run, bench and procs, both impls back to back;
+# odd runs start with gort, even runs with Go, so neither always goes first.
+[[ " $BENCHES " == *" echo "* && ! -x $B/tools/echo-load ]] &&
+  log "note: $B/tools/echo-load is missing (make B=$B benchbins)"
+for ((r = 1; r <= RUNS; r++)); do
+  order=$IMPLS
+  ((r % 2 == 0)) && order=$(tr ' ' '\n' <<<"$IMPLS" | tac | tr '\n' ' ')
+  for b in $BENCHES; do
+    for p in $PROCS; do
+      for impl in $order; do
+        log "run $r/$RUNS $b procs=$p $impl"
+        run_bench "$impl" "$b" "$p"
+      done
+    done
+  done
+done
+cp "$RESULTS" "$OUT/results.txt"
+cp "$FAILS" "$OUT/failures.txt"
+
+# ---- the table ------------------------------------------------------------
+MEDIANS=$(for k in ns_per_op bytes_per_g overhead_ms msgs_per_s p99_us server_hwm_kb cpu_us_per_msg reqs_per_s cpu_us_per_req; do
+  bench/median.sh -k "$k" "$RESULTS"
+done)
+TABLE=$OUT/table.txt
+{
+  echo "gort vs Go: median of $RUNS run(s), $(date '+%Y-%m-%d %H:%M'), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(go version 2>/dev/null | awk '{print $3}')"
+  echo "ratio = gort/go; targets: <= for time, latency and memory, >= for throughput; abs = absolute bound on gort's value"
+  awk -v fails="$FAILS" '
+    BEGIN { while ((getline l < fails) > 0) { split(l, f, " "); failed[f[1] "|" f[3] "|" f[4]] = 1 } }
+    # Which metrics each bench reports in the table, and their targets.
+    function metrics(b) {
+      if (b == "park") return "ns_per_op bytes_per_g"
+      if (b == "sleep") return "ns_per_op overhead_ms"
+      if (b == "echo") return "msgs_per_s p99_us server_hwm_kb cpu_us_per_msg"
+      if (b == "http") return "reqs_per_s p99_us cpu_us_per_req"
+      return "ns_per_op"
+    }
+    # target sets T_KIND ("le" ratio <=, "ge" ratio >=, "abs" gort <=, "" none) and T_VAL.
+    function target(b, p, m, c) {
+      T_KIND = "le"; T_VAL = ""
+      if (m == "ns_per_op") {
+        if (b == "spawn") T_VAL = (p == 1 ? 0.15 : 0.5)
+        else if (b == "yield" || b == "skynet" || b == "threadring") T_VAL = 0.25
+        else if (b == "pingpong" || b == "fib") T_VAL = 0.3
+        else if (b == "chanmpmc") T_VAL = 0.6
+        else if (b == "select") T_VAL = 0.5
+        else if (b == "mutex") T_VAL = (p == 1 ? 1.0 : 0.8)
+        else if (b == "atomic") T_VAL = 1.0
+      } else if (m == "bytes_per_g") { T_KIND = "abs"; T_VAL = 4403 }   # 4.3 KiB
+      else if (m == "overhead_ms") T_VAL = 0.5
+      else if (m == "msgs_per_s") { T_KIND = "ge"; T_VAL = 1.3 }
+      else if (m == "p99_us" && b == "echo") T_VAL = 1.0
+      else if (m == "server_hwm_kb" && c == 8000) T_VAL = 1.0
+      else if (m == "reqs_per_s") { T_KIND = "ge"; T_VAL = 1.5 }
+      if (T_VAL == "") T_KIND = ""
+    }
+    function fmt(v) { if (v == "") return "-"; return (v >= 1000 || v <= -1000) ? sprintf("%.0f", v) : sprintf("%.2f", v) }
+    {
+      # bench impl procs n conns metric median min max runs
+      g = $1 "|" $3 "|" ($4 == "-" ? $5 : $4)
+      if (!(g in seen)) { seen[g] = 1; rows[++nr] = g; size[g] = ($4 == "-" ? "c=" $5 : "n=" $4); cs[g] = $5 }
+      med[g, $2, $6] = $7
+    }
+    END {
+      printf "%-10s %2s %-10s %-15s %12s %12s %8s %9s %s\n", "bench", "P", "size", "metric", "gort", "go", "ratio", "target", "verdict"
+      met = 0; miss = 0
+      for (i = 1; i <= nr; i++) {
+        g = rows[i]; split(g, k, "|")
+        nm = split(metrics(k[1]), ms, " ")
+        for (j = 1; j <= nm; j++) {
+          m = ms[j]; a = med[g, "gort", m]; o = med[g, "go", m]
+          if (a == "" && o == "") continue
+          target(k[1], k[2], m, cs[g])
+          ratio = (a != "" && o != "" && o + 0 != 0) ? a / o : ""
+          tgt = T_KIND == "" ? "-" : (T_KIND == "abs" ? "abs<=" T_VAL : (T_KIND == "ge" ? ">=" : "<=") T_VAL)
+          v = "-"
+          if ((g in failed) || ((k[1] "|" k[2] "|-") in failed)) v = "RUN-FAIL"
+          else if (T_KIND == "abs" && a != "") v = (a <= T_VAL) ? "pass" : "miss"
+          else if (T_KIND != "" && ratio != "") v = ((T_KIND == "ge") ? ratio >= T_VAL : ratio <= T_VAL) ? "pass" : "miss"
+          else if (T_KIND != "") v = "n/a"
+          if (v == "pass") met++; else if (v == "miss") miss++
+          printf "%-10s %2s %-10s %-15s %12s %12s %8s %9s %s\n", k[1], k[2], size[g], m, fmt(a), fmt(o), ratio == "" ? "-" : sprintf("%.3f", ratio), tgt, v
+        }
+      }
+      printf "targets met: %d, missed: %d\n", met, miss
+    }' <<<"$MEDIANS"
+  if [[ -s $FAILS ]]; then
+    echo "failed runs (bench impl procs size):"; sort "$FAILS" | uniq -c | sed 's/^/  /'
+  fi
+  echo "raw results: $RESULTS ($(($(date +%s) - T_START)) s)"
+} | tee "$TABLE"
+
+if [[ ${STRICT:-0} == 1 ]] && grep -q ' miss$' "$TABLE"; then FAILED=1; fi
+exit $FAILED

@@ -1,0 +1,13 @@
+build/default/runtime/runq.o: runtime/runq.c runtime/runtime.h \
+ include/gort.h include/gort/chan.h include/gort/time.h \
+ include/gort/sync.h include/gort/net.h runtime/../arch/context.h \
+ runtime/lock.h runtime/timer.h
+runtime/runtime.h:
+include/gort.h:
+include/gort/chan.h:
+include/gort/time.h:
+include/gort/sync.h:
+include/gort/net.h:
+runtime/../arch/context.h:
+runtime/lock.h:
+runtime/timer.h:

@@ -1,0 +1,14 @@
+build/sync/runtime/stack.o: runtime/stack.c runtime/runtime.h \
+ include/gort.h include/gort/chan.h include/gort/time.h \
+ include/gort/sync.h include/gort/net.h runtime/../arch/context.h \
+ runtime/lock.h runtime/timer.h runtime/stack.h
+runtime/runtime.h:
+include/gort.h:
+include/gort/chan.h:
+include/gort/time.h:
+include/gort/sync.h:
+include/gort/net.h:
+runtime/../arch/context.h:
+runtime/lock.h:
+runtime/timer.h:
+runtime/stack.h:

@@ -1,0 +1,13 @@
+build/time/runtime/time.o: runtime/time.c runtime/runtime.h \
+ include/gort.h include/gort/chan.h include/gort/time.h \
+ include/gort/sync.h include/gort/net.h runtime/../arch/context.h \
+ runtime/lock.h runtime/timer.h
+runtime/runtime.h:
+include/gort.h:
+include/gort/chan.h:
+include/gort/time.h:
+include/gort/sync.h:
+include/gort/net.h:
+runtime/../arch/context.h:
+runtime/lock.h:
+runtime/timer.h:

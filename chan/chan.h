@@ -1,0 +1,308 @@
+/*
+ * chan.h: the channel internals shared by chan.c and select.c (Go: the
+ * hchan, sudog and waitq types of chan.go and runtime2.go).
+ *
+ * A channel is one allocation: struct gort_chan followed by its ring
+ * buffer. Waiting goroutines are described by sudogs that live on the
+ * waiting goroutine's own stack (gort stacks never move, so a pointer to
+ * a local stays valid while the goroutine is parked).
+ *
+ * Never installed. docs/channels.md tells the same story for readers.
+ */
+#ifndef GORT_CHAN_INTERNAL_H
+#define GORT_CHAN_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <gort.h>
+
+#include "../runtime/runtime.h"
+
+#define CHAN_HIDDEN __attribute__((visibility("hidden")))
+
+/* Go's limit on element types (hchan.elemsize is a uint16). */
+#define CHAN_MAX_ELEM 65536
+
+struct g;
+struct hchan;
+
+/*
+ * struct sudog is one goroutine waiting on one channel (Go: sudog). A plain
+ * send or receive uses one; a select uses one per case, chained through
+ * waitlink from g->waiting in lock order.
+ *
+ * next, prev, elem and success are protected by the lock of channel c.
+ * The owning goroutine reads success and the data at elem only after it is
+ * woken (gort__ready happens-before its return from gort__park).
+ */
+struct sudog {
+    struct g *g;               /* the waiting goroutine */
+    struct sudog *next, *prev; /* links in c's sendq or recvq */
+    void *elem;                /* value to send, or slot to receive into
+                                * (NULL: receive and discard) */
+    struct hchan *c;           /* the channel it waits on */
+    struct sudog *waitlink;    /* g->waiting list (select) */
+    bool isselect;             /* part of a select: win selectdone first */
+    bool success;              /* true: a value moved; false: closed */
+    bool releasechan;          /* select clean-up: free c after unlocking
+                                * (owner only) */
+};
+
+/* A FIFO of sudogs (Go: waitq). `first` is atomic only so the lock-free
+ * fast paths of the non-blocking calls may peek at it; it is written under
+ * the channel lock like everything else. */
+struct waitq {
+    struct sudog *_Atomic first;
+    struct sudog *last;
+};
+
+/*
+ * struct hchan is a channel (Go: hchan); the public gort_chan is this type.
+ *
+ * lock protects every field below it except where noted. closed and qcount
+ * are atomic only so the lock-free fast paths and gort_chan_len can read
+ * them; they are written under lock.
+ *
+ * Invariants (Go chan.go):
+ *  - at least one of sendq and recvq is empty;
+ *  - buffered (dataqsiz > 0): qcount > 0 implies recvq empty,
+ *    qcount < dataqsiz implies sendq empty;
+ *  - 0 <= qcount <= dataqsiz, sendx == (recvx + qcount) % dataqsiz.
+ */
+struct hchan {
+    struct lock lock;
+    _Atomic uint32_t closed;   /* 0 open, 1 closed; never reopens */
+    uint32_t elemsize;         /* < CHAN_MAX_ELEM */
+    _Atomic size_t qcount;     /* values in the buffer */
+    size_t dataqsiz;           /* capacity of the ring (immutable) */
+    size_t sendx;              /* next slot to fill */
+    size_t recvx;              /* next slot to drain */
+    struct waitq recvq;        /* blocked receivers */
+    struct waitq sendq;        /* blocked senders */
+    char *buf;                 /* ring of dataqsiz elements (immutable);
+                                * points at the hchan when it has no bytes */
+    uint32_t nselect;          /* selects between enqueue and their
+                                * clean-up pass on this channel */
+    bool freed;                /* last reference gone; the last select to
+                                * leave (nselect -> 0) frees it */
+    _Atomic uint32_t refs;     /* references; atomic, no lock needed */
+};
+
+/* chanbuf returns the address of slot i of c's ring (Go: chanbuf). */
+static inline void *chanbuf(struct hchan *c, size_t i)
+{
+    return c->buf + i * (size_t)c->elemsize;
+}
+
+/* chan_elem_copy copies one element; common small sizes become a single
+ * move instead of a library call. */
+static inline void chan_elem_copy(void *dst, const void *src, uint32_t n)
+{
+    switch (n) {
+    case 0:
+        break;
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, n);
+        break;
+    }
+}
+
+/* chan_qcount_set stores qcount (caller holds c->lock); relaxed, pairs
+ * with the relaxed/acquire loads of the lock-free readers. */
+static inline void chan_qcount_set(struct hchan *c, size_t n)
+{
+    atomic_store_explicit(&c->qcount, n, memory_order_relaxed);
+}
+
+static inline size_t chan_qcount(struct hchan *c)
+{
+    return atomic_load_explicit(&c->qcount, memory_order_relaxed);
+}
+
+/* hchan_of converts the public handle: a gort_chan is an hchan. */
+static inline struct hchan *hchan_of(gort_chan *c)
+{
+    return (struct hchan *)(void *)c;
+}
+
+/* ---- Wait queues (caller holds the channel lock) ----------------------- */
+
+/* waitq_enqueue appends sg to q (Go: waitq.enqueue). */
+static inline void waitq_enqueue(struct waitq *q, struct sudog *sg)
+{
+    sg->next = NULL;
+    struct sudog *x = q->last;
+    sg->prev = x;
+    q->last = sg;
+    if (x == NULL) {
+        /* store-relaxed; the lock-free readers only compare it to NULL */
+        atomic_store_explicit(&q->first, sg, memory_order_relaxed);
+        return;
+    }
+    x->next = sg;
+}
+
+/*
+ * waitq_dequeue pops the first sudog whose goroutine may be woken (Go:
+ * waitq.dequeue). A select's sudog must win its goroutine's selectdone
+ * flag: if another case already won, the sudog is dropped (its goroutine
+ * is about to remove it anyway, once it holds this lock) and the next one
+ * is tried. Returns NULL when none is left.
+ */
+static inline struct sudog *waitq_dequeue(struct waitq *q)
+{
+    for (;;) {
+        struct sudog *sg =
+            atomic_load_explicit(&q->first, memory_order_relaxed);
+        if (sg == NULL)
+            return NULL;
+        struct sudog *y = sg->next;
+        if (y == NULL) {
+            atomic_store_explicit(&q->first, NULL, memory_order_relaxed);
+            q->last = NULL;
+        } else {
+            y->prev = NULL;
+            atomic_store_explicit(&q->first, y, memory_order_relaxed);
+            sg->next = NULL;
+        }
+        if (sg->isselect) {
+            uint32_t zero = 0;
+            /* CAS acq_rel; pairs with the other channels' CAS on the same
+             * flag and with the store in select's clean-up pass. */
+            if (!atomic_compare_exchange_strong_explicit(
+                    &sg->g->selectdone, &zero, 1, memory_order_acq_rel,
+                    memory_order_relaxed))
+                continue;
+        }
+        return sg;
+    }
+}
+
+/* waitq_remove unlinks sg from q if it is still queued (Go:
+ * waitq.dequeueSudoG); a sudog dropped by waitq_dequeue is not. */
+static inline void waitq_remove(struct waitq *q, struct sudog *sg)
+{
+    struct sudog *x = sg->prev, *y = sg->next;
+    if (x != NULL) {
+        if (y != NULL) {
+            x->next = y;
+            y->prev = x;
+        } else {
+            x->next = NULL;
+            q->last = x;
+        }
+    } else if (y != NULL) {
+        y->prev = NULL;
+        atomic_store_explicit(&q->first, y, memory_order_relaxed);
+    } else if (atomic_load_explicit(&q->first, memory_order_relaxed) == sg) {
+        atomic_store_explicit(&q->first, NULL, memory_order_relaxed);
+        q->last = NULL;
+    }
+    sg->next = sg->prev = NULL;
+}
+
+/* ---- Moving values (caller holds c->lock) ------------------------------ */
+
+/*
+ * chan_wake_prepare records that sg's operation completed (success) or
+ * that the channel closed under it, and returns the goroutine to ready once
+ * the caller has dropped its channel locks (Go: the tail of send/recv).
+ * The goroutine is parked, so its sudog stays valid until it is readied.
+ */
+static inline struct g *chan_wake_prepare(struct sudog *sg, bool success)
+{
+    struct g *gp = sg->g;
+    sg->success = success;
+    gp->param = sg;
+    return gp;
+}
+
+/* chan_send_to copies ep straight into the waiting receiver sg, which was
+ * dequeued from c->recvq (Go: send + sendDirect). Returns its goroutine. */
+static inline struct g *chan_send_to(struct hchan *c, struct sudog *sg,
+                                     const void *ep)
+{
+    if (sg->elem != NULL)
+        chan_elem_copy(sg->elem, ep, c->elemsize);
+    return chan_wake_prepare(sg, true);
+}
+
+/*
+ * chan_recv_from takes a value for ep (NULL: discard) from the sender sg,
+ * dequeued from c->sendq (Go: recv). Unbuffered: straight from the
+ * sender's memory. Buffered, which means full: the head of the ring, and
+ * the sender's value goes into the freed slot, which becomes the tail, so
+ * FIFO order holds. Returns the sender's goroutine.
+ */
+static inline struct g *chan_recv_from(struct hchan *c, struct sudog *sg,
+                                       void *ep)
+{
+    if (c->dataqsiz == 0) {
+        if (ep != NULL)
+            chan_elem_copy(ep, sg->elem, c->elemsize);
+    } else {
+        void *qp = chanbuf(c, c->recvx);
+        if (ep != NULL)
+            chan_elem_copy(ep, qp, c->elemsize);
+        chan_elem_copy(qp, sg->elem, c->elemsize);
+        if (++c->recvx == c->dataqsiz)
+            c->recvx = 0;
+        c->sendx = c->recvx;
+    }
+    return chan_wake_prepare(sg, true);
+}
+
+/* chan_buf_put appends ep to the ring. Precondition: qcount < dataqsiz. */
+static inline void chan_buf_put(struct hchan *c, const void *ep)
+{
+    chan_elem_copy(chanbuf(c, c->sendx), ep, c->elemsize);
+    if (++c->sendx == c->dataqsiz)
+        c->sendx = 0;
+    chan_qcount_set(c, chan_qcount(c) + 1);
+}
+
+/* chan_buf_get takes the ring's head into ep (NULL: discard).
+ * Precondition: qcount > 0. */
+static inline void chan_buf_get(struct hchan *c, void *ep)
+{
+    if (ep != NULL)
+        chan_elem_copy(ep, chanbuf(c, c->recvx), c->elemsize);
+    if (++c->recvx == c->dataqsiz)
+        c->recvx = 0;
+    chan_qcount_set(c, chan_qcount(c) - 1);
+}
+
+/* chan_elem_zero zeroes a receive slot (a closed channel's zero value). */
+static inline void chan_elem_zero(struct hchan *c, void *ep)
+{
+    if (ep != NULL && c->elemsize != 0)
+        memset(ep, 0, c->elemsize);
+}
+
+/* ---- Cross-file entry points (chan.c) ---------------------------------- */
+
+/* gort__chan_send / gort__chan_recv are the whole operations (Go: chansend,
+ * chanrecv), used by select for its one-case form. chanrecv returns
+ * whether the receive completed ("selected") and sets *received. */
+CHAN_HIDDEN bool gort__chan_send(struct hchan *c, const void *ep, bool block);
+CHAN_HIDDEN bool gort__chan_recv(struct hchan *c, void *ep, bool block,
+                                 bool *received);
+
+/* gort__chan_destroy releases c's memory after its last reference and its
+ * last select are gone. Caller does not hold c->lock. */
+CHAN_HIDDEN void gort__chan_destroy(struct hchan *c);
+
+#endif /* GORT_CHAN_INTERNAL_H */

@@ -1,0 +1,402 @@
+/*
+ * select.c: select over several channel operations (Go: selectgo in
+ * runtime/select.go).
+ *
+ * A select runs in three passes, all under the locks of every channel it
+ * names:
+ *   1. in a random permutation of the cases (pollorder), do the first one
+ *      that can proceed;
+ *   2. if none can and the select blocks, enqueue one sudog per case (on
+ *      the caller's stack, chained from g->waiting in lock order) and park;
+ *      the channel locks are dropped by selparkcommit once the goroutine
+ *      is off its stack;
+ *   3. when woken, relock everything, take the winning sudog from
+ *      g->param and unlink the others from their queues.
+ *
+ * Invariants:
+ *  - A parked select is woken exactly once: a waker must win the CAS of
+ *    g->selectdone 0 -> 1 (in waitq_dequeue) before using a sudog of it;
+ *    losers drop the sudog. selectdone is reset to 0 in pass 3, when no
+ *    sudog of the goroutine is reachable by anyone else.
+ *  - Between pass 2 and the end of pass 3, c->nselect counts this select
+ *    on each channel it names, so freeing a channel a woken select still
+ *    has to relock is deferred to that select (select_cleanup).
+ *  - NULL channels appear in neither order: their cases are never ready.
+ *
+ * Locking: the channel locks of one select are taken in increasing
+ * address order, each distinct channel once (sellock; a channel named by
+ * several cases sits in adjacent slots of lockorder), and dropped in
+ * reverse (selunlock), or in order by selparkcommit. This is the only place
+ * that holds two channel locks, so address order is the whole rule.
+ *
+ * See also: chan/chan.h, chan/chan.c, docs/channels.md, Go's
+ * src/runtime/select.go.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "chan.h"
+
+/* Below this many cases the lock order is built by insertion sort; above
+ * it, heap sort (Go always heap-sorts; insertion wins for the common
+ * handful of cases and heap sort bounds the worst case). */
+#define SELECT_INSERTION_SORT_MAX 16
+
+static inline struct hchan *case_chan(const gort_select_case *cases,
+                                      uint16_t i)
+{
+    return hchan_of(cases[i].c);
+}
+
+/* sellock locks every distinct channel of the cases, in lockorder (Go:
+ * sellock). */
+static void sellock(const gort_select_case *cases, const uint16_t *lockorder,
+                    int n)
+{
+    struct hchan *last = NULL;
+    for (int k = 0; k < n; k++) {
+        struct hchan *c = case_chan(cases, lockorder[k]);
+        if (c != last) {
+            last = c;
+            gort__lock(&c->lock);
+        }
+    }
+}
+
+/* selunlock unlocks them in reverse order (Go: selunlock). */
+static void selunlock(const gort_select_case *cases,
+                      const uint16_t *lockorder, int n)
+{
+    for (int k = n - 1; k >= 0; k--) {
+        struct hchan *c = case_chan(cases, lockorder[k]);
+        if (k > 0 && c == case_chan(cases, lockorder[k - 1]))
+            continue; /* unlock a channel once, at its first slot */
+        gort__unlock(&c->lock);
+    }
+}
+
+/*
+ * selparkcommit drops the channel locks once the selecting goroutine is
+ * off its stack (Go: selparkcommit). Runs on g0. As soon as a channel is
+ * unlocked a waker may complete one of our sudogs and ready gp, which then
+ * blocks in sellock on the channels still held here; so each sudog is read
+ * only while its channel is still locked, and a channel is unlocked only
+ * after its last sudog was passed.
+ */
+static bool selparkcommit(struct g *gp, void *arg)
+{
+    (void)arg;
+    struct hchan *lastc = NULL;
+    for (struct sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink) {
+        if (sg->c != lastc && lastc != NULL)
+            gort__unlock(&lastc->lock);
+        lastc = sg->c;
+    }
+    if (lastc != NULL)
+        gort__unlock(&lastc->lock);
+    return true;
+}
+
+static inline bool chan_less(const gort_select_case *cases, uint16_t a,
+                             uint16_t b)
+{
+    return (uintptr_t)cases[a].c < (uintptr_t)cases[b].c;
+}
+
+/* heap_sift moves entry k down the max-heap order[0..n). */
+static void heap_sift(const gort_select_case *cases, uint16_t *order, int k,
+                      int n)
+{
+    uint16_t v = order[k];
+    for (;;) {
+        int j = 2 * k + 1;
+        if (j >= n)
+            break;
+        if (j + 1 < n && chan_less(cases, order[j], order[j + 1]))
+            j++;
+        if (!chan_less(cases, v, order[j]))
+            break;
+        order[k] = order[j];
+        k = j;
+    }
+    order[k] = v;
+}
+
+/* sort_lockorder fills lockorder with the n cases of pollorder sorted by
+ * channel address (Go: the heap sort in selectgo). */
+static void sort_lockorder(const gort_select_case *cases,
+                           const uint16_t *pollorder, uint16_t *lockorder,
+                           int n)
+{
+    if (n <= SELECT_INSERTION_SORT_MAX) {
+        for (int k = 0; k < n; k++) {
+            uint16_t v = pollorder[k];
+            int j = k;
+            for (; j > 0 && chan_less(cases, v, lockorder[j - 1]); j--)
+                lockorder[j] = lockorder[j - 1];
+            lockorder[j] = v;
+        }
+        return;
+    }
+    memcpy(lockorder, pollorder, (size_t)n * sizeof *lockorder);
+    for (int k = n / 2 - 1; k >= 0; k--)
+        heap_sift(cases, lockorder, k, n);
+    for (int end = n - 1; end > 0; end--) {
+        uint16_t top = lockorder[0];
+        lockorder[0] = lockorder[end];
+        lockorder[end] = top;
+        heap_sift(cases, lockorder, 0, end);
+    }
+}
+
+/* set_ok reports a receive's outcome through the case's ok pointer. */
+static inline void set_ok(gort_select_case *cas, bool ok)
+{
+    if (cas->dir == GORT_SELECT_RECV && cas->ok != NULL)
+        *cas->ok = ok;
+}
+
+/*
+ * select_cleanup is pass 3: with every channel locked again, find the
+ * winning case, unlink the other sudogs, and drop this select's count on
+ * each channel. Returns the winning case index; *success is the winner's
+ * outcome. Channels whose last reference went while we were parked are
+ * marked in their first sudog's releasechan, to free after unlocking.
+ */
+static int select_cleanup(struct g *gp, gort_select_case *cases,
+                          const uint16_t *lockorder, int n,
+                          struct sudog *sgs, bool *success)
+{
+    /* Nobody can reach our sudogs now: reset the wake-once flag. store
+     * relaxed; the channel locks we hold order it before any new CAS. */
+    atomic_store_explicit(&gp->selectdone, 0, memory_order_relaxed);
+    struct sudog *win = gp->param;
+    gp->param = NULL;
+    gp->waiting = NULL;
+    int casi = -1;
+    struct hchan *last = NULL;
+    for (int k = 0; k < n; k++) {
+        struct sudog *sg = &sgs[k];
+        struct hchan *c = sg->c;
+        if (c != last) {
+            last = c;
+            sg->releasechan = --c->nselect == 0 && c->freed;
+        }
+        if (sg == win) {
+            casi = lockorder[k];
+            *success = sg->success;
+            continue;
+        }
+        struct waitq *q =
+            cases[lockorder[k]].dir == GORT_SELECT_SEND ? &c->sendq
+                                                        : &c->recvq;
+        waitq_remove(q, sg);
+    }
+    if (casi < 0)
+        gort__throw("gort_select: woken without a winning case");
+    return casi;
+}
+
+/*
+ * select_wait is passes 2 and 3 with the sudogs at sgs (n of them, one per
+ * entry of lockorder). Caller holds every channel lock; they are released.
+ */
+static int select_wait(struct g *gp, gort_select_case *cases,
+                       const uint16_t *lockorder, int n, struct sudog *sgs)
+{
+    atomic_store_explicit(&gp->selectdone, 0, memory_order_relaxed);
+    struct hchan *last = NULL;
+    for (int k = 0; k < n; k++) {
+        gort_select_case *cas = &cases[lockorder[k]];
+        struct hchan *c = hchan_of(cas->c);
+        struct sudog *sg = &sgs[k];
+        *sg = (struct sudog){.g = gp, .elem = cas->elem, .c = c,
+                             .isselect = true,
+                             .waitlink = k + 1 < n ? &sgs[k + 1] : NULL};
+        if (c != last) {
+            last = c;
+            c->nselect++;
+        }
+        waitq_enqueue(cas->dir == GORT_SELECT_SEND ? &c->sendq : &c->recvq,
+                      sg);
+    }
+    gp->waiting = n > 0 ? &sgs[0] : NULL;
+    gp->param = NULL;
+    gort__park(selparkcommit, NULL, WAIT_SELECT);
+
+    sellock(cases, lockorder, n);
+    bool success = false;
+    int casi = select_cleanup(gp, cases, lockorder, n, sgs, &success);
+    selunlock(cases, lockorder, n);
+    for (int k = 0; k < n; k++)
+        if (sgs[k].releasechan)
+            gort__chan_destroy(sgs[k].c);
+
+    gort_select_case *cas = &cases[casi];
+    if (cas->dir == GORT_SELECT_SEND && !success)
+        gort__panic("send on closed channel");
+    set_ok(cas, success);
+    return casi;
+}
+
+/* select_park needs a goroutine and room for n sudogs: on the stack up to
+ * GORT_SELECT_STACK_CASES, else from malloc for the time it blocks. Out of
+ * line so the frame exists only when a select blocks. */
+__attribute__((noinline)) static int select_park(gort_select_case *cases,
+                                                 const uint16_t *lockorder,
+                                                 int n)
+{
+    struct g *gp = gort__getg();
+    if (gp == NULL) {
+        selunlock(cases, lockorder, n);
+        gort__throw("gort_select: blocking select outside a goroutine");
+    }
+    if (n <= GORT_SELECT_STACK_CASES) {
+        struct sudog sgs[GORT_SELECT_STACK_CASES];
+        return select_wait(gp, cases, lockorder, n, sgs);
+    }
+    struct sudog *sgs = malloc((size_t)n * sizeof *sgs);
+    if (sgs == NULL) {
+        selunlock(cases, lockorder, n);
+        return -ENOMEM;
+    }
+    int casi = select_wait(gp, cases, lockorder, n, sgs);
+    free(sgs);
+    return casi;
+}
+
+/*
+ * select_poll is pass 1: with all channels locked, try the cases in
+ * pollorder. Returns the case done (locks released), or -1 with the locks
+ * still held.
+ */
+static int select_poll(gort_select_case *cases, const uint16_t *pollorder,
+                       const uint16_t *lockorder, int n)
+{
+    for (int k = 0; k < n; k++) {
+        int i = pollorder[k];
+        gort_select_case *cas = &cases[i];
+        struct hchan *c = hchan_of(cas->c);
+        struct g *gp = NULL;
+        struct sudog *sg;
+        bool ok = true;
+        if (cas->dir == GORT_SELECT_RECV) {
+            if ((sg = waitq_dequeue(&c->sendq)) != NULL)
+                gp = chan_recv_from(c, sg, cas->elem);
+            else if (chan_qcount(c) > 0)
+                chan_buf_get(c, cas->elem);
+            else if (atomic_load_explicit(&c->closed,
+                                          memory_order_relaxed) != 0) {
+                chan_elem_zero(c, cas->elem);
+                ok = false;
+            } else
+                continue;
+        } else {
+            if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+                selunlock(cases, lockorder, n);
+                gort__panic("send on closed channel");
+            }
+            if ((sg = waitq_dequeue(&c->recvq)) != NULL)
+                gp = chan_send_to(c, sg, cas->elem);
+            else if (chan_qcount(c) < c->dataqsiz)
+                chan_buf_put(c, cas->elem);
+            else
+                continue;
+        }
+        selunlock(cases, lockorder, n);
+        if (gp != NULL)
+            gort__ready(gp);
+        set_ok(cas, ok);
+        return i;
+    }
+    return -1;
+}
+
+/*
+ * select_run is selectgo proper, given scratch space for the two orders
+ * (2 * n entries).
+ */
+static int select_run(gort_select_case *cases, int n, bool block,
+                      uint16_t *order)
+{
+    uint16_t *pollorder = order, *lockorder = order + n;
+    /* pollorder: a uniform random permutation of the non-NULL cases
+     * (inside-out Fisher-Yates, as Go). */
+    int norder = 0;
+    for (int i = 0; i < n; i++) {
+        if (cases[i].c == NULL)
+            continue;
+        uint32_t j = gort__fastrandn((uint32_t)norder + 1);
+        pollorder[norder] = pollorder[j];
+        pollorder[j] = (uint16_t)i;
+        norder++;
+    }
+    sort_lockorder(cases, pollorder, lockorder, norder);
+
+    sellock(cases, lockorder, norder);
+    int casi = select_poll(cases, pollorder, lockorder, norder);
+    if (casi >= 0)
+        return casi;
+    if (!block) {
+        selunlock(cases, lockorder, norder);
+        return GORT_SELECT_DEFAULT;
+    }
+    return select_park(cases, lockorder, norder);
+}
+
+/* select_one is the one-case select without the machinery (Go's compiler
+ * turns it into a plain send or receive). */
+static int select_one(gort_select_case *cas, bool block)
+{
+    bool ok = true;
+    bool done;
+    if (cas->dir == GORT_SELECT_SEND)
+        done = gort__chan_send(hchan_of(cas->c), cas->elem, block);
+    else
+        done = gort__chan_recv(hchan_of(cas->c), cas->elem, block, &ok);
+    if (!done)
+        return GORT_SELECT_DEFAULT;
+    set_ok(cas, ok);
+    return 0;
+}
+
+static int selectgo(gort_select_case *cases, int n, bool block)
+{
+    if (n < 0 || n > GORT_SELECT_MAX || (n > 0 && cases == NULL))
+        return -EINVAL;
+    for (int i = 0; i < n; i++)
+        if (cases[i].dir != GORT_SELECT_SEND &&
+            cases[i].dir != GORT_SELECT_RECV)
+            return -EINVAL;
+    if (n == 0) {
+        if (!block)
+            return GORT_SELECT_DEFAULT;
+        if (gort__getg() == NULL)
+            gort__throw("gort_select: empty select outside a goroutine "
+                        "blocks forever");
+        gort__park(NULL, NULL, WAIT_SELECT_NO_CASES);
+        gort__throw("gort: goroutine blocked forever was woken");
+    }
+    if (n == 1)
+        return select_one(cases, block);
+    if (n <= GORT_SELECT_STACK_CASES) {
+        uint16_t order[2 * GORT_SELECT_STACK_CASES];
+        return select_run(cases, n, block, order);
+    }
+    uint16_t *order = malloc(2 * (size_t)n * sizeof *order);
+    if (order == NULL)
+        return -ENOMEM;
+    int casi = select_run(cases, n, block, order);
+    free(order);
+    return casi;
+}
+
+int gort_select(gort_select_case *cases, int n)
+{
+    return selectgo(cases, n, true);
+}
+
+int gort_select_try(gort_select_case *cases, int n)
+{
+    return selectgo(cases, n, false);
+}

@@ -1,0 +1,172 @@
+/*
+ * gort/net.h: goroutine-aware sockets and pollable fds (Go: net, and the
+ * runtime poller under it). Included by <gort.h>.
+ *
+ * Sockets are plain int fds, non-blocking underneath. A call that cannot
+ * complete at once parks only the calling goroutine on the netpoller
+ * (edge-triggered epoll); -EAGAIN never reaches the caller. Errors are
+ * negative errno values, never errno.
+ *
+ * Common return codes:
+ *   -EBADF      fd is not open in gort (never registered, or closed with
+ *               gort_close). This is Go's "use of closed network
+ *               connection": a goroutine parked on an fd that another
+ *               goroutine closes wakes with -EBADF.
+ *   -ETIMEDOUT  the fd's deadline for that direction has expired (Go's
+ *               os.ErrDeadlineExceeded, "i/o timeout"). It keeps failing
+ *               calls until the deadline is moved.
+ *   -EPERM      the call would have to park, but the caller is not a
+ *               goroutine (a thread the runtime does not own, or before
+ *               gort_run). Calls that complete at once work on any thread.
+ *
+ * SIGPIPE never kills the program because of these calls: sockets are
+ * written with MSG_NOSIGNAL, and when the poller starts it sets SIGPIPE to
+ * SIG_IGN if it was SIG_DFL (as Go does), so a closed pipe yields -EPIPE.
+ *
+ * Deadlines are absolute gort_now() times (GORT_MS(...) + gort_now()); 0
+ * means none.
+ */
+#ifndef GORT_NET_H
+#define GORT_NET_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifndef GORT_API
+#define GORT_API __attribute__((visibility("default")))
+#endif
+
+/*
+ * gort_listen opens a listening stream socket (Go: net.Listen).
+ * network: "tcp" (IPv4 or IPv6; an empty host listens on both where the
+ * system allows), "tcp4", "tcp6" or "unix". address: "host:port",
+ * "[v6addr]:port", ":port" (every address), or a host alone ("localhost"),
+ * which means port 0 (any free port; read it back with getsockname). For
+ * "unix" the address is a path, or "@name" for the abstract namespace.
+ * TCP listeners set SO_REUSEADDR; the backlog is
+ * /proc/sys/net/core/somaxconn. Host names resolve through getaddrinfo
+ * inside gort_syscall_enter/exit. Does not park.
+ *
+ * Returns the listening fd, or:
+ *   -EINVAL           malformed address or unknown network;
+ *   -EPROTONOSUPPORT  a Go network gort does not offer ("udp", "ip", ...);
+ *   -ENXIO            the host name does not resolve ("no such host");
+ *   -EADDRINUSE       the address is taken; other errors of socket/bind.
+ */
+GORT_API int gort_listen(const char *network, const char *address);
+
+/*
+ * gort_accept waits for and returns a new connection on the listener lfd
+ * (Go: Listener.Accept). The new fd is non-blocking, close-on-exec,
+ * registered with the poller and, for TCP, has TCP_NODELAY and 15 s
+ * keep-alive set, as Go does. ECONNABORTED and EINTR are retried. Can park.
+ *
+ * Returns the fd, or -EBADF, -ETIMEDOUT (lfd's read deadline), -EPERM,
+ * -EMFILE/-ENFILE (out of fds) and other accept4 errors.
+ */
+GORT_API int gort_accept(int lfd);
+
+/*
+ * gort_dial connects to address on network (as gort_listen; a host is
+ * required, e.g. "127.0.0.1:80" or "localhost:80") (Go: net.Dialer).
+ * timeout_ns > 0 bounds the whole dial including name resolution (which
+ * itself cannot be interrupted); 0 means no timeout. Addresses are tried
+ * in the order getaddrinfo returns them until one connects. TCP
+ * connections get TCP_NODELAY and 15 s keep-alive. Can park.
+ *
+ * Returns the connected fd, or -ETIMEDOUT, -ECONNREFUSED, -ENXIO (no such
+ * host), -EINVAL, -EPROTONOSUPPORT, -EPERM, or another connect error.
+ */
+GORT_API int gort_dial(const char *network, const char *address,
+                       int64_t timeout_ns);
+
+/*
+ * gort_read reads up to n bytes (Go: Conn.Read); it parks until at least
+ * one byte, EOF or an error. n == 0 returns 0 at once. Can park.
+ *
+ * Returns the byte count, 0 at end of file, or -EBADF, -ETIMEDOUT,
+ * -EPERM, -ECONNRESET and other read errors.
+ */
+GORT_API ssize_t gort_read(int fd, void *buf, size_t n);
+
+/*
+ * gort_write writes all n bytes, parking as often as needed (Go:
+ * Conn.Write). Concurrent writers on one fd are serialised, so each call's
+ * bytes stay contiguous. Can park.
+ *
+ * Returns n, or -EPIPE / -ECONNRESET (peer gone), -EBADF, -ETIMEDOUT,
+ * -EPERM or another write error; on an error, how many bytes went out
+ * before it is not reported.
+ */
+GORT_API ssize_t gort_write(int fd, const void *buf, size_t n);
+
+/* gort_shutdown shuts down the read side (SHUT_RD), the write side
+ * (SHUT_WR, Go: CloseWrite) or both. Does not park. Returns 0, -EBADF or
+ * another shutdown(2) error (-ENOTCONN). */
+GORT_API int gort_shutdown(int fd, int how);
+
+/*
+ * gort_close closes fd (Go: Conn.Close). Goroutines parked on it, and any
+ * later call with it, get -EBADF. On a goroutine it returns once fd is
+ * really closed: when the calls still inside it have left, which they do
+ * at once. Can park (briefly).
+ *
+ * Returns 0, or -EBADF if fd is not open in gort (e.g. closed twice).
+ */
+GORT_API int gort_close(int fd);
+
+/*
+ * gort_set_deadline sets the read and write deadlines of fd to the
+ * absolute gort_now() time t; 0 clears them (Go: SetDeadline). A deadline
+ * in the past, or one that expires, fails pending and later calls in that
+ * direction with -ETIMEDOUT until it is moved; moving it into the future
+ * lets later calls proceed. Deadlines ride on the runtime's timers. Does
+ * not park.
+ *
+ * Returns 0 or -EBADF.
+ */
+GORT_API int gort_set_deadline(int fd, int64_t t);
+/* gort_set_read_deadline: as gort_set_deadline, read side only (reads,
+ * accepts, gort_fd_wait_read). */
+GORT_API int gort_set_read_deadline(int fd, int64_t t);
+/* gort_set_write_deadline: as gort_set_deadline, write side only (writes,
+ * gort_fd_wait_write). */
+GORT_API int gort_set_write_deadline(int fd, int64_t t);
+
+/*
+ * gort_fd_register makes any pollable fd (pipe, eventfd, signalfd, timerfd,
+ * a socket made elsewhere, a tty) goroutine-aware: it sets O_NONBLOCK and
+ * registers it with the poller. Afterwards gort_read, gort_write,
+ * gort_set_*deadline, gort_fd_wait_* and gort_close work on it. Does not
+ * park.
+ *
+ * Returns 0, or -EEXIST (already registered), -EBADF (not open), -EPERM
+ * (not pollable: a regular file or directory; use GORT_SYSCALL instead),
+ * -EMFILE (fd number beyond 2^24), -ENOMEM.
+ */
+GORT_API int gort_fd_register(int fd);
+
+/*
+ * gort_fd_unregister removes fd from the poller without closing it.
+ * Goroutines parked on it wake with -EBADF. fd stays O_NONBLOCK. On a
+ * goroutine it returns once no gort call uses fd any more. Can park
+ * (briefly).
+ *
+ * Returns 0 or -EBADF (not registered).
+ */
+GORT_API int gort_fd_unregister(int fd);
+
+/*
+ * gort_fd_wait_read parks until fd is readable (or at end of file or in
+ * error), honouring its read deadline (Go: syscall.RawConn.Read's wait).
+ * The check is level-triggered: if fd is readable now it returns at once.
+ * Meant for fds whose reads go through another library. Can park.
+ *
+ * Returns 0, or -EBADF, -ETIMEDOUT, -EPERM.
+ */
+GORT_API int gort_fd_wait_read(int fd);
+/* gort_fd_wait_write: as gort_fd_wait_read, for writability and the write
+ * deadline. */
+GORT_API int gort_fd_wait_write(int fd);
+
+#endif /* GORT_NET_H */

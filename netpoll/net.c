@@ -1,0 +1,241 @@
+/*
+ * net.c: the fd-level calls of <gort/net.h>: read, write, accept,
+ * shutdown, close, deadlines and the pollable-fd API (Go: internal/poll's
+ * FD methods).
+ *
+ * Every call tries the system call first and parks only on EAGAIN, so the
+ * fast path is the syscall plus two atomic operations (the op lock, Go's
+ * fdMutex) and no allocation.
+ *
+ * Invariants: a call holds its op (PD_OP_READ, PD_OP_WRITE or PD_OP_REF)
+ * from gort__pd_acquire to gort__pd_release, so the fd number cannot be
+ * closed and reused under a system call in progress.
+ *
+ * Locking: none here; see netpoll.c.
+ *
+ * See also: netpoll.c, dial.c, include/gort/net.h, docs/netpoll.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "../runtime/runtime.h"
+#include "netpoll.h"
+
+#define MAX_RW (1 << 30) /* Go: maxRW, bytes per read/write system call */
+
+ssize_t gort_read(int fd, void *buf, size_t n)
+{
+    int err;
+    struct polldesc *pd = gort__pd_acquire(fd, PD_OP_READ, &err);
+    if (pd == NULL)
+        return err;
+    ssize_t r = gort__pd_prepare(pd, POLL_READ);
+    if (r == 0 && n > 0) {
+        if (n > MAX_RW)
+            n = MAX_RW;
+        for (;;) {
+            r = read(fd, buf, n);
+            if (r >= 0)
+                break;
+            err = errno; /* saved before anything that may park */
+            if (err == EINTR)
+                continue;
+            if (err != EAGAIN) {
+                r = -err;
+                break;
+            }
+            r = gort__pd_wait(pd, POLL_READ);
+            if (r < 0)
+                break;
+        }
+    }
+    gort__pd_release(pd, PD_OP_READ);
+    return r;
+}
+
+static ssize_t write_once(struct polldesc *pd, const char *p, size_t n)
+{
+    if (n > MAX_RW)
+        n = MAX_RW;
+    if (pd->is_sock)
+        return send(pd->fd, p, n, MSG_NOSIGNAL);
+    return write(pd->fd, p, n);
+}
+
+ssize_t gort_write(int fd, const void *buf, size_t n)
+{
+    if (n > SSIZE_MAX)
+        return -EINVAL;
+    int err;
+    struct polldesc *pd = gort__pd_acquire(fd, PD_OP_WRITE, &err);
+    if (pd == NULL)
+        return err;
+    ssize_t r = gort__pd_prepare(pd, POLL_WRITE);
+    size_t done = 0;
+    while (r == 0 && done < n) {
+        ssize_t w = write_once(pd, (const char *)buf + done, n - done);
+        if (w >= 0) {
+            done += (size_t)w;
+            continue;
+        }
+        err = errno;
+        if (err == EINTR)
+            continue;
+        if (err != EAGAIN)
+            r = -err;
+        else
+            r = gort__pd_wait(pd, POLL_WRITE);
+    }
+    gort__pd_release(pd, PD_OP_WRITE);
+    return r < 0 ? r : (ssize_t)n;
+}
+
+/* conn_setup applies Go's defaults to a new TCP connection: no Nagle, and
+ * keep-alive probes after 15 s idle every 15 s. Failures are ignored, as
+ * Go ignores them for accepted connections. */
+void gort__net_conn_setup(int fd, int family)
+{
+    if (family != AF_INET && family != AF_INET6)
+        return;
+    int one = 1, secs = 15;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &secs, sizeof secs);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &secs, sizeof secs);
+}
+
+int gort_accept(int lfd)
+{
+    int err;
+    struct polldesc *pd = gort__pd_acquire(lfd, PD_OP_READ, &err);
+    if (pd == NULL)
+        return err;
+    int r = gort__pd_prepare(pd, POLL_READ);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    while (r == 0) {
+        len = sizeof ss;
+        int cfd = accept4(lfd, (struct sockaddr *)&ss, &len,
+                          SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd >= 0) {
+            r = cfd;
+            break;
+        }
+        err = errno;
+        if (err == EINTR || err == ECONNABORTED)
+            continue;
+        if (err != EAGAIN)
+            r = -err;
+        else
+            r = gort__pd_wait(pd, POLL_READ);
+    }
+    gort__pd_release(pd, PD_OP_READ);
+    if (r < 0)
+        return r;
+    gort__net_conn_setup(r, len > 0 ? ss.ss_family : AF_UNSPEC);
+    err = gort__pd_register(r, true);
+    if (err) {
+        close(r);
+        return err;
+    }
+    return r;
+}
+
+int gort_shutdown(int fd, int how)
+{
+    int err;
+    struct polldesc *pd = gort__pd_acquire(fd, PD_OP_REF, &err);
+    if (pd == NULL)
+        return err;
+    int r = shutdown(fd, how) < 0 ? -errno : 0;
+    gort__pd_release(pd, PD_OP_REF);
+    return r;
+}
+
+int gort_close(int fd)
+{
+    return gort__pd_close(fd, false);
+}
+
+static int set_deadline(int fd, int64_t t, int mode)
+{
+    int err;
+    struct polldesc *pd = gort__pd_acquire(fd, PD_OP_REF, &err);
+    if (pd == NULL)
+        return err;
+    gort__pd_set_deadline(pd, t, mode);
+    gort__pd_release(pd, PD_OP_REF);
+    return 0;
+}
+
+int gort_set_deadline(int fd, int64_t t)
+{
+    return set_deadline(fd, t, POLL_READ | POLL_WRITE);
+}
+
+int gort_set_read_deadline(int fd, int64_t t)
+{
+    return set_deadline(fd, t, POLL_READ);
+}
+
+int gort_set_write_deadline(int fd, int64_t t)
+{
+    return set_deadline(fd, t, POLL_WRITE);
+}
+
+int gort_fd_register(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -errno;
+    if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    int type;
+    socklen_t len = sizeof type;
+    bool is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+    return gort__pd_register(fd, is_sock);
+}
+
+int gort_fd_unregister(int fd)
+{
+    return gort__pd_close(fd, true);
+}
+
+static int fd_wait(int fd, int mode)
+{
+    int err;
+    enum pd_op op = mode == POLL_READ ? PD_OP_READ : PD_OP_WRITE;
+    struct polldesc *pd = gort__pd_acquire(fd, op, &err);
+    if (pd == NULL)
+        return err;
+    int r = gort__pd_prepare(pd, mode);
+    if (r == 0) {
+        /* Edge-triggered epoll reports changes, not levels: look at the
+         * level once, after the prepare, so no edge can fall in between. */
+        struct pollfd pfd = {.fd = fd,
+                             .events = mode == POLL_READ ? POLLIN : POLLOUT};
+        int n = poll(&pfd, 1, 0);
+        if (n < 0)
+            r = -errno;
+        else if (n == 0)
+            r = gort__pd_wait(pd, mode);
+    }
+    gort__pd_release(pd, op);
+    return r;
+}
+
+int gort_fd_wait_read(int fd)
+{
+    return fd_wait(fd, POLL_READ);
+}
+
+int gort_fd_wait_write(int fd)
+{
+    return fd_wait(fd, POLL_WRITE);
+}

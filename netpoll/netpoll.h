@@ -1,0 +1,166 @@
+/*
+ * netpoll.h: the poller's internal contract: poll descriptors, the
+ * portable core (netpoll.c) and the OS backend (netpoll_epoll.c).
+ *
+ * Backend contract (Go: netpoll.go's list; Redis: the aeApi* functions).
+ * A backend is one file, netpoll/netpoll_<name>.c, picked by the Makefile
+ * (NETPOLL=epoll). It implements exactly these five calls and nothing else:
+ *
+ *   gort__netpoll_backend_init()        create the kernel poller and the
+ *                                       break channel. Called once, under
+ *                                       the init lock. 0 or -errno.
+ *   gort__netpoll_backend_open(fd, tag) register fd for read and write
+ *                                       readiness, edge-triggered, once for
+ *                                       the fd's life; `tag` (never 0) comes
+ *                                       back with every event. 0 or -errno.
+ *   gort__netpoll_backend_close(fd)     deregister fd. 0 or -errno.
+ *   gort__netpoll_backend_poll(delay, q) wait up to delay ns (<0: forever,
+ *                                       0: just look) and, per event, call
+ *                                       gort__netpoll_ready(tag, mode, q).
+ *                                       Returns early (possibly with no
+ *                                       event) after a break or a signal.
+ *   gort__netpoll_backend_break()       make a blocked or the next poll
+ *                                       return soon; concurrent breaks may
+ *                                       coalesce. Async-signal-unsafe.
+ *
+ * The backend never looks inside a descriptor: it stores and returns tags.
+ * A tag is a descriptor address with its generation (seq) in the high
+ * bits; gort__netpoll_ready drops events whose generation is stale, so an
+ * event queued for a closed fd whose descriptor now serves another fd wakes
+ * nobody.
+ */
+#ifndef GORT_NETPOLL_H
+#define GORT_NETPOLL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../runtime/lock.h"
+#include "../runtime/timer.h"
+
+struct g;
+struct gqueue;
+
+/* Readiness modes reported by a backend (bit set). */
+enum {
+    POLL_READ = 1,  /* readable, read side hung up, or error */
+    POLL_WRITE = 2, /* writable, hung up, or error */
+};
+
+/* A counting semaphore of goroutines, protected by the descriptor's lock
+ * (Go: the runtime semaphores behind fdMutex.rsema/wsema and FD.csema). */
+struct pd_sema {
+    struct g *head, *tail;     /* parked goroutines, linked by schedlink */
+    uint32_t tokens;           /* releases nobody has consumed yet */
+};
+
+/*
+ * struct polldesc is one registered fd (Go: pollDesc plus the fdMutex of
+ * internal/poll.FD). Descriptors are allocated in blocks, never freed and
+ * reused through a free list, so a stale pointer (an event, a timer, a
+ * racing lookup) always points at a polldesc; `seq` tells whether it still
+ * describes the same registration.
+ */
+struct polldesc {
+    /* Written while the descriptor is free or being set up, read-only
+     * while registered. */
+    int fd;
+    bool is_sock;              /* send(MSG_NOSIGNAL) instead of write */
+    bool noclose;              /* unregister: do not close(2) the fd */
+    struct polldesc *link;     /* free list (pollcache lock) */
+
+    /* Lock-free state. */
+    _Atomic uint32_t seq;      /* generation; +1 each time it is freed */
+    _Atomic uintptr_t rg, wg;  /* PD_NIL, PD_READY, PD_WAIT or a struct g * */
+    _Atomic uint32_t info;     /* INFO_* bits, a snapshot of the locked
+                                * fields for lock-free error checks */
+    _Atomic uint64_t fdmu;     /* fd reference count and op locks */
+
+    /* lock protects everything below. */
+    struct lock lock;
+    bool closing;
+    bool closer_waits;         /* the closer parks on csema until destroy */
+    int64_t rd, wd;            /* deadlines: 0 none, -1 expired, else when */
+    uintptr_t rseq, wseq;      /* deadline generations; never reset */
+    struct timer rt, wt;       /* deadline timers; initialised once */
+    struct pd_sema rsema, wsema, csema;
+};
+
+/* ---- Backend (netpoll_<name>.c) ----------------------------------------- */
+
+__attribute__((visibility("hidden"))) int gort__netpoll_backend_init(void);
+__attribute__((visibility("hidden"))) int gort__netpoll_backend_open(
+    int fd, uint64_t tag);
+__attribute__((visibility("hidden"))) int gort__netpoll_backend_close(int fd);
+__attribute__((visibility("hidden"))) void gort__netpoll_backend_poll(
+    int64_t delay, struct gqueue *q);
+__attribute__((visibility("hidden"))) void gort__netpoll_backend_break(void);
+
+/* ---- Portable core (netpoll.c), called by the backend and net.c --------- */
+
+/* gort__netpoll_ready handles one event: wakes the goroutines waiting on
+ * the descriptor behind tag in `mode` (POLL_* bits), appending them to q.
+ * Runs on the polling thread, with or without a P. */
+__attribute__((visibility("hidden"))) void gort__netpoll_ready(
+    uint64_t tag, int mode, struct gqueue *q);
+
+/* gort__netpoll_init starts the poller if it is not running. 0 or -errno. */
+__attribute__((visibility("hidden"))) int gort__netpoll_init(void);
+
+/* Operations that hold an fd (Go: fdMutex rwlock(true/false) and incref). */
+enum pd_op {
+    PD_OP_REF,   /* keeps the fd open; no exclusion */
+    PD_OP_READ,  /* one reader at a time; others park in line */
+    PD_OP_WRITE, /* one writer at a time */
+};
+
+/*
+ * gort__pd_register makes fd (already O_NONBLOCK) known to the poller.
+ * is_sock selects send(MSG_NOSIGNAL) for writes. 0, or -EEXIST (already
+ * registered), -EBADF, -EMFILE (fd beyond the table), -ENOMEM, or the
+ * backend's error (-EPERM for a regular file).
+ */
+__attribute__((visibility("hidden"))) int gort__pd_register(int fd,
+                                                            bool is_sock);
+
+/*
+ * gort__pd_acquire looks fd up and takes `op` on it, parking behind another
+ * reader or writer. Returns the descriptor, or NULL with *err = -EBADF (not
+ * registered, or closed) or -EPERM (it would park off a goroutine).
+ */
+__attribute__((visibility("hidden"))) struct polldesc *gort__pd_acquire(
+    int fd, enum pd_op op, int *err);
+/* gort__pd_release drops `op`; the last release after a close destroys the
+ * descriptor and closes the fd. */
+__attribute__((visibility("hidden"))) void gort__pd_release(
+    struct polldesc *pd, enum pd_op op);
+
+/* gort__pd_prepare clears a stale readiness notification for `mode`
+ * before the caller's first syscall attempt (Go: pollReset). Returns 0 or
+ * the error the operation must fail with (-EBADF, -ETIMEDOUT). */
+__attribute__((visibility("hidden"))) int gort__pd_prepare(
+    struct polldesc *pd, int mode);
+
+/* gort__pd_wait parks until fd may be ready for `mode` (POLL_READ or
+ * POLL_WRITE), its deadline expires or it is closed (Go: pollWait).
+ * Returns 0, -ETIMEDOUT, -EBADF, or -EPERM off a goroutine. */
+__attribute__((visibility("hidden"))) int gort__pd_wait(struct polldesc *pd,
+                                                        int mode);
+
+/* gort__pd_set_deadline sets the absolute deadline t (0: none) for the
+ * modes in `mode`; a past t expires at once and wakes waiters. */
+__attribute__((visibility("hidden"))) void gort__pd_set_deadline(
+    struct polldesc *pd, int64_t t, int mode);
+
+/* gort__pd_close marks fd closed, wakes all its waiters with -EBADF and
+ * returns once the last user released it (on a goroutine). 0 or -EBADF. */
+__attribute__((visibility("hidden"))) int gort__pd_close(int fd,
+                                                         bool noclose);
+
+/* gort__net_conn_setup gives a new TCP connection Go's defaults
+ * (TCP_NODELAY, 15 s keep-alive); other families are left alone. */
+__attribute__((visibility("hidden"))) void gort__net_conn_setup(int fd,
+                                                                int family);
+
+#endif /* GORT_NETPOLL_H */

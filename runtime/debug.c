@@ -1,0 +1,233 @@
+/*
+ * debug.c: fatal errors, GORT_DEBUG settings, schedtrace lines, gort_stats
+ * and error strings: how the runtime explains itself.
+ *
+ * Invariants: gort__throw and gort__panic never return and never take a
+ * runtime lock (the failing code may hold one); they print with plain
+ * write-through stdio on stderr and exit with status 2, as Go does.
+ * Locking: schedtrace and gort_stats read counters without locks (racy
+ * snapshots by design, as Go's schedtrace).
+ * See also: runtime/sysmon.c (who prints schedtrace).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched.h"
+#include "stack.h"
+
+struct debug_settings gort__debug;
+
+int64_t gort__nanotime(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static const char *const waitreasons[WAIT_REASON_COUNT] = {
+    [WAIT_NONE] = "",
+    [WAIT_CHAN_RECV] = "chan receive",
+    [WAIT_CHAN_SEND] = "chan send",
+    [WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
+    [WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
+    [WAIT_SELECT] = "select",
+    [WAIT_SELECT_NO_CASES] = "select (no cases)",
+    [WAIT_SLEEP] = "sleep",
+    [WAIT_IO] = "IO wait",
+    [WAIT_SEMACQUIRE] = "semacquire",
+    [WAIT_MUTEX] = "sync.Mutex.Lock",
+    [WAIT_RWMUTEX_R] = "sync.RWMutex.RLock",
+    [WAIT_RWMUTEX_W] = "sync.RWMutex.Lock",
+    [WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
+    [WAIT_COND] = "sync.Cond.Wait",
+    [WAIT_FOREVER] = "forever",
+    [WAIT_LOCKED_THREAD] = "locked to thread",
+    [WAIT_SYSCALL_EXIT] = "syscall exit",
+};
+
+const char *gort__waitreason_str(enum waitreason r)
+{
+    return (unsigned)r < WAIT_REASON_COUNT ? waitreasons[r] : "?";
+}
+
+static void goroutine_header(void)
+{
+    struct g *gp = gort__getg();
+    if (gp)
+        fprintf(stderr, "\ngoroutine %llu [running]:\n",
+                (unsigned long long)gp->goid);
+}
+
+_Noreturn void gort__throw(const char *msg)
+{
+    fflush(stdout);
+    fprintf(stderr, "fatal error: %s\n", msg);
+    goroutine_header();
+    if (gort__debug.scheddetail)
+        gort__schedtrace(true);
+    fflush(stderr);
+    _exit(2);
+}
+
+_Noreturn void gort__panic(const char *msg)
+{
+    fflush(stdout);
+    fprintf(stderr, "panic: %s\n", msg);
+    goroutine_header();
+    fflush(stderr);
+    _exit(2);
+}
+
+/* gort__debug_parse reads GORT_DEBUG=schedtrace=MS,scheddetail=1. */
+int gort__debug_parse(void)
+{
+    memset(&gort__debug, 0, sizeof gort__debug);
+    const char *env = getenv("GORT_DEBUG");
+    if (!env)
+        return 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", env);
+    for (char *save, *kv = strtok_r(buf, ",", &save); kv;
+         kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq)
+            goto bad;
+        *eq = '\0';
+        char *end;
+        long long v = strtoll(eq + 1, &end, 10);
+        if (*end || v < 0)
+            goto bad;
+        if (strcmp(kv, "schedtrace") == 0)
+            gort__debug.schedtrace_ms = v;
+        else if (strcmp(kv, "scheddetail") == 0)
+            gort__debug.scheddetail = v != 0;
+        else
+            fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", kv);
+    }
+    return 0;
+bad:
+    fprintf(stderr, "gort: GORT_DEBUG=%s: want key=value[,key=value]\n", env);
+    return -EINVAL;
+}
+
+static int32_t count_ms(int32_t *idle, int32_t *threads)
+{
+    int32_t n = 0;
+    for (struct m *mp = gort__sched.allm; mp; mp = mp->alllink)
+        if (!atomic_load(&mp->exited))
+            n++;
+    *threads = n;
+    *idle = gort__sched.nmidle;
+    return n;
+}
+
+/* gort__schedtrace prints Go's SCHED line (and with detail, P and M
+ * lines) to stderr. */
+void gort__schedtrace(bool detail)
+{
+    struct sched *s = &gort__sched;
+    int32_t procs = atomic_load(&s->gomaxprocs), idle, threads;
+    count_ms(&idle, &threads);
+    char line[4096];
+    int n = snprintf(line, sizeof line,
+                     "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d "
+                     "spinningthreads=%d idlethreads=%d runqueue=%d [",
+                     (long long)((gort__nanotime() - s->start_ns) / 1000000),
+                     procs, atomic_load(&s->npidle), threads + 1,
+                     atomic_load(&s->nmspinning), idle,
+                     atomic_load(&s->runqsize));
+    for (int32_t i = 0; i < procs && n < (int)sizeof line - 16; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, "%s%u",
+                      i ? " " : "", s->allp[i] ? gort__runq_len(s->allp[i])
+                                               : 0);
+    fprintf(stderr, "%s]\n", line);
+    if (!detail)
+        return;
+    for (int32_t i = 0; i < procs; i++) {
+        struct p *pp = s->allp[i];
+        if (!pp)
+            continue;
+        struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+        fprintf(stderr, "  P%d: status=%u schedtick=%u syscalltick=%u m=%lld "
+                "runqsize=%u gfreecnt=%d timerslen=%u\n", i,
+                atomic_load(&pp->status), pp->schedtick,
+                atomic_load(&pp->syscalltick), mp ? (long long)mp->id : -1LL,
+                gort__runq_len(pp), pp->gfree.n, pp->timers.len);
+    }
+    for (struct m *mp = s->allm; mp; mp = mp->alllink) {
+        if (atomic_load(&mp->exited))
+            continue;
+        struct p *pp = __atomic_load_n(&mp->p, __ATOMIC_RELAXED);
+        struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+        fprintf(stderr, "  M%lld: p=%d curg=%lld locks=%u spinning=%s "
+                "blocked=%s lockedg=%lld\n", (long long)mp->id,
+                pp ? pp->id : -1, gp ? (long long)gp->goid : -1LL, mp->locks,
+                mp->spinning ? "true" : "false",
+                mp->blocked ? "true" : "false",
+                mp->lockedg ? (long long)mp->lockedg->goid : -1LL);
+    }
+}
+
+int gort_stats(gort_stats_t *st)
+{
+    if (!st)
+        return -EINVAL;
+    memset(st, 0, sizeof *st);
+    struct sched *s = &gort__sched;
+    int32_t procs = atomic_load(&s->gomaxprocs);
+    if (procs == 0)
+        return 0;
+    st->goroutines = (uint64_t)atomic_load(&s->ngoroutines);
+    st->procs = procs;
+    st->idle_procs = atomic_load(&s->npidle);
+    int32_t idle, threads;
+    count_ms(&idle, &threads);
+    st->threads = threads;
+    st->idle_threads = idle;
+    st->spinning_threads = atomic_load(&s->nmspinning);
+    st->global_runq = atomic_load(&s->runqsize);
+    st->preempts = atomic_load(&s->npreempts);
+    st->syscalls = atomic_load(&s->nsyscalls);
+    st->handoffs = atomic_load(&s->nhandoffs);
+    st->netpoll_waits = atomic_load(&s->nnetpollwaits);
+    for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
+        struct p *pp = s->allp[i];
+        if (!pp)
+            continue;
+        if (i < procs)
+            st->runq[i] = (int32_t)gort__runq_len(pp);
+        st->spawned += atomic_load(&pp->nspawned);
+        st->steals += atomic_load(&pp->nsteals);
+        st->stolen_gs += atomic_load(&pp->nstolen);
+        st->parks += atomic_load(&pp->nparks);
+        st->yields += atomic_load(&pp->nyields);
+    }
+    struct stack_stats ss;
+    gort__stack_stats(&ss);
+    st->stacks_cached = ss.cached;
+    st->stack_reserved_bytes = ss.reserved;
+    st->guards_madvise = ss.madvise;
+    st->guards_mprotect = ss.mprotect;
+    st->guards_canary = ss.canary;
+    return 0;
+}
+
+const char *gort_strerror(int err)
+{
+    switch (-err) {
+    case 0:
+        return "success";
+    case ETIMEDOUT:
+        return "i/o timeout";
+    case ECANCELED:
+        return "use of closed network connection";
+    case EPERM:
+        return "called outside a goroutine";
+    default:
+        return err < 0 ? strerror(-err) : "not an error code";
+    }
+}

@@ -1,0 +1,158 @@
+/*
+ * lock.c: runtime locks (futex mutex) and notes (one-shot futex wake-ups).
+ * These block the thread, not the goroutine: they guard short critical
+ * sections in the scheduler and sleep idle Ms.
+ *
+ * Invariants: lock key is 0 (unlocked), 1 (locked) or 2 (locked, maybe
+ * sleepers); only the 2 state makes unlock issue FUTEX_WAKE. A note's key
+ * goes 0 -> 1 exactly once between clears.
+ * Locking: no lock is taken here; callers follow the order in runtime.h.
+ * See also: Go's lock_futex.go; runtime/runtime.h.
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+enum { MUTEX_UNLOCKED = 0, MUTEX_LOCKED = 1, MUTEX_SLEEPING = 2 };
+enum { ACTIVE_SPIN = 4, ACTIVE_SPIN_CNT = 30, PASSIVE_SPIN = 1 };
+
+void gort__procyield(uint32_t n)
+{
+    while (n--) {
+#if defined(__x86_64__)
+        __asm__ volatile("pause");
+#elif defined(__aarch64__)
+        __asm__ volatile("yield");
+#endif
+    }
+}
+
+void gort__osyield(void)
+{
+    sched_yield();
+}
+
+void gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns)
+{
+    struct timespec ts, *tsp = NULL;
+    if (ns >= 0) {
+        ts.tv_sec = ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        tsp = &ts;
+    }
+    /* EINTR, EAGAIN and ETIMEDOUT all mean "look again": callers loop. */
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, tsp, NULL, 0);
+}
+
+void gort__futex_wake(_Atomic uint32_t *addr, int n)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+bool gort__trylock(struct lock *l)
+{
+    uint32_t v = MUTEX_UNLOCKED;
+    /* CAS-acquire; pairs with the store-release in gort__unlock. */
+    return atomic_compare_exchange_strong_explicit(
+        &l->key, &v, MUTEX_LOCKED, memory_order_acquire, memory_order_relaxed);
+}
+
+/* gort__lock acquires l: spin briefly (the holder is on a CPU, critical
+ * sections are short), then sleep in the kernel. */
+void gort__lock(struct lock *l)
+{
+    struct m *mp = gort__getm();
+    if (mp)
+        mp->locks++;
+    /* Speculative grab: xchg-acquire; pairs with gort__unlock. */
+    uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_LOCKED,
+                                          memory_order_acquire);
+    if (v == MUTEX_UNLOCKED)
+        return;
+    /* v is what we must restore if we take it: SLEEPING if anybody was
+     * sleeping, so that our unlock wakes them. */
+    uint32_t wait = v;
+    for (;;) {
+        for (int i = 0; i < ACTIVE_SPIN; i++) {
+            while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
+                   MUTEX_UNLOCKED) {
+                uint32_t z = MUTEX_UNLOCKED;
+                if (atomic_compare_exchange_weak_explicit(
+                        &l->key, &z, wait, memory_order_acquire,
+                        memory_order_relaxed))
+                    return;
+            }
+            gort__procyield(ACTIVE_SPIN_CNT);
+        }
+        for (int i = 0; i < PASSIVE_SPIN; i++) {
+            while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
+                   MUTEX_UNLOCKED) {
+                uint32_t z = MUTEX_UNLOCKED;
+                if (atomic_compare_exchange_weak_explicit(
+                        &l->key, &z, wait, memory_order_acquire,
+                        memory_order_relaxed))
+                    return;
+            }
+            gort__osyield();
+        }
+        v = atomic_exchange_explicit(&l->key, MUTEX_SLEEPING,
+                                     memory_order_acquire);
+        if (v == MUTEX_UNLOCKED)
+            return;
+        wait = MUTEX_SLEEPING;
+        gort__futex_wait(&l->key, MUTEX_SLEEPING, -1);
+    }
+}
+
+void gort__unlock(struct lock *l)
+{
+    /* xchg-release; pairs with the acquires in gort__lock. */
+    uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_UNLOCKED,
+                                          memory_order_release);
+    if (v == MUTEX_UNLOCKED)
+        gort__throw("unlock of unlocked lock");
+    if (v == MUTEX_SLEEPING)
+        gort__futex_wake(&l->key, 1);
+    struct m *mp = gort__getm();
+    if (mp)
+        mp->locks--;
+}
+
+void gort__note_clear(struct note *n)
+{
+    atomic_store_explicit(&n->key, 0, memory_order_relaxed);
+}
+
+void gort__note_wakeup(struct note *n)
+{
+    /* xchg-release; pairs with the load-acquire in note_tsleep. */
+    uint32_t old = atomic_exchange_explicit(&n->key, 1, memory_order_release);
+    if (old != 0)
+        gort__throw("notewakeup - double wakeup");
+    gort__futex_wake(&n->key, 1);
+}
+
+void gort__note_sleep(struct note *n)
+{
+    gort__note_tsleep(n, -1);
+}
+
+bool gort__note_tsleep(struct note *n, int64_t ns)
+{
+    int64_t deadline = ns >= 0 ? gort__nanotime() + ns : -1;
+    while (atomic_load_explicit(&n->key, memory_order_acquire) == 0) {
+        int64_t left = -1;
+        if (deadline >= 0) {
+            left = deadline - gort__nanotime();
+            if (left <= 0)
+                return false;
+        }
+        gort__futex_wait(&n->key, 0, left);
+    }
+    return true;
+}

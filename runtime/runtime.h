@@ -1,0 +1,399 @@
+/*
+ * runtime.h: the runtime's internal contract: G, M and P, the park/ready
+ * interface every blocking subsystem uses, runtime locks, and the hooks the
+ * scheduler calls in the timer and netpoll subsystems.
+ *
+ * Never installed; included by runtime/, chan/, sync/ and netpoll/ only.
+ * docs/HACKING.md tells the same story for readers.
+ *
+ * Lock order (lowest rank first: a lock may be taken while holding only
+ * locks of lower rank):
+ *   channel locks (several only in address order, for select)
+ *   < sema root < poll descriptor < sched.lock < timer (struct timer.mu)
+ *   < timers (per-P heap) < allglock < stack pool
+ * So timer callbacks and gort__sched_timer_added run with no timer lock
+ * held, and gort_maxprocs may move a retired P's timers under sched.lock.
+ * A runtime lock blocks the M, never just the G: never park while holding
+ * one except through gort__park's unlock callback.
+ */
+#ifndef GORT_RUNTIME_H
+#define GORT_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <gort.h>
+
+#include "../arch/context.h"
+#include "lock.h"
+#include "timer.h"
+
+#define GORT_HIDDEN __attribute__((visibility("hidden")))
+
+/* Constants from Go's runtime (docs/scheduler.md says where each comes from). */
+enum {
+    RUNQ_SIZE = 256,          /* local ring per P (Go: len(p.runq)) */
+    GLOBAL_FAIR_TICK = 61,    /* check the global queue every 61st tick */
+    STEAL_TRIES = 4,          /* passes over all Ps in stealWork */
+    GOID_BATCH = 16,          /* goids cached per P */
+    MAX_MPROCS = 10000,       /* thread cap (Go: sched.maxmcount) */
+};
+#define FORCE_PREEMPT_NS 10000000 /* 10ms time slice (Go: forcePreemptNS) */
+
+/*
+ * G states. Each says who owns the stack, whether the G is queued and
+ * whether it has an M. Transitions go through gort__g_setstatus, which
+ * asserts legality in debug builds.
+ */
+enum gstatus {
+    G_IDLE = 0,     /* just allocated: nobody runs it, not queued */
+    G_RUNNABLE = 1, /* on a run queue; stack not in use; no M */
+    G_RUNNING = 2,  /* owns its stack, has an M and a P */
+    G_SYSCALL = 3,  /* in a system call: has an M, its P may be retaken */
+    G_WAITING = 4,  /* parked: recorded on some wait queue; no M */
+    G_DEAD = 6,     /* exited; stack about to be freed or cached */
+};
+
+/* Why a G is waiting; printed by schedtrace and fatal errors as Go does. */
+enum waitreason {
+    WAIT_NONE,
+    WAIT_CHAN_RECV,       /* "chan receive" */
+    WAIT_CHAN_SEND,       /* "chan send" */
+    WAIT_CHAN_RECV_NIL,   /* "chan receive (nil chan)" */
+    WAIT_CHAN_SEND_NIL,   /* "chan send (nil chan)" */
+    WAIT_SELECT,          /* "select" */
+    WAIT_SELECT_NO_CASES, /* "select (no cases)" */
+    WAIT_SLEEP,           /* "sleep" */
+    WAIT_IO,              /* "IO wait" */
+    WAIT_SEMACQUIRE,      /* "semacquire" */
+    WAIT_MUTEX,           /* "sync.Mutex.Lock" */
+    WAIT_RWMUTEX_R,       /* "sync.RWMutex.RLock" */
+    WAIT_RWMUTEX_W,       /* "sync.RWMutex.Lock" */
+    WAIT_WAITGROUP,       /* "sync.WaitGroup.Wait" */
+    WAIT_COND,            /* "sync.Cond.Wait" */
+    WAIT_FOREVER,         /* "forever" (park that nothing can end) */
+    WAIT_LOCKED_THREAD,   /* "locked to thread" (waiting for its M) */
+    WAIT_SYSCALL_EXIT,    /* "syscall exit" (waiting for a P) */
+    WAIT_REASON_COUNT
+};
+GORT_HIDDEN const char *gort__waitreason_str(enum waitreason r);
+
+struct m;
+struct p;
+struct g;
+struct stack_cache;
+
+/* A FIFO of Gs linked through schedlink (Go: gQueue). */
+struct gqueue {
+    struct g *head, *tail;
+    int32_t n;
+};
+
+
+/* A goroutine stack: usable bytes [lo, hi); a guard region lies below lo. */
+struct stack {
+    uintptr_t lo;              /* lowest usable byte (above the guard) */
+    uintptr_t hi;              /* one past the highest byte; 0: none yet */
+    uint32_t guard;            /* enum stack_guard (stack.h) */
+};
+
+enum { G_INLINE_ARGS = 48 };   /* gort_go_copy bytes kept in the G itself */
+
+/*
+ * struct g is a goroutine's descriptor. Descriptors are type-stable: a dead
+ * G goes to its P's free list and is reused, never returned to malloc
+ * while the runtime runs (Go: gfput/gfget). The stack is attached lazily
+ * when the G first runs and returned when it exits, so a goroutine that
+ * runs to completion without parking reuses a hot cached stack.
+ * Fields are owned by whoever owns the G's state: the M running it
+ * (G_RUNNING), the queue holding it (G_RUNNABLE), or the wait queue and its
+ * lock (G_WAITING).
+ */
+struct g {
+    struct gort_ctx ctx;       /* saved registers while not running */
+    struct stack stk;
+    _Atomic uint32_t status;   /* enum gstatus */
+    uint32_t waitreason;       /* enum waitreason, set by gort__park */
+    uint64_t goid;
+    struct g *schedlink;       /* run queue / free list / wait list link */
+    struct g *alllink;         /* every G ever made (allglock) */
+    struct m *m;               /* M running it, or NULL */
+    struct m *lockedm;         /* M it is wired to (lock_os_thread) */
+    uint32_t lockcount;        /* gort_lock_os_thread nesting */
+    int saved_errno;           /* errno belongs to the M; carried per G */
+    _Atomic bool preempt;      /* sysmon asks it to yield at the next call */
+    bool is_main;              /* goroutine 1 */
+    uint16_t argsize;          /* gort_go_copy bytes (0: plain arg) */
+
+    void (*fn)(void *);        /* entry point and its argument */
+    void *arg;
+    /* gort_go_copy arguments up to G_INLINE_ARGS; larger ones are copied
+     * to the top of a stack attached at spawn time. */
+    _Alignas(16) unsigned char args[G_INLINE_ARGS];
+
+    /* Parking. param carries a wake-up value from the waker to the woken
+     * (Go: g.param, e.g. the winning sudog of a select). */
+    void *param;
+    int64_t waitsince;         /* gort_now() when it parked (schedtrace) */
+
+    /* Channels: the sudogs this G waits with (select), and the select's
+     * winner flag. Owned by chan/. */
+    void *waiting;
+    _Atomic uint32_t selectdone;
+    bool parkingonchan;
+
+    /* Timers: the G's cached sleep timer, owned by runtime/timer.c. */
+    struct timer *sleeptimer;
+
+    /* Sanitizer state (empty fields cost nothing in normal builds). */
+    void *asan_fake_stack;
+    void *tsan_fiber;
+};
+
+/*
+ * struct p is a processor: the licence to run goroutines, with a run queue,
+ * timers and caches. Fields marked "owner" are touched only by the M that
+ * holds the P; the run queue is the lock-free exception (thieves read it).
+ */
+enum pstatus {
+    P_IDLE = 0,    /* on sched.pidle; run queue empty; no M */
+    P_RUNNING = 1, /* owned by one M */
+    P_SYSCALL = 2, /* its M is in a syscall; sysmon may take it */
+    P_DEAD = 4,    /* beyond GOMAXPROCS; kept for reuse */
+};
+
+struct sysmontick {
+    uint32_t schedtick;
+    int64_t schedwhen;
+    uint32_t syscalltick;
+    int64_t syscallwhen;
+};
+
+struct p {
+    int32_t id;
+    _Atomic uint32_t status;   /* enum pstatus */
+    struct p *link;            /* sched.pidle list (sched.lock) */
+    struct m *m;               /* owning M, or NULL when idle */
+    uint32_t schedtick;        /* owner: +1 per fresh time slice */
+    _Atomic uint32_t syscalltick; /* +1 per syscall */
+    struct sysmontick sysmontick; /* sysmon only */
+
+    /* Run queue: single producer (owner), many consumers (thieves). */
+    _Atomic uint32_t runqhead;
+    _Atomic uint32_t runqtail;
+    struct g *_Atomic runq[RUNQ_SIZE];
+    struct g *_Atomic runnext;
+
+    /* Owner-only caches. */
+    uint64_t goidcache, goidcacheend;
+    struct stack_cache *stackcache; /* stack.c */
+    struct gqueue gfree;       /* dead Gs for reuse (Go: p.gFree) */
+    int32_t stack_credit;      /* stack slots reserved for this P's spawns */
+    uint64_t rand_state;
+
+    struct timers timers;      /* timer.h; its own lock */
+    int64_t schedwhen_unused;
+    _Atomic uint64_t nspawned, nsteals, nstolen, nparks, nyields;
+};
+
+/* struct m is an OS thread. Fields are owned by the thread itself unless a
+ * comment says otherwise. */
+struct m {
+    int64_t id;
+    struct gort_ctx g0ctx;     /* the scheduler context (thread stack) */
+    struct g *curg;            /* goroutine running now, or NULL on g0 */
+    struct p *p;               /* attached P, or NULL */
+    struct p *nextp;           /* P handed over with a wake-up (sched.lock) */
+    struct p *oldp;            /* P held before a syscall */
+    struct m *link;            /* sched.midle list (sched.lock) */
+    struct m *alllink;         /* sched.allm list */
+    struct note park;          /* futex the M sleeps on when idle */
+    bool spinning;             /* looking for work (counts in nmspinning) */
+    bool blocked;              /* asleep on park */
+    bool is_m0;                /* the thread that called gort_run */
+    _Atomic bool exited;
+    uint32_t syscalltick;
+    uint32_t locks;            /* >0: runtime locks held; no preemption */
+    struct g *lockedg;         /* goroutine wired to this M */
+    struct g *dead_locked;     /* a wired G that exited: M must exit */
+
+    /* Set by gort__park for the g0 side (Go: waitunlockf/waitlock). */
+    bool (*waitunlockf)(struct g *gp, void *arg);
+    void *waitlock;
+    int after_switch;          /* enum after_switch (sched.c) */
+    struct g *prev;            /* G that just switched out, to finish */
+    struct g *nextg;           /* G to run next, picked by a switch */
+    bool nextg_inherit;
+
+    uint64_t fastrand;
+    void *altstack;            /* sigaltstack memory */
+    uintptr_t thread;          /* pthread_t */
+    void *tsan_fiber;          /* g0's TSan fiber */
+    void *asan_fake_stack;
+    const void *asan_stack_bottom; /* g0's stack for ASan fiber calls */
+    size_t asan_stack_size;
+};
+
+/* Global scheduler state (Go: sched). */
+struct sched {
+    struct lock lock;          /* protects the fields below it */
+    struct m *midle;           /* idle Ms */
+    int32_t nmidle;
+    int32_t nmidlelocked;      /* idle Ms with a locked G */
+    int64_t mnext;             /* Ms created so far = next id */
+    int32_t nmsys;             /* Ms not counted by checkdead (sysmon) */
+    int32_t nmfreed;           /* Ms that exited */
+    struct p *pidle;
+    _Atomic int32_t npidle;
+    _Atomic int32_t nmspinning;
+    _Atomic bool needspinning;
+    struct gqueue runq;        /* global run queue */
+    _Atomic int32_t runqsize;
+    struct m *allm;
+
+    _Atomic int64_t lastpoll;  /* 0: an M is blocked in netpoll/timer sleep */
+    _Atomic int64_t polluntil; /* when that M wakes */
+
+    _Atomic uint64_t goidgen;
+    _Atomic int64_t ngoroutines;
+    _Atomic bool stopping;     /* main returned: Ms wind down */
+    int exit_code;
+    _Atomic int32_t nsyscall;  /* Ms inside a syscall */
+
+    struct p *allp[GORT_MAXPROCS_LIMIT];
+    _Atomic int32_t gomaxprocs;
+    _Atomic uint64_t npreempts, nsyscalls, nhandoffs, nnetpollwaits;
+    int64_t start_ns;
+};
+
+GORT_HIDDEN extern struct sched gort__sched;
+
+/* ---- Current M and G ---------------------------------------------------- */
+
+/*
+ * gort__getm returns the calling thread's M, or NULL on a thread the runtime
+ * does not own. It is noinline and reads TLS through an opaque call so the
+ * compiler can never cache a TLS address across a park (peer pitfall 1:
+ * a goroutine may resume on another thread).
+ */
+GORT_HIDDEN struct m *gort__getm(void);
+/* gort__getg returns the running goroutine, or NULL on g0 / foreign threads. */
+GORT_HIDDEN struct g *gort__getg(void);
+
+/* ---- Park and ready (Go: gopark / goready) ------------------------------ */
+
+/*
+ * gort__park blocks the calling goroutine. It switches to the M's g0 and,
+ * once the goroutine is off its stack, calls unlockf(gp, arg) there. If
+ * unlockf returns false the goroutine is made runnable again at once (Go's
+ * gopark semantics); if it returns true the goroutine stays G_WAITING until
+ * someone calls gort__ready(gp). unlockf may be NULL (keep parked).
+ *
+ * The contract (docs/HACKING.md):
+ *  - Publish gp on a wait queue while holding the queue's lock, then pass
+ *    that lock to gort__park_unlock (or release it in unlockf). A waker that
+ *    takes the lock afterwards finds gp; because gp is off its stack before
+ *    the lock is released, gort__ready can never race with the switch.
+ *  - unlockf runs on g0 with the P held: it must not park or allocate a
+ *    stack, and should be short.
+ *  - Returns when readied, with gp->param as the waker left it.
+ * Must be called on a goroutine (not g0), holding no runtime lock other
+ * than the one unlockf releases.
+ */
+GORT_HIDDEN void gort__park(bool (*unlockf)(struct g *gp, void *arg),
+                            void *arg, enum waitreason reason);
+
+/* gort__park_unlock parks and releases l once off the stack (Go:
+ * goparkunlock). */
+GORT_HIDDEN void gort__park_unlock(struct lock *l, enum waitreason reason);
+
+/*
+ * gort__ready makes a G_WAITING goroutine runnable (Go: goready). It goes to
+ * the caller's P's runnext slot, inheriting the time slice, and an idle P is
+ * woken if one is free. Callable from a goroutine, from g0 with a P (timers),
+ * or from a thread without a P (netpoll, sysmon): then it goes to the global
+ * queue. Never parks.
+ */
+GORT_HIDDEN void gort__ready(struct g *gp);
+
+/* gort__ready_list readies a whole list (netpoll results): one G per idle P
+ * to the global queue with a woken M each, the rest to the local queue. */
+GORT_HIDDEN void gort__ready_list(struct gqueue *q);
+
+/*
+ * gort__preempt_park yields the calling goroutine to the global queue
+ * because sysmon flagged it (Go: gopreempt_m). gort__maybe_preempt is the
+ * cheap check every blocking runtime call makes first: a goroutine that
+ * ran past its 10ms slice yields at its next runtime call.
+ */
+GORT_HIDDEN void gort__preempt_park(void);
+static inline void gort__maybe_preempt(struct g *gp)
+{
+    if (gp && atomic_load_explicit(&gp->preempt, memory_order_relaxed))
+        gort__preempt_park();
+}
+
+/* ---- Scheduler services for timers and netpoll -------------------------- */
+
+/* gort__sched_timer_added is called after a timer with `when` is added or
+ * moved earlier on pp: wakes the M sleeping until the next timer if it would
+ * sleep past `when` (Go: wakeNetPoller). Call it with NO timer lock held:
+ * it may take sched.lock, which ranks below the timer locks. */
+GORT_HIDDEN void gort__sched_timer_added(int64_t when);
+
+/* gort__sched_poll_break interrupts an M blocked waiting for the next timer
+ * or in netpoll. */
+GORT_HIDDEN void gort__sched_poll_break(void);
+
+/* gort__nanotime: CLOCK_MONOTONIC in ns (vDSO). */
+GORT_HIDDEN int64_t gort__nanotime(void);
+
+/* gort__fastrand: a per-M xorshift; cheap, not cryptographic. */
+GORT_HIDDEN uint32_t gort__fastrand(void);
+GORT_HIDDEN uint32_t gort__fastrandn(uint32_t n);
+
+/* gort__throw prints "fatal error: msg", the scheduler state when
+ * GORT_DEBUG asks, and exits with status 2 (Go: throw/fatal). */
+GORT_HIDDEN _Noreturn void gort__throw(const char *msg);
+/* gort__panic prints "panic: msg" plus the goroutine and exits 2 (Go's
+ * unrecovered panic, e.g. "sync: negative WaitGroup counter"). */
+GORT_HIDDEN _Noreturn void gort__panic(const char *msg);
+
+/* ---- Netpoll hooks (implemented in netpoll/) ---------------------------- */
+
+/* gort__netpoll_inited: the poller exists (false until the first fd). */
+GORT_HIDDEN bool gort__netpoll_inited(void);
+/* gort__netpoll_waiting: goroutines are parked on the poller now. */
+GORT_HIDDEN bool gort__netpoll_waiting(void);
+/*
+ * gort__netpoll waits up to delay ns (<0: forever, 0: no wait) and appends
+ * the goroutines that became ready to *q (already G_WAITING -> readied by
+ * the caller through gort__ready_list). Called by at most one M at a time
+ * with delay != 0 (the one that won sched.lastpoll).
+ */
+GORT_HIDDEN void gort__netpoll(int64_t delay, struct gqueue *q);
+/* gort__netpoll_break interrupts a blocking gort__netpoll. */
+GORT_HIDDEN void gort__netpoll_break(void);
+
+/* ---- Run queues (runq.c) ------------------------------------------------ */
+
+GORT_HIDDEN void gort__gqueue_push(struct gqueue *q, struct g *gp);
+GORT_HIDDEN struct g *gort__gqueue_pop(struct gqueue *q);
+
+GORT_HIDDEN void gort__runq_put(struct p *pp, struct g *gp, bool next);
+GORT_HIDDEN struct g *gort__runq_get(struct p *pp, bool *inherit);
+GORT_HIDDEN struct g *gort__runq_steal(struct p *pp, struct p *victim,
+                                       bool stealnext);
+GORT_HIDDEN bool gort__runq_empty(struct p *pp);
+GORT_HIDDEN uint32_t gort__runq_len(struct p *pp);
+GORT_HIDDEN void gort__globrunq_put(struct g *gp);
+GORT_HIDDEN void gort__globrunq_putbatch(struct gqueue *q);
+GORT_HIDDEN struct g *gort__globrunq_get(struct p *pp, int32_t max);
+
+/* ---- G state ------------------------------------------------------------ */
+
+GORT_HIDDEN void gort__g_setstatus(struct g *gp, uint32_t from, uint32_t to);
+
+#endif /* GORT_RUNTIME_H */

@@ -1,0 +1,64 @@
+/*
+ * sched.h: what the scheduler's files share with each other (sched.c,
+ * proc.c, sysmon.c, syscall.c, debug.c) and nobody else.
+ */
+#ifndef GORT_SCHED_H
+#define GORT_SCHED_H
+
+#include "runtime.h"
+
+/* What g0 does after a goroutine switched to it (struct m.after_switch). */
+enum after_switch {
+    AFTER_PARK = 1,    /* gort__park: run waitunlockf */
+    AFTER_YIELD,       /* gort_yield: to the tail of the local queue */
+    AFTER_PREEMPT,     /* time slice used up: to the global queue */
+    AFTER_EXIT,        /* the goroutine ended */
+    AFTER_SYSCALL,     /* gort_syscall_exit found no P */
+};
+
+/* sched.c */
+__attribute__((visibility("hidden"))) void gort__schedule(struct m *mp);
+__attribute__((visibility("hidden"))) void gort__switch_out(struct g *gp,
+                                                            int action);
+__attribute__((visibility("hidden"))) void gort__finish_switch(void);
+__attribute__((visibility("hidden"))) void gort__wakep(void);
+__attribute__((visibility("hidden"))) void gort__startm(struct p *pp,
+                                                        bool spinning);
+__attribute__((visibility("hidden"))) void gort__handoffp(struct p *pp);
+__attribute__((visibility("hidden"))) void gort__acquirep(struct m *mp,
+                                                          struct p *pp);
+__attribute__((visibility("hidden"))) struct p *gort__releasep(struct m *mp);
+__attribute__((visibility("hidden"))) struct p *gort__pidleget(void);
+__attribute__((visibility("hidden"))) void gort__pidleput(struct p *pp);
+__attribute__((visibility("hidden"))) void gort__checkdead(void);
+__attribute__((visibility("hidden"))) void gort__setm(struct m *mp);
+
+/* proc.c */
+__attribute__((visibility("hidden"))) void gort__g_destroy(struct m *mp,
+                                                           struct g *gp);
+__attribute__((visibility("hidden"))) void gort__g_start(struct g *gp);
+__attribute__((visibility("hidden"))) int gort__newm(struct p *pp,
+                                                     bool spinning);
+__attribute__((visibility("hidden"))) void gort__retire_p(struct p *pp);
+__attribute__((visibility("hidden"))) void gort__stop_wake_all(void);
+
+/* sysmon.c */
+__attribute__((visibility("hidden"))) int gort__sysmon_start(void);
+__attribute__((visibility("hidden"))) void gort__sysmon_stop(void);
+__attribute__((visibility("hidden"))) void gort__sysmon_wake(void);
+__attribute__((visibility("hidden"))) void gort__schedtrace(bool detail);
+
+/* signal.c */
+__attribute__((visibility("hidden"))) int gort__signal_init(void);
+__attribute__((visibility("hidden"))) int gort__signal_m_init(struct m *mp);
+__attribute__((visibility("hidden"))) void gort__signal_m_fini(struct m *mp);
+
+/* Debug settings from GORT_DEBUG (debug.c). */
+struct debug_settings {
+    int64_t schedtrace_ms;
+    bool scheddetail;
+};
+__attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
+__attribute__((visibility("hidden"))) int gort__debug_parse(void);
+
+#endif /* GORT_SCHED_H */

@@ -1,0 +1,198 @@
+/*
+ * sysmon.c: the system monitor, a thread without a P (Go: sysmon, retake,
+ * preemptone), and the schedtrace printer.
+ *
+ * Each round it sleeps 20us, doubling after 50 idle rounds up to 10ms,
+ * then: retakes Ps stuck in system calls (handoffp), flags goroutines that
+ * ran a whole 10ms slice (they yield at their next runtime call), polls the
+ * network if nobody did for 10ms, returns cold stack pages to the kernel,
+ * and prints schedtrace lines when GORT_DEBUG asks. With every P idle and
+ * nothing in a syscall it sleeps until woken (deep sleep), so an idle
+ * program costs no wake-ups.
+ *
+ * Invariants: sysmon never holds a P and never runs goroutine code; it
+ * reads other Ms' fields only through atomics, and G descriptors are
+ * type-stable, so a stale curg pointer at worst flags the wrong G.
+ * Locking: sched.lock (handoffp), the stack pool lock (scavenging).
+ * See also: runtime/syscall.c, runtime/debug.c.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "sched.h"
+#include "stack.h"
+
+enum { SYSMON_MIN_US = 20, SYSMON_MAX_US = 10000, IDLE_ROUNDS = 50 };
+#define NETPOLL_STALE_NS 10000000
+#define SCAVENGE_NS 100000000
+
+static struct {
+    pthread_t thread;
+    bool started;
+    _Atomic bool stop;
+    _Atomic uint32_t wait;      /* futex: bumped by gort__sysmon_wake */
+    _Atomic bool deep;          /* sleeping until woken */
+} sm;
+
+void gort__sysmon_wake(void)
+{
+    if (atomic_load_explicit(&sm.deep, memory_order_relaxed)) {
+        atomic_fetch_add(&sm.wait, 1);
+        gort__futex_wake(&sm.wait, 1);
+    }
+}
+
+/* preemptone flags the goroutine running on pp (Go: preemptone). */
+static void preemptone(struct p *pp)
+{
+    struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    if (!mp)
+        return;
+    struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
+    if (gp)
+        atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
+}
+
+/* retake handles each P's time slice and syscall (Go: retake). Returns
+ * how many Ps were taken from syscalls. */
+static int retake(int64_t now)
+{
+    int n = 0;
+    int32_t procs = atomic_load(&gort__sched.gomaxprocs);
+    for (int32_t i = 0; i < procs; i++) {
+        struct p *pp = gort__sched.allp[i];
+        if (!pp)
+            continue;
+        struct sysmontick *pd = &pp->sysmontick;
+        uint32_t st = atomic_load(&pp->status);
+        if (st == P_RUNNING) {
+            uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+            if (pd->schedtick != t) {
+                pd->schedtick = t;
+                pd->schedwhen = now;
+            } else if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
+                preemptone(pp);
+                pd->schedwhen = now; /* once per slice */
+            }
+        }
+        if (st != P_SYSCALL)
+            continue;
+        uint32_t t = atomic_load(&pp->syscalltick);
+        if (pd->syscalltick != t) {
+            pd->syscalltick = t;
+            pd->syscallwhen = now;
+            continue;
+        }
+        /* Nobody needs the P yet: leave it for a cheap return. */
+        if (gort__runq_empty(pp) &&
+            atomic_load(&gort__sched.nmspinning) +
+                    atomic_load(&gort__sched.npidle) > 0 &&
+            pd->syscallwhen + FORCE_PREEMPT_NS > now)
+            continue;
+        uint32_t want = P_SYSCALL;
+        /* CAS-acq_rel; pairs with gort_syscall_exit's CAS. */
+        if (atomic_compare_exchange_strong(&pp->status, &want, P_IDLE)) {
+            atomic_fetch_add(&pp->syscalltick, 1);
+            atomic_fetch_add_explicit(&gort__sched.nhandoffs, 1,
+                                      memory_order_relaxed);
+            /* checkdead must not see a window with nobody running. */
+            gort__lock(&gort__sched.lock);
+            gort__sched.nmidlelocked--;
+            gort__unlock(&gort__sched.lock);
+            gort__handoffp(pp);
+            gort__lock(&gort__sched.lock);
+            gort__sched.nmidlelocked++;
+            gort__unlock(&gort__sched.lock);
+            n++;
+        }
+    }
+    return n;
+}
+
+static void poll_stale(int64_t now)
+{
+    int64_t last = atomic_load(&gort__sched.lastpoll);
+    if (!gort__netpoll_inited() || last == 0 ||
+        last + NETPOLL_STALE_NS > now)
+        return;
+    if (!atomic_compare_exchange_strong(&gort__sched.lastpoll, &last, now))
+        return;
+    struct gqueue q = {0};
+    gort__netpoll(0, &q);
+    gort__ready_list(&q);
+}
+
+static bool all_idle(void)
+{
+    return atomic_load(&gort__sched.npidle) ==
+               atomic_load(&gort__sched.gomaxprocs) &&
+           atomic_load(&gort__sched.nsyscall) == 0 &&
+           gort__debug.schedtrace_ms == 0;
+}
+
+static void *sysmon(void *arg)
+{
+    (void)arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    uint32_t idle = 0, delay = SYSMON_MIN_US;
+    int64_t last_trace = gort__nanotime(), last_scavenge = last_trace;
+    while (!atomic_load(&sm.stop)) {
+        delay = idle == 0 ? SYSMON_MIN_US
+                : idle > IDLE_ROUNDS ? delay * 2 : delay;
+        if (delay > SYSMON_MAX_US)
+            delay = SYSMON_MAX_US;
+        uint32_t w = atomic_load(&sm.wait);
+        if (all_idle()) {
+            atomic_store(&sm.deep, true);
+            if (all_idle() && !atomic_load(&sm.stop)) {
+                int64_t next = gort__timers_next();
+                int64_t ns = next ? next - gort__nanotime() : 1000000000;
+                gort__futex_wait(&sm.wait, w, ns > 0 ? ns : 0);
+            }
+            atomic_store(&sm.deep, false);
+            idle = 0;
+        } else {
+            gort__futex_wait(&sm.wait, w, (int64_t)delay * 1000);
+        }
+        int64_t now = gort__nanotime();
+        poll_stale(now);
+        if (retake(now))
+            idle = 0;
+        else
+            idle++;
+        if (now - last_scavenge >= SCAVENGE_NS) {
+            gort__stack_scavenge();
+            last_scavenge = now;
+        }
+        if (gort__debug.schedtrace_ms &&
+            now - last_trace >= gort__debug.schedtrace_ms * 1000000) {
+            gort__schedtrace(gort__debug.scheddetail);
+            last_trace = now;
+        }
+    }
+    return NULL;
+}
+
+int gort__sysmon_start(void)
+{
+    atomic_store(&sm.stop, false);
+    int err = pthread_create(&sm.thread, NULL, sysmon, NULL);
+    if (err)
+        return -err;
+    sm.started = true;
+    return 0;
+}
+
+void gort__sysmon_stop(void)
+{
+    if (!sm.started)
+        return;
+    atomic_store(&sm.stop, true);
+    atomic_fetch_add(&sm.wait, 1);
+    gort__futex_wake(&sm.wait, 1);
+    pthread_join(sm.thread, NULL);
+    sm.started = false;
+}

@@ -1,0 +1,435 @@
+/*
+ * time.c: the public time API (Go: time.Sleep, After, NewTimer, AfterFunc,
+ * NewTicker) on top of the runtime timers of timer.c.
+ *
+ * Invariants:
+ *  - gort_sleep's timer lives on the sleeping goroutine's stack (stacks
+ *    never move) and is a TIMER_HANDOFF timer: the firing path readies the
+ *    goroutine and never touches the timer again, so a sleep allocates
+ *    nothing and needs no cleanup. It is armed in the park commit function
+ *    (Go: resetForSleep), so it cannot fire before the goroutine is parked.
+ *  - A gort_timer/gort_ticker firing sends only if the seq it was armed
+ *    with is still gt->seq. Stop and Reset bump gt->seq and drain the
+ *    one-value buffer under gt->mu, and the firing send also happens under
+ *    gt->mu: so no value from before a Stop/Reset can be received after it
+ *    returns (Go 1.23 synchronous timers, done with a buffer of one).
+ *  - gt->active: a one-shot timer armed with gt->seq has not delivered
+ *    yet (it is on a heap, or its firing is in flight).
+ *  - A gort_after timer has no handle: its firing sends, drops the timer's
+ *    channel reference and frees the timer itself (TIMER_HANDOFF).
+ *
+ * Locking: gt->mu, then the runtime timer's t->mu and heap lock (inside
+ * gort__timer_reset/_stop), or gt->mu then a channel lock (sends and
+ * drains). gt->mu ranks below channel locks: chan/ never takes it. The
+ * firing path (timer.c) calls the callbacks here with no lock held.
+ *
+ * See also: include/gort/time.h, runtime/timer.c, docs/time.md.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "runtime.h"
+
+struct gort_timer {
+    struct timer t;          /* the runtime timer; its arg is this */
+    /* mu protects the fields below (and orders sends against Stop). */
+    struct lock mu;
+    gort_chan *c;            /* NULL for a func timer */
+    void (*fn)(void *);      /* func timer: run in a new goroutine */
+    void *arg;
+    uintptr_t seq;           /* current arming; older firings are stale */
+    bool active;             /* one-shot armed and not yet delivered */
+};
+
+/* A ticker is a periodic gort_timer; a distinct type keeps the API's
+ * timer and ticker calls from being mixed up at compile time. */
+struct gort_ticker {
+    struct gort_timer tm;
+};
+
+/* An unstoppable gort_after timer, freed by its own firing. */
+struct after {
+    struct timer t;
+    gort_chan *c;            /* the timer's own channel reference */
+};
+
+int64_t gort_now(void)
+{
+    return gort__nanotime();
+}
+
+/* when_of returns the absolute time ns from now (Go: when), saturating. */
+static int64_t when_of(int64_t ns)
+{
+    int64_t now = gort__nanotime();
+    if (ns <= 0)
+        return now;
+    if (ns > INT64_MAX - now)
+        return INT64_MAX;
+    return now + ns;
+}
+
+/* ---- Sleep -------------------------------------------------------------- */
+
+struct sleeper {
+    struct timer t;
+    int64_t when;
+};
+
+/* sleep_wake is the sleep timer's callback (Go: goroutineReady). */
+static void sleep_wake(void *arg, uintptr_t seq, int64_t delay)
+{
+    (void)seq;
+    (void)delay;
+    gort__ready(arg);
+}
+
+/* sleep_commit arms the sleep timer once gp is off its stack (Go:
+ * resetForSleep). Runs on g0 with the P. */
+static bool sleep_commit(struct g *gp, void *arg)
+{
+    (void)gp;
+    struct sleeper *s = arg;
+    gort__timer_reset(&s->t, s->when, 0, 0);
+    return true;
+}
+
+/* thread_sleep blocks a thread the runtime does not schedule. */
+static void thread_sleep(int64_t ns)
+{
+    int saved = errno;
+    int64_t when = when_of(ns);
+    struct timespec ts = {.tv_sec = when / 1000000000,
+                          .tv_nsec = when % 1000000000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+           EINTR)
+        ;
+    errno = saved;
+}
+
+void gort_sleep(int64_t ns)
+{
+    if (ns <= 0)
+        return;
+    struct g *gp = gort__getg();
+    if (gp == NULL) {
+        thread_sleep(ns);
+        return;
+    }
+    struct sleeper s;
+    gort__timer_init_handoff(&s.t, sleep_wake, gp);
+    s.when = when_of(ns);
+    gp->sleeptimer = &s.t;
+    gort__park(sleep_commit, &s, WAIT_SLEEP);
+    gp->sleeptimer = NULL;
+}
+
+/* ---- After -------------------------------------------------------------- */
+
+/* after_fire sends the due time, then frees the timer (TIMER_HANDOFF).
+ * The buffer is empty: this is the only send. */
+static void after_fire(void *arg, uintptr_t seq, int64_t delay)
+{
+    (void)seq;
+    struct after *a = arg;
+    int64_t v = gort__nanotime() - delay;
+    gort_chan_trysend(a->c, &v);
+    gort_chan_free(a->c);
+    free(a);
+}
+
+gort_chan *gort_after(int64_t ns)
+{
+    gort_chan *c = gort_chan_make(sizeof(int64_t), 1);
+    if (c == NULL)
+        return NULL;
+    struct after *a = malloc(sizeof *a);
+    if (a == NULL) {
+        gort_chan_free(c);
+        return NULL;
+    }
+    a->c = gort_chan_retain(c);
+    gort__timer_init_handoff(&a->t, after_fire, a);
+    /* a may fire and be freed on another thread as soon as it is armed. */
+    gort__timer_reset(&a->t, when_of(ns), 0, 0);
+    return c;
+}
+
+/* ---- Timers and tickers ------------------------------------------------- */
+
+/* chan_fire is a channel timer's callback (Go: sendTime). A slow ticker
+ * receiver finds the buffer full and the tick is dropped, as in Go. */
+static void chan_fire(void *arg, uintptr_t seq, int64_t delay)
+{
+    struct gort_timer *gt = arg;
+    gort__lock(&gt->mu);
+    if (seq == gt->seq) {
+        int64_t v = gort__nanotime() - delay;
+        if (gt->t.period == 0)
+            gt->active = false;
+        gort_chan_trysend(gt->c, &v);
+    }
+    gort__unlock(&gt->mu);
+}
+
+/*
+ * AfterFunc runner. gort_go refuses to run on g0 (it wants a goroutine),
+ * and timer callbacks run on g0, so func_fire cannot start fn's goroutine
+ * itself. Until gort_go accepts a g0 with a P (docs/time.md), func_fire
+ * queues (fn, arg) for a runner goroutine, started by the first
+ * gort_timer_func/_reset called on a goroutine, which gort_go's them.
+ * runner.lock ranks below sched.lock; nothing is held while readying.
+ */
+struct fnode {
+    struct fnode *next;
+    void (*fn)(void *);
+    void *arg;
+};
+
+static struct {
+    struct lock lock;          /* protects the fields below */
+    struct fnode *head, *tail; /* FIFO of functions to start */
+    struct g *parked;          /* the runner, when parked for work */
+    int64_t run;               /* gort__sched.start_ns of its gort_run */
+} runner;
+
+/* runner_main starts queued AfterFunc goroutines, forever. */
+static void runner_main(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        gort__lock(&runner.lock);
+        struct fnode *n = runner.head;
+        if (n == NULL) {
+            runner.parked = gort__getg();
+            gort__park_unlock(&runner.lock, WAIT_SLEEP);
+            continue;
+        }
+        runner.head = runner.tail = NULL;
+        gort__unlock(&runner.lock);
+        while (n != NULL) {
+            struct fnode *next = n->next;
+            if (gort_go(n->fn, n->arg) != 0)
+                gort__throw("time: cannot start AfterFunc goroutine");
+            free(n);
+            n = next;
+        }
+    }
+}
+
+/* runner_start starts the runner for this gort_run if it is not running
+ * yet. Called on goroutines only (elsewhere it does nothing). */
+static void runner_start(void)
+{
+    if (gort__getg() == NULL)
+        return;
+    gort__lock(&runner.lock);
+    bool start = runner.run != gort__sched.start_ns;
+    if (start) {
+        runner.run = gort__sched.start_ns;
+        runner.head = runner.tail = NULL; /* a previous run's leftovers */
+        runner.parked = NULL;
+    }
+    gort__unlock(&runner.lock);
+    if (start && gort_go(runner_main, NULL) != 0)
+        gort__throw("time: cannot start AfterFunc runner");
+}
+
+/* go_from_g0 starts fn(arg) in a new goroutine from a timer callback. */
+static void go_from_g0(void (*fn)(void *), void *arg)
+{
+    int err = gort_go(fn, arg);
+    if (err == 0)
+        return;
+    struct fnode *n = malloc(sizeof *n);
+    if (err != -EPERM || n == NULL)
+        gort__throw("time: cannot start AfterFunc goroutine");
+    n->next = NULL;
+    n->fn = fn;
+    n->arg = arg;
+    gort__lock(&runner.lock);
+    if (runner.run != gort__sched.start_ns)
+        gort__throw("time: AfterFunc armed outside a goroutine");
+    if (runner.tail != NULL)
+        runner.tail->next = n;
+    else
+        runner.head = n;
+    runner.tail = n;
+    struct g *gp = runner.parked;
+    runner.parked = NULL;
+    gort__unlock(&runner.lock);
+    if (gp != NULL)
+        gort__ready(gp);
+}
+
+/* func_fire is a func timer's callback (Go: goFunc). */
+static void func_fire(void *arg, uintptr_t seq, int64_t delay)
+{
+    (void)delay;
+    struct gort_timer *gt = arg;
+    gort__lock(&gt->mu);
+    bool run = seq == gt->seq && gt->active;
+    gt->active = false;
+    void (*fn)(void *) = gt->fn;
+    void *fnarg = gt->arg;
+    gort__unlock(&gt->mu);
+    /* gt stays valid: gort_timer_free waits for this callback. */
+    if (run)
+        go_from_g0(fn, fnarg);
+}
+
+/* drain empties gt's channel buffer; true if a value was there. Caller
+ * holds gt->mu, so no firing can refill it meanwhile. */
+static bool drain(struct gort_timer *gt)
+{
+    bool any = false, ok;
+    while (gt->c != NULL && gort_chan_tryrecv(gt->c, NULL, &ok) && ok)
+        any = true;
+    return any;
+}
+
+/* timer_alloc makes a stopped timer with callback f and channel if chan. */
+static struct gort_timer *timer_alloc(size_t size, bool chan,
+                                      void (*f)(void *, uintptr_t, int64_t))
+{
+    struct gort_timer *gt = calloc(1, size);
+    if (gt == NULL)
+        return NULL;
+    if (chan && (gt->c = gort_chan_make(sizeof(int64_t), 1)) == NULL) {
+        free(gt);
+        return NULL;
+    }
+    gort__timer_init(&gt->t, f, gt);
+    return gt;
+}
+
+/* arm (re)starts gt at when (every period if > 0) with a new seq and
+ * drains stale values. Returns whether gt was active (Go 1.23 Reset).
+ * Caller holds gt->mu. */
+static bool arm(struct gort_timer *gt, int64_t when, int64_t period)
+{
+    gt->seq++;
+    bool pending = gt->active;
+    gort__timer_reset(&gt->t, when, period, gt->seq);
+    gt->active = true;
+    if (drain(gt))
+        pending = true;
+    return pending;
+}
+
+/* disarm stops gt and drains its channel; returns whether gt was active.
+ * Caller holds gt->mu. */
+static bool disarm(struct gort_timer *gt)
+{
+    gt->seq++;
+    gort__timer_stop(&gt->t);
+    bool pending = gt->active;
+    gt->active = false;
+    if (drain(gt))
+        pending = true;
+    return pending;
+}
+
+gort_timer *gort_timer_new(int64_t ns)
+{
+    struct gort_timer *gt = timer_alloc(sizeof *gt, true, chan_fire);
+    if (gt == NULL)
+        return NULL;
+    gort__lock(&gt->mu);
+    arm(gt, when_of(ns), 0);
+    gort__unlock(&gt->mu);
+    return gt;
+}
+
+gort_timer *gort_timer_func(int64_t ns, void (*fn)(void *), void *arg)
+{
+    if (fn == NULL)
+        return NULL;
+    struct gort_timer *gt = timer_alloc(sizeof *gt, false, func_fire);
+    if (gt == NULL)
+        return NULL;
+    gt->fn = fn;
+    gt->arg = arg;
+    runner_start();
+    gort__lock(&gt->mu);
+    arm(gt, when_of(ns), 0);
+    gort__unlock(&gt->mu);
+    return gt;
+}
+
+gort_chan *gort_timer_chan(gort_timer *gt)
+{
+    return gt->c;
+}
+
+bool gort_timer_stop(gort_timer *gt)
+{
+    gort__lock(&gt->mu);
+    bool pending = disarm(gt);
+    gort__unlock(&gt->mu);
+    return pending;
+}
+
+bool gort_timer_reset(gort_timer *gt, int64_t ns)
+{
+    if (gt->c == NULL)
+        runner_start();
+    gort__lock(&gt->mu);
+    bool pending = arm(gt, when_of(ns), 0);
+    gort__unlock(&gt->mu);
+    return pending;
+}
+
+void gort_timer_free(gort_timer *gt)
+{
+    if (gt == NULL)
+        return;
+    gort__lock(&gt->mu);
+    disarm(gt);
+    gort__unlock(&gt->mu);
+    gort__timer_wait(&gt->t); /* a firing in flight still uses gt */
+    gort_chan_free(gt->c);
+    free(gt);
+}
+
+gort_ticker *gort_ticker_new(int64_t period)
+{
+    if (period <= 0)
+        gort__panic("non-positive interval for NewTicker");
+    struct gort_ticker *tk = (struct gort_ticker *)timer_alloc(
+        sizeof *tk, true, chan_fire);
+    if (tk == NULL)
+        return NULL;
+    gort__lock(&tk->tm.mu);
+    arm(&tk->tm, when_of(period), period);
+    gort__unlock(&tk->tm.mu);
+    return tk;
+}
+
+gort_chan *gort_ticker_chan(gort_ticker *tk)
+{
+    return tk->tm.c;
+}
+
+void gort_ticker_stop(gort_ticker *tk)
+{
+    gort__lock(&tk->tm.mu);
+    disarm(&tk->tm);
+    gort__unlock(&tk->tm.mu);
+}
+
+void gort_ticker_reset(gort_ticker *tk, int64_t period)
+{
+    if (period <= 0)
+        gort__panic("non-positive interval for Ticker.Reset");
+    gort__lock(&tk->tm.mu);
+    arm(&tk->tm, when_of(period), period);
+    gort__unlock(&tk->tm.mu);
+}
+
+void gort_ticker_free(gort_ticker *tk)
+{
+    if (tk != NULL)
+        gort_timer_free(&tk->tm);
+}

@@ -1,0 +1,447 @@
+/*
+ * timer.c: per-P 4-ary min-heaps of runtime timers, run by the scheduler
+ * (Go: runtime/time.go).
+ *
+ * Invariants:
+ *  - t is on heap ts iff t->ts == ts; then ts->heap[t->idx] == t and
+ *    ts->whens[t->idx] == t->when. A timer is on at most one heap.
+ *  - ts->whens is a 4-ary min-heap (parent (i-1)/4, children 4i+1..4i+4);
+ *    ts->minwhen == whens[0], or 0 when the heap is empty.
+ *  - Only a caller holding t->mu inserts t (gort__timer_reset), except
+ *    that the firing path re-inserts a periodic timer it popped without
+ *    ever releasing the heap lock in between, and gort__timers_move
+ *    moves it under both heap locks. So a modifier that finds t->ts ==
+ *    NULL under t->mu knows t stays off every heap until it adds it.
+ *  - Removal is eager (Stop/Reset take t off its heap at once): simpler
+ *    than Go's lazy timerZombie/timerModified marks, and still O(log n).
+ *  - The firing path copies f, arg and seq under the heap lock, counts
+ *    itself in t->running (unless TIMER_HANDOFF), releases the lock, and
+ *    calls f. After f it touches t only to drop t->running.
+ *
+ * Locking: t->mu, then a heap lock (ts->lock). The firing path never takes
+ * t->mu: it runs with only the heap lock and calls f with no lock held, so
+ * the two orders cannot cross. Two heap locks are held together only by
+ * gort__timers_move, in address order. timers_next/_pending read minwhen
+ * atomically and take no lock.
+ *
+ * See also: runtime/timer.h (contract), runtime/time.c (public API),
+ * docs/time.md, /work/shared/spec/go-runtime.md section 7.
+ */
+#include <stdlib.h>
+
+#include "runtime.h"
+
+#define MAX_WHEN INT64_MAX
+
+/* gort__timers_move in progress: timers may be seen on neither heap by a
+ * lock-free reader, so gort__timers_pending answers true meanwhile. */
+static _Atomic int32_t moving;
+
+/* ---- Heap primitives (caller holds ts->lock) ---------------------------- */
+
+/* heap_set stores t (due at when) at slot i. */
+static inline void heap_set(struct timers *ts, size_t i, struct timer *t,
+                            int64_t when)
+{
+    ts->heap[i] = t;
+    ts->whens[i] = when;
+    t->idx = (int32_t)i;
+}
+
+static void sift_up(struct timers *ts, size_t i)
+{
+    struct timer *t = ts->heap[i];
+    int64_t when = ts->whens[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 4;
+        if (when >= ts->whens[parent])
+            break;
+        heap_set(ts, i, ts->heap[parent], ts->whens[parent]);
+        i = parent;
+    }
+    heap_set(ts, i, t, when);
+}
+
+static void sift_down(struct timers *ts, size_t i)
+{
+    size_t n = ts->len;
+    struct timer *t = ts->heap[i];
+    int64_t when = ts->whens[i];
+    for (;;) {
+        size_t c = 4 * i + 1;
+        if (c >= n)
+            break;
+        size_t end = c + 4 < n ? c + 4 : n, best = c;
+        int64_t bw = ts->whens[c];
+        for (size_t k = c + 1; k < end; k++) {
+            if (ts->whens[k] < bw) {
+                best = k;
+                bw = ts->whens[k];
+            }
+        }
+        if (bw >= when)
+            break;
+        heap_set(ts, i, ts->heap[best], bw);
+        i = best;
+    }
+    heap_set(ts, i, t, when);
+}
+
+/* heap_fix restores the heap order around slot i after whens[i] changed. */
+static void heap_fix(struct timers *ts, size_t i)
+{
+    if (i > 0 && ts->whens[i] < ts->whens[(i - 1) / 4])
+        sift_up(ts, i);
+    else
+        sift_down(ts, i);
+}
+
+static void heap_grow(struct timers *ts)
+{
+    uint32_t cap = ts->cap ? ts->cap * 2 : 64;
+    struct timer **heap = realloc(ts->heap, cap * sizeof *heap);
+    if (heap == NULL)
+        gort__throw("out of memory allocating timer heap");
+    ts->heap = heap;
+    int64_t *whens = realloc(ts->whens, cap * sizeof *whens);
+    if (whens == NULL)
+        gort__throw("out of memory allocating timer heap");
+    ts->whens = whens;
+    ts->cap = cap;
+}
+
+/* heap_add puts t on ts, due at when. */
+static void heap_add(struct timers *ts, struct timer *t, int64_t when)
+{
+    if (ts->len == ts->cap)
+        heap_grow(ts);
+    size_t i = ts->len++;
+    t->when = when;
+    heap_set(ts, i, t, when);
+    sift_up(ts, i);
+    /* store-release; pairs with the load-acquire in lock_heap_of. */
+    __atomic_store_n(&t->ts, ts, __ATOMIC_RELEASE);
+}
+
+/* heap_del takes the timer at slot i off ts. */
+static void heap_del(struct timers *ts, size_t i)
+{
+    struct timer *t = ts->heap[i];
+    size_t last = --ts->len;
+    if (i != last) {
+        heap_set(ts, i, ts->heap[last], ts->whens[last]);
+        heap_fix(ts, i);
+    }
+    ts->heap[last] = NULL;
+    t->idx = -1;
+    /* store-release; pairs with the load-acquire in lock_heap_of and
+     * publishes the t->running increment of the firing path. */
+    __atomic_store_n(&t->ts, NULL, __ATOMIC_RELEASE);
+}
+
+/* publish stores the heap's minimum for lock-free readers. seq_cst: the
+ * scheduler stores sched.polluntil then reads minwhen, we store minwhen
+ * then read polluntil (gort__sched_timer_added): a Dekker pair. */
+static void publish(struct timers *ts)
+{
+    atomic_store(&ts->minwhen, ts->len ? ts->whens[0] : 0);
+}
+
+/* ---- Heaps -------------------------------------------------------------- */
+
+void gort__timers_init(struct timers *ts, struct p *pp)
+{
+    atomic_store_explicit(&ts->lock.key, 0, memory_order_relaxed);
+    ts->heap = NULL;
+    ts->whens = NULL;
+    ts->len = ts->cap = 0;
+    atomic_store(&ts->minwhen, 0);
+    ts->pp = pp;
+    ts->closed = false;
+}
+
+void gort__timers_destroy(struct timers *ts)
+{
+    gort__lock(&ts->lock);
+    if (ts->len != 0)
+        gort__throw("timers_destroy: timers left on a P");
+    free(ts->heap);
+    free(ts->whens);
+    ts->heap = NULL;
+    ts->whens = NULL;
+    ts->cap = 0;
+    gort__unlock(&ts->lock);
+}
+
+/* run_head fires the timer at the top of ts, which is due at or before now.
+ * Caller holds ts->lock; it is released around the callback and held again
+ * on return. */
+static void run_head(struct timers *ts, int64_t now)
+{
+    struct timer *t = ts->heap[0];
+    int64_t when = ts->whens[0];
+    void (*f)(void *, uintptr_t, int64_t) = t->f;
+    void *arg = t->arg;
+    uintptr_t seq = t->seq;
+    bool handoff = (t->state & TIMER_HANDOFF) != 0;
+    int64_t delay = now - when;
+
+    /* Count ourselves before t can be seen off the heap (see heap_del);
+     * relaxed: published by the release store of t->ts or ts->lock. */
+    if (!handoff)
+        atomic_fetch_add_explicit(&t->running, 1, memory_order_relaxed);
+    if (t->period > 0) {
+        /* Skip missed periods as Go does: the next when is > now. */
+        int64_t n = 1 + delay / t->period, next = MAX_WHEN;
+        if (n <= (MAX_WHEN - when) / t->period)
+            next = when + t->period * n;
+        t->when = next;
+        ts->whens[0] = next;
+        sift_down(ts, 0);
+    } else {
+        heap_del(ts, 0);
+    }
+    publish(ts);
+    gort__unlock(&ts->lock);
+
+    f(arg, seq, delay);
+
+    /* store-release; pairs with the load-acquire in gort__timer_wait. */
+    if (!handoff)
+        atomic_fetch_sub_explicit(&t->running, 1, memory_order_release);
+    gort__lock(&ts->lock);
+}
+
+int64_t gort__timers_check(struct timers *ts, int64_t now)
+{
+    /* load-acquire; a stale value only delays firing to the next check. */
+    int64_t next = atomic_load_explicit(&ts->minwhen, memory_order_acquire);
+    if (next == 0)
+        return 0;
+    if (now <= 0)
+        now = gort__nanotime();
+    if (next > now)
+        return next;
+    gort__lock(&ts->lock);
+    while (ts->len > 0 && ts->whens[0] <= now)
+        run_head(ts, now);
+    next = ts->len ? ts->whens[0] : 0;
+    gort__unlock(&ts->lock);
+    return next;
+}
+
+/* live_procs returns how many allp entries are live (GOMAXPROCS). */
+static int32_t live_procs(void)
+{
+    int32_t n = atomic_load(&gort__sched.gomaxprocs);
+    return n > GORT_MAXPROCS_LIMIT ? GORT_MAXPROCS_LIMIT : n;
+}
+
+/* allp_get reads allp[i]; relaxed atomic because gort_maxprocs may be
+ * publishing it (the P is initialised before gomaxprocs covers it). */
+static struct p *allp_get(int32_t i)
+{
+    return __atomic_load_n(&gort__sched.allp[i], __ATOMIC_ACQUIRE);
+}
+
+int64_t gort__timers_next(void)
+{
+    int64_t next = 0;
+    for (int32_t i = 0, n = live_procs(); i < n; i++) {
+        struct p *pp = allp_get(i);
+        if (pp == NULL)
+            continue;
+        int64_t w = atomic_load(&pp->timers.minwhen); /* pairs: publish */
+        if (w != 0 && (next == 0 || w < next))
+            next = w;
+    }
+    return next;
+}
+
+bool gort__timers_pending(void)
+{
+    if (atomic_load(&moving) > 0)
+        return true;
+    for (int32_t i = 0, n = live_procs(); i < n; i++) {
+        struct p *pp = allp_get(i);
+        if (pp != NULL && atomic_load(&pp->timers.minwhen) != 0)
+            return true;
+    }
+    return false;
+}
+
+void gort__timers_move(struct timers *from, struct timers *to)
+{
+    if (from == to)
+        return;
+    atomic_fetch_add(&moving, 1);
+    struct timers *a = from < to ? from : to, *b = from < to ? to : from;
+    gort__lock(&a->lock);
+    gort__lock(&b->lock);
+    int64_t oldmin = to->len ? to->whens[0] : 0;
+    for (uint32_t i = 0; i < from->len; i++)
+        heap_add(to, from->heap[i], from->whens[i]);
+    from->len = 0;
+    from->closed = true;
+    publish(to);
+    publish(from);
+    int64_t newmin = to->len ? to->whens[0] : 0;
+    gort__unlock(&b->lock);
+    gort__unlock(&a->lock);
+    atomic_fetch_sub(&moving, 1);
+    /* The caller (gort__retire_p) holds sched.lock, so no wakep here: it
+     * runs, and consults gort__timers_next before it sleeps. Only an M
+     * already asleep until a later time must be woken (lock-free). */
+    if (newmin != 0 && (oldmin == 0 || newmin < oldmin) &&
+        atomic_load(&gort__sched.lastpoll) == 0) {
+        int64_t until = atomic_load(&gort__sched.polluntil);
+        if (until == 0 || until > newmin)
+            gort__sched_poll_break();
+    }
+}
+
+/* ---- Timers ------------------------------------------------------------- */
+
+void gort__timer_init(struct timer *t, void (*f)(void *, uintptr_t, int64_t),
+                      void *arg)
+{
+    t->when = 0;
+    t->period = 0;
+    t->f = f;
+    t->arg = arg;
+    t->seq = 0;
+    atomic_store_explicit(&t->mu.key, 0, memory_order_relaxed);
+    t->ts = NULL;
+    t->idx = -1;
+    t->state = 0;
+    atomic_store_explicit(&t->running, 0, memory_order_relaxed);
+}
+
+void gort__timer_init_handoff(struct timer *t,
+                              void (*f)(void *, uintptr_t, int64_t), void *arg)
+{
+    gort__timer_init(t, f, arg);
+    t->state = TIMER_HANDOFF;
+}
+
+/* lock_heap_of returns the heap t is on, locked, or NULL if t is on none.
+ * Caller holds t->mu, so t cannot be added meanwhile (see Invariants). */
+static struct timers *lock_heap_of(struct timer *t)
+{
+    for (;;) {
+        /* load-acquire; pairs with the store-release in heap_add/_del. */
+        struct timers *ts = __atomic_load_n(&t->ts, __ATOMIC_ACQUIRE);
+        if (ts == NULL)
+            return NULL;
+        gort__lock(&ts->lock);
+        if (__atomic_load_n(&t->ts, __ATOMIC_RELAXED) == ts)
+            return ts;
+        gort__unlock(&ts->lock); /* moved or fired meanwhile: retry */
+    }
+}
+
+/* heap_open reports whether adders may use ts; it reopens the heap of a P
+ * that gort_maxprocs brought back. Caller holds ts->lock. */
+static bool heap_open(struct timers *ts)
+{
+    if (!ts->closed)
+        return true;
+    struct p *pp = ts->pp;
+    if (pp == NULL || pp->id >= live_procs() ||
+        atomic_load(&pp->status) == P_DEAD)
+        return false;
+    ts->closed = false;
+    return true;
+}
+
+/* my_p returns the calling M's P, or NULL on a thread without one. */
+static struct p *my_p(void)
+{
+    struct m *mp = gort__getm();
+    return mp != NULL ? mp->p : NULL;
+}
+
+/* lock_local_heap returns the heap of pp (the caller's P; Go: acquirem +
+ * pp.timers), locked and open; without a P, or if pp's heap is closed, the
+ * first open heap among allp. */
+static struct timers *lock_local_heap(struct p *pp)
+{
+    if (pp != NULL) {
+        gort__lock(&pp->timers.lock);
+        if (heap_open(&pp->timers))
+            return &pp->timers;
+        gort__unlock(&pp->timers.lock);
+    }
+    for (int32_t i = 0; i < live_procs(); i++) {
+        if ((pp = allp_get(i)) == NULL)
+            continue;
+        gort__lock(&pp->timers.lock);
+        if (heap_open(&pp->timers))
+            return &pp->timers;
+        gort__unlock(&pp->timers.lock);
+    }
+    gort__throw("timer armed outside gort_run");
+}
+
+bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
+                       uintptr_t seq)
+{
+    if (when <= 0)
+        when = 1; /* "0: not set"; any past when fires at the next check */
+    if (period < 0)
+        period = 0;
+    if (period > 0 && (t->state & TIMER_HANDOFF))
+        gort__throw("timer_reset: periodic handoff timer");
+    gort__lock(&t->mu);
+    struct timers *old = lock_heap_of(t);
+    bool pending = old != NULL;
+    if (old != NULL)
+        heap_del(old, (size_t)t->idx);
+    t->period = period;
+    t->seq = seq;
+    struct p *pp = my_p();
+    struct timers *ts = old;
+    if (ts == NULL || (pp != NULL && pp != ts->pp) || !heap_open(ts)) {
+        /* Not on our P's heap: put it there (Go: maybeAdd). */
+        if (old != NULL) {
+            publish(old);
+            gort__unlock(&old->lock);
+        }
+        ts = lock_local_heap(pp);
+    }
+    int64_t oldmin = ts->len ? ts->whens[0] : 0;
+    heap_add(ts, t, when);
+    publish(ts);
+    gort__unlock(&ts->lock);
+    gort__unlock(&t->mu);
+    if (oldmin == 0 || when < oldmin)
+        gort__sched_timer_added(when);
+    return pending;
+}
+
+bool gort__timer_stop(struct timer *t)
+{
+    gort__lock(&t->mu);
+    struct timers *ts = lock_heap_of(t);
+    if (ts != NULL) {
+        heap_del(ts, (size_t)t->idx);
+        publish(ts);
+        gort__unlock(&ts->lock);
+    }
+    gort__unlock(&t->mu);
+    return ts != NULL;
+}
+
+void gort__timer_wait(struct timer *t)
+{
+    /* load-acquire; pairs with the release decrement in run_head, so
+     * everything f did to t's owner happens before the caller frees it. */
+    for (uint32_t spins = 0;
+         atomic_load_explicit(&t->running, memory_order_acquire) != 0;
+         spins++) {
+        if (spins < 32)
+            gort__procyield(30);
+        else
+            gort__osyield();
+    }
+}

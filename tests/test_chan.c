@@ -1,0 +1,1082 @@
+/*
+ * test_chan.c: channels: rendezvous, buffering, FIFO order, close, the
+ * non-blocking forms, zero-size elements, NULL channels, reference counts,
+ * Go's panics, and stress runs with more Ps than CPUs.
+ *
+ * Each test runs the runtime with gort_run. Goroutines never call
+ * Criterion's asserts (those unwind the test's own thread): they record
+ * the first failed CHECK, and the test asserts on it after gort_run
+ * returns. Death tests re-execute this binary with GORT_TEST_DEATH set and
+ * check the exit status and stderr of that child.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gort.h>
+
+#ifdef GORT_SAN
+#define SCALE(n, san) (san)
+#else
+#define SCALE(n, san) (n)
+#endif
+
+/* ---- Harness: failures recorded by goroutines ------------------------- */
+
+static _Atomic int failed;
+static char failmsg[512];
+
+static void fail_at(int line, const char *what, long long a, long long b)
+{
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&failed, &expect, 1))
+        snprintf(failmsg, sizeof failmsg, "line %d: %s (%lld vs %lld)", line,
+                 what, a, b);
+}
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond))                                                         \
+            fail_at(__LINE__, #cond, 0, 0);                                  \
+    } while (0)
+#define CHECK_EQ(a, b)                                                       \
+    do {                                                                     \
+        long long a_ = (long long)(a), b_ = (long long)(b);                  \
+        if (a_ != b_)                                                        \
+            fail_at(__LINE__, #a " == " #b, a_, b_);                         \
+    } while (0)
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* settle waits (yielding) until only the caller is left, then checks it:
+ * every goroutine a test started must have ended (style rule 33). */
+static void settle(void)
+{
+    int64_t until = now_ns() + 5000000000LL;
+    while (gort_num_goroutine() > 1 && now_ns() < until)
+        gort_yield();
+    CHECK_EQ(gort_num_goroutine(), 1);
+}
+
+static void run(int procs, int (*fn)(void *), void *arg)
+{
+    gort_maxprocs(procs);
+    int rc = gort_run(fn, arg);
+    cr_assert(eq(str, failmsg, ""));
+    cr_assert(eq(int, rc, 0));
+}
+
+/* ---- Harness: death tests ---------------------------------------------- */
+
+struct death {
+    const char *name;
+    int (*fn)(void *);
+};
+static const struct death *death_table(void); /* at the end of the file */
+
+/* A child started by expect_death runs one scenario and never reaches
+ * Criterion's main. */
+__attribute__((constructor)) static void death_child(void)
+{
+    const char *name = getenv("GORT_TEST_DEATH");
+    if (name == NULL)
+        return;
+    for (const struct death *d = death_table(); d->name != NULL; d++) {
+        if (strcmp(d->name, name) == 0) {
+            gort_maxprocs(1);
+            int rc = gort_run(d->fn, NULL);
+            fprintf(stderr, "scenario returned %d\n", rc);
+            _exit(0);
+        }
+    }
+    _exit(99);
+}
+
+/* expect_death runs scenario `name` in a fresh process and asserts it
+ * exits with status 2 and prints `msg` on stderr. */
+static void expect_death(const char *name, const char *msg)
+{
+    int fds[2];
+    cr_assert(eq(int, pipe(fds), 0));
+    pid_t pid = fork();
+    cr_assert(ge(int, pid, 0));
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        setenv("GORT_TEST_DEATH", name, 1);
+        execl("/proc/self/exe", "test_chan", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    static char out[8192];
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
+        len += (size_t)r;
+    out[len] = '\0';
+    close(fds[0]);
+    int st = 0;
+    cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+    cr_assert(eq(int, WIFEXITED(st) ? 1 : 0, 1),
+              "child died by signal %d; stderr: %s",
+              WIFSIGNALED(st) ? WTERMSIG(st) : 0, out);
+    cr_assert(eq(int, WEXITSTATUS(st), 2), "stderr: %s", out);
+    cr_assert(ne(ptr, strstr(out, msg), NULL), "want \"%s\" in stderr: %s", msg,
+              out);
+}
+
+/* ---- Small helpers ------------------------------------------------------ */
+
+/* done channel: each worker sends one token when it ends. */
+static void wait_n(gort_chan *done, int n)
+{
+    for (int i = 0; i < n; i++)
+        CHECK(gort_chan_recv(done, NULL));
+}
+
+/* ---- make, len, cap ----------------------------------------------------- */
+
+static int make_limits_main(void *arg)
+{
+    (void)arg;
+    CHECK(gort_chan_make(65536, 0) == NULL);
+    CHECK(gort_chan_make(1 << 20, 1) == NULL);
+    CHECK(gort_chan_make(8, SIZE_MAX / 4) == NULL);
+    gort_chan *c = gort_chan_make(65535, 2);
+    CHECK(c != NULL);
+    CHECK_EQ(gort_chan_cap(c), 2);
+    CHECK_EQ(gort_chan_len(c), 0);
+    gort_chan_free(c);
+    CHECK_EQ(gort_chan_len(NULL), 0);
+    CHECK_EQ(gort_chan_cap(NULL), 0);
+    return 0;
+}
+
+Test(chan, make_rejects_elements_of_64k_and_overflowing_sizes)
+{
+    run(1, make_limits_main, NULL);
+}
+
+/* ---- Unbuffered rendezvous ---------------------------------------------- */
+
+struct rv {
+    gort_chan *c;
+    _Atomic int sent;
+};
+
+static void rv_sender(void *arg)
+{
+    struct rv *r = arg;
+    int v = 42;
+    gort_chan_send(r->c, &v);
+    atomic_store(&r->sent, 1);
+}
+
+static int unbuffered_main(void *arg)
+{
+    (void)arg;
+    struct rv r = {.c = gort_chan_make(sizeof(int), 0)};
+    CHECK_EQ(gort_go(rv_sender, &r), 0);
+    for (int i = 0; i < 100; i++)
+        gort_yield();
+    CHECK_EQ(atomic_load(&r.sent), 0); /* nobody received yet */
+    int v = 0;
+    CHECK(gort_chan_recv(r.c, &v));
+    CHECK_EQ(v, 42);
+    settle();
+    CHECK_EQ(atomic_load(&r.sent), 1);
+    gort_chan_free(r.c);
+    return 0;
+}
+
+Test(chan, unbuffered_send_blocks_until_received)
+{
+    run(1, unbuffered_main, NULL);
+}
+
+Test(chan, unbuffered_send_blocks_until_received_8p)
+{
+    run(8, unbuffered_main, NULL);
+}
+
+/* ---- FIFO --------------------------------------------------------------- */
+
+static int buffered_fifo_main(void *arg)
+{
+    (void)arg;
+    enum { N = 100 };
+    gort_chan *c = gort_chan_make(sizeof(long), N);
+    for (long i = 0; i < N; i++) {
+        gort_chan_send(c, &i);
+        CHECK_EQ(gort_chan_len(c), i + 1);
+    }
+    CHECK(!gort_chan_trysend(c, &(long){-1}));
+    for (long i = 0; i < N; i++) {
+        long v = -1;
+        CHECK(gort_chan_recv(c, &v));
+        CHECK_EQ(v, i);
+    }
+    CHECK_EQ(gort_chan_len(c), 0);
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(chan, buffered_values_come_out_in_send_order)
+{
+    run(1, buffered_fifo_main, NULL);
+}
+
+struct fifo {
+    gort_chan *c;     /* the channel under test */
+    gort_chan *ready; /* goroutine i announces itself just before parking */
+    gort_chan *out;   /* receivers report (index, value) */
+    int idx;
+};
+
+static void fifo_receiver(void *arg)
+{
+    struct fifo *f = arg;
+    int idx = f->idx;
+    gort_chan_send(f->ready, NULL);
+    /* With one P nothing else runs until this goroutine parks below, so
+     * goroutine i is queued before goroutine i+1 starts. */
+    int v = -1;
+    CHECK(gort_chan_recv(f->c, &v));
+    int rep[2] = {idx, v};
+    gort_chan_send(f->out, rep);
+}
+
+static void fifo_sender(void *arg)
+{
+    struct fifo *f = arg;
+    int idx = f->idx;
+    gort_chan_send(f->ready, NULL);
+    gort_chan_send(f->c, &idx);
+    gort_chan_send(f->out, (int[2]){idx, idx});
+}
+
+static int fifo_waiters_main(void *arg)
+{
+    size_t cap = (size_t)(uintptr_t)arg;
+    enum { N = 50 };
+    struct fifo f = {.c = gort_chan_make(sizeof(int), cap),
+                     .ready = gort_chan_make(0, 0),
+                     .out = gort_chan_make(2 * sizeof(int), N)};
+    /* Receivers: queued in order 0..N-1, so value k goes to receiver k. */
+    for (int i = 0; i < N; i++) {
+        f.idx = i;
+        CHECK_EQ(gort_go(fifo_receiver, &f), 0);
+        CHECK(gort_chan_recv(f.ready, NULL));
+    }
+    for (int i = 0; i < N; i++)
+        gort_chan_send(f.c, &i);
+    for (int i = 0; i < N; i++) {
+        int rep[2];
+        CHECK(gort_chan_recv(f.out, rep));
+        CHECK_EQ(rep[0], rep[1]);
+    }
+    /* Senders: fill the buffer, then queue senders 0..N-1; values come out
+     * as the buffered ones first, then the senders' in queue order. */
+    for (size_t i = 0; i < cap; i++)
+        gort_chan_send(f.c, &(int){-1});
+    for (int i = 0; i < N; i++) {
+        f.idx = i;
+        CHECK_EQ(gort_go(fifo_sender, &f), 0);
+        CHECK(gort_chan_recv(f.ready, NULL));
+    }
+    for (size_t i = 0; i < cap; i++) {
+        int v = 0;
+        CHECK(gort_chan_recv(f.c, &v));
+        CHECK_EQ(v, -1);
+    }
+    for (int i = 0; i < N; i++) {
+        int v = -1;
+        CHECK(gort_chan_recv(f.c, &v));
+        CHECK_EQ(v, i);
+    }
+    wait_n(f.out, N);
+    settle();
+    gort_chan_free(f.c);
+    gort_chan_free(f.ready);
+    gort_chan_free(f.out);
+    return 0;
+}
+
+Test(chan, blocked_receivers_and_senders_are_served_in_fifo_order)
+{
+    run(1, fifo_waiters_main, (void *)(uintptr_t)0);
+}
+
+Test(chan, blocked_senders_follow_buffered_values_in_fifo_order)
+{
+    run(1, fifo_waiters_main, (void *)(uintptr_t)5);
+}
+
+/* ---- Prime sieve -------------------------------------------------------- */
+
+struct filt {
+    gort_chan *in, *out;
+    int prime;
+};
+
+static void generate(void *arg)
+{
+    struct filt *f = arg;
+    for (int i = 2; i <= f->prime; i++)
+        gort_chan_send(f->out, &i);
+    gort_chan_close(f->out);
+}
+
+static void filter(void *arg)
+{
+    struct filt f = *(struct filt *)arg;
+    int v;
+    while (gort_chan_recv(f.in, &v))
+        if (v % f.prime != 0)
+            gort_chan_send(f.out, &v);
+    gort_chan_close(f.out);
+    gort_chan_free(f.in);
+}
+
+static int sieve_main(void *arg)
+{
+    (void)arg;
+    enum { NPRIMES = 1000, LIMIT = 7919 }; /* the 1000th prime is 7919 */
+    static bool composite[LIMIT + 1];
+    int want[NPRIMES], nw = 0;
+    for (int i = 2; i <= LIMIT && nw < NPRIMES; i++) {
+        if (composite[i])
+            continue;
+        want[nw++] = i;
+        for (int j = i * i; j <= LIMIT; j += i)
+            composite[j] = true;
+    }
+    CHECK_EQ(nw, NPRIMES);
+
+    gort_chan *ch = gort_chan_make(sizeof(int), 0);
+    struct filt g = {.out = ch, .prime = LIMIT};
+    CHECK_EQ(gort_go(generate, &g), 0);
+    for (int i = 0; i < NPRIMES; i++) {
+        int p = 0;
+        CHECK(gort_chan_recv(ch, &p));
+        CHECK_EQ(p, want[i]);
+        gort_chan *next = gort_chan_make(sizeof(int), 0);
+        struct filt f = {.in = ch, .out = next, .prime = p};
+        CHECK_EQ(gort_go_copy(filter, &f, sizeof f), 0);
+        ch = next;
+    }
+    int v;
+    CHECK(!gort_chan_recv(ch, &v)); /* nothing above 7919 up to 7919 */
+    CHECK_EQ(v, 0);
+    gort_chan_free(ch);
+    settle();
+    return 0;
+}
+
+Test(chan, prime_sieve_finds_the_first_1000_primes)
+{
+    run(1, sieve_main, NULL);
+}
+
+Test(chan, prime_sieve_finds_the_first_1000_primes_8p)
+{
+    run(8, sieve_main, NULL);
+}
+
+/* ---- Chain of goroutines ------------------------------------------------ */
+
+static void whisper(void *arg)
+{
+    gort_chan **lr = arg;
+    long v;
+    CHECK(gort_chan_recv(lr[1], &v));
+    v++;
+    gort_chan_send(lr[0], &v);
+    gort_chan_free(lr[1]);
+}
+
+static int chain_main(void *arg)
+{
+    (void)arg;
+    const int n = SCALE(10000, 2000);
+    gort_chan *leftmost = gort_chan_make(sizeof(long), 0);
+    gort_chan *right = leftmost, *left = leftmost;
+    for (int i = 0; i < n; i++) {
+        right = gort_chan_make(sizeof(long), 0);
+        CHECK(right != NULL);
+        gort_chan *lr[2] = {left, gort_chan_retain(right)};
+        CHECK_EQ(gort_go_copy(whisper, lr, sizeof lr), 0);
+        if (left != leftmost)
+            gort_chan_free(left);
+        left = right;
+    }
+    long v = 1;
+    gort_chan_send(right, &v);
+    gort_chan_free(right);
+    CHECK(gort_chan_recv(leftmost, &v));
+    CHECK_EQ(v, n + 1);
+    gort_chan_free(leftmost);
+    settle();
+    return 0;
+}
+
+Test(chan, chain_of_10000_goroutines_passes_one_value)
+{
+    run(1, chain_main, NULL);
+}
+
+Test(chan, chain_of_10000_goroutines_passes_one_value_8p)
+{
+    run(8, chain_main, NULL);
+}
+
+/* ---- Non-blocking forms ------------------------------------------------- */
+
+static void nb_receiver(void *arg)
+{
+    gort_chan **cs = arg;
+    int v = 0;
+    CHECK(gort_chan_recv(cs[0], &v));
+    gort_chan_send(cs[1], &v);
+}
+
+static void nb_sender(void *arg)
+{
+    gort_chan **cs = arg;
+    int v = 7;
+    gort_chan_send(cs[0], &v);
+    gort_chan_send(cs[1], &v);
+}
+
+static int nonblock_main(void *arg)
+{
+    size_t cap = (size_t)(uintptr_t)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), cap);
+    gort_chan *res = gort_chan_make(sizeof(int), 1);
+    int v = 5;
+    bool ok = true;
+
+    /* Empty: tryrecv fails and leaves its outputs alone. */
+    CHECK(!gort_chan_tryrecv(c, &v, &ok));
+    CHECK_EQ(v, 5);
+    CHECK(ok);
+    if (cap == 1) {
+        CHECK(gort_chan_trysend(c, &(int){1}));
+        CHECK(!gort_chan_trysend(c, &(int){2})); /* full */
+        CHECK(gort_chan_tryrecv(c, &v, &ok));
+        CHECK(ok);
+        CHECK_EQ(v, 1);
+        CHECK(!gort_chan_tryrecv(c, &v, NULL));
+    } else {
+        CHECK(!gort_chan_trysend(c, &(int){1})); /* no receiver */
+    }
+
+    /* A parked receiver makes trysend succeed (cap 0: straight into it). */
+    gort_chan *cs[2] = {c, res};
+    CHECK_EQ(gort_go(nb_receiver, cs), 0);
+    int tries = 0;
+    while (!gort_chan_trysend(c, &(int){9}) && tries++ < 1000000)
+        gort_yield();
+    CHECK(gort_chan_recv(res, &v));
+    CHECK_EQ(v, 9);
+
+    /* A parked sender makes tryrecv succeed. */
+    CHECK_EQ(gort_go(nb_sender, cs), 0);
+    tries = 0;
+    v = 0;
+    while (!gort_chan_tryrecv(c, &v, &ok) && tries++ < 1000000)
+        gort_yield();
+    CHECK(ok);
+    CHECK_EQ(v, 7);
+    CHECK(gort_chan_recv(res, NULL));
+
+    /* Closed: tryrecv completes with ok false and a zeroed value. */
+    gort_chan_close(c);
+    v = 3;
+    ok = true;
+    CHECK(gort_chan_tryrecv(c, &v, &ok));
+    CHECK(!ok);
+    CHECK_EQ(v, 0);
+
+    /* NULL channel: never ready. */
+    CHECK(!gort_chan_trysend(NULL, &v));
+    CHECK(!gort_chan_tryrecv(NULL, &v, &ok));
+    settle();
+    gort_chan_free(c);
+    gort_chan_free(res);
+    return 0;
+}
+
+Test(chan, nonblocking_ops_on_unbuffered_channel)
+{
+    run(1, nonblock_main, (void *)(uintptr_t)0);
+}
+
+Test(chan, nonblocking_ops_on_capacity_1_channel)
+{
+    run(1, nonblock_main, (void *)(uintptr_t)1);
+}
+
+Test(chan, nonblocking_ops_on_unbuffered_channel_2p)
+{
+    run(2, nonblock_main, (void *)(uintptr_t)0);
+}
+
+Test(chan, nonblocking_ops_on_capacity_1_channel_8p)
+{
+    run(8, nonblock_main, (void *)(uintptr_t)1);
+}
+
+/* Non-blocking calls need no goroutine: before gort_run, on the test's
+ * own thread. */
+Test(chan, nonblocking_ops_and_close_work_outside_goroutines)
+{
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    int v = 0;
+    bool ok = false;
+    cr_assert(gort_chan_trysend(c, &(int){4}));
+    cr_assert(gort_chan_tryrecv(c, &v, &ok));
+    cr_assert(ok);
+    cr_assert(eq(int, v, 4));
+    gort_chan_send(c, &(int){6}); /* buffer room: completes at once */
+    cr_assert(gort_chan_recv(c, &v));
+    cr_assert(eq(int, v, 6));
+    gort_chan_close(c);
+    cr_assert(not(gort_chan_recv(c, &v)));
+    gort_chan_free(c);
+}
+
+/* ---- Multi-consumer ------------------------------------------------------ */
+
+static const int mc_primes[] = {2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31};
+#define MC_NP ((int)(sizeof mc_primes / sizeof mc_primes[0]))
+
+struct mc {
+    gort_chan *q, *r, *done;
+    int niter, nwork;
+    long expect;
+};
+
+static void mc_worker(void *arg)
+{
+    struct mc *m = ((void **)arg)[0];
+    int w = (int)(intptr_t)((void **)arg)[1];
+    int v;
+    while (gort_chan_recv(m->q, &v)) {
+        if (v == mc_primes[w % MC_NP]) /* disturb the FIFO-ish order */
+            gort_yield();
+        gort_chan_send(m->r, &v);
+    }
+    gort_chan_send(m->done, NULL);
+}
+
+static void mc_feeder(void *arg)
+{
+    struct mc *m = arg;
+    long expect = 0;
+    for (int i = 0; i < m->niter; i++) {
+        int v = mc_primes[i % MC_NP];
+        expect += v;
+        gort_chan_send(m->q, &v);
+    }
+    m->expect = expect;
+    gort_chan_close(m->q);
+    wait_n(m->done, m->nwork);
+    gort_chan_close(m->r);
+}
+
+static int multiconsumer_main(void *arg)
+{
+    (void)arg;
+    struct mc m = {.nwork = 23, .niter = SCALE(271828, 50000)};
+    m.q = gort_chan_make(sizeof(int), (size_t)m.nwork * 3);
+    m.r = gort_chan_make(sizeof(int), (size_t)m.nwork * 3);
+    m.done = gort_chan_make(0, 0);
+    for (int i = 0; i < m.nwork; i++) {
+        void *a[2] = {&m, (void *)(intptr_t)i};
+        CHECK_EQ(gort_go_copy(mc_worker, a, sizeof a), 0);
+    }
+    CHECK_EQ(gort_go(mc_feeder, &m), 0);
+    long n = 0, s = 0;
+    int v;
+    while (gort_chan_recv(m.r, &v)) {
+        n++;
+        s += v;
+    }
+    CHECK_EQ(n, m.niter);
+    CHECK_EQ(s, m.expect);
+    settle();
+    gort_chan_free(m.q);
+    gort_chan_free(m.r);
+    gort_chan_free(m.done);
+    return 0;
+}
+
+Test(chan, multiple_consumers_receive_every_item_once)
+{
+    run(2, multiconsumer_main, NULL);
+}
+
+Test(chan, multiple_consumers_receive_every_item_once_8p)
+{
+    run(8, multiconsumer_main, NULL);
+}
+
+/* ---- Close ---------------------------------------------------------------- */
+
+struct cl {
+    gort_chan *c, *res;
+};
+
+static void cl_receiver(void *arg)
+{
+    struct cl *x = arg;
+    long v = 99;
+    bool got = gort_chan_recv(x->c, &v);
+    long rep = got ? v : (v == 0 ? -1 : -2); /* -2: not zeroed */
+    gort_chan_send(x->res, &rep);
+}
+
+static int close_wakes_main(void *arg)
+{
+    (void)arg;
+    const int n = 100;
+    struct cl x = {gort_chan_make(sizeof(long), 0),
+                   gort_chan_make(sizeof(long), (size_t)n)};
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(gort_go(cl_receiver, &x), 0);
+    for (int i = 0; i < 10; i++)
+        gort_yield();
+    gort_chan_close(x.c);
+    for (int i = 0; i < n; i++) {
+        long rep = 0;
+        CHECK(gort_chan_recv(x.res, &rep));
+        CHECK_EQ(rep, -1);
+    }
+    settle();
+    gort_chan_free(x.c);
+    gort_chan_free(x.res);
+    return 0;
+}
+
+Test(chan, close_wakes_every_blocked_receiver_with_zero_and_false)
+{
+    run(1, close_wakes_main, NULL);
+}
+
+Test(chan, close_wakes_every_blocked_receiver_with_zero_and_false_8p)
+{
+    run(8, close_wakes_main, NULL);
+}
+
+static int drain_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 3);
+    for (int i = 1; i <= 3; i++)
+        gort_chan_send(c, &i);
+    gort_chan_close(c);
+    CHECK_EQ(gort_chan_len(c), 3);
+    for (int i = 1; i <= 3; i++) {
+        int v = 0;
+        CHECK(gort_chan_recv(c, &v));
+        CHECK_EQ(v, i);
+    }
+    int v = 5;
+    CHECK(!gort_chan_recv(c, &v));
+    CHECK_EQ(v, 0);
+    CHECK(!gort_chan_recv(c, NULL));
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(chan, receivers_drain_buffered_values_before_seeing_closed)
+{
+    run(1, drain_main, NULL);
+}
+
+/* Close racing with receivers: senders push values through a small
+ * buffer while receivers block and drain; the closer runs as soon as the
+ * last send completed, while receivers are still blocked or draining.
+ * Every value must arrive exactly once and every receiver must end. */
+struct race {
+    gort_chan *c, *sent, *res;
+    int per;
+};
+
+static void race_sender(void *arg)
+{
+    struct race *r = arg;
+    for (int i = 0; i < r->per; i++)
+        gort_chan_send(r->c, &(long){1});
+    gort_chan_send(r->sent, NULL);
+}
+
+static void race_receiver(void *arg)
+{
+    struct race *r = arg;
+    long sum = 0, v;
+    while (gort_chan_recv(r->c, &v))
+        sum += v;
+    gort_chan_send(r->res, &sum);
+}
+
+static void race_closer(void *arg)
+{
+    struct race *r = arg;
+    wait_n(r->sent, 4);
+    gort_chan_close(r->c);
+}
+
+static int close_race_main(void *arg)
+{
+    (void)arg;
+    const int rounds = SCALE(200, 40), nrecv = 6;
+    for (int round = 0; round < rounds; round++) {
+        struct race r = {gort_chan_make(sizeof(long), (size_t)(round % 3)),
+                         gort_chan_make(0, 4),
+                         gort_chan_make(sizeof(long), (size_t)nrecv), 50};
+        for (int i = 0; i < nrecv; i++)
+            CHECK_EQ(gort_go(race_receiver, &r), 0);
+        for (int i = 0; i < 4; i++)
+            CHECK_EQ(gort_go(race_sender, &r), 0);
+        CHECK_EQ(gort_go(race_closer, &r), 0);
+        long total = 0;
+        for (int i = 0; i < nrecv; i++) {
+            long s = 0;
+            CHECK(gort_chan_recv(r.res, &s));
+            total += s;
+        }
+        CHECK_EQ(total, 4 * r.per);
+        settle();
+        gort_chan_free(r.c);
+        gort_chan_free(r.sent);
+        gort_chan_free(r.res);
+    }
+    return 0;
+}
+
+Test(chan, close_racing_with_blocked_receivers_loses_no_value)
+{
+    run(2, close_race_main, NULL);
+}
+
+Test(chan, close_racing_with_blocked_receivers_loses_no_value_8p)
+{
+    run(8, close_race_main, NULL);
+}
+
+/* ---- Zero-size elements ------------------------------------------------- */
+
+static void zs_signal(void *arg)
+{
+    gort_chan_send(arg, NULL);
+}
+
+static int zerosize_main(void *arg)
+{
+    (void)arg;
+    gort_chan *b = gort_chan_make(0, 3);
+    CHECK(b != NULL);
+    for (int i = 0; i < 3; i++)
+        gort_chan_send(b, NULL);
+    CHECK_EQ(gort_chan_len(b), 3);
+    CHECK(!gort_chan_trysend(b, NULL));
+    char x = 'x'; /* a zero-size receive writes nothing */
+    CHECK(gort_chan_recv(b, &x));
+    CHECK_EQ(x, 'x');
+    CHECK(gort_chan_tryrecv(b, NULL, NULL));
+    CHECK_EQ(gort_chan_len(b), 1);
+    gort_chan_close(b);
+    CHECK(gort_chan_recv(b, NULL));
+    CHECK(!gort_chan_recv(b, NULL));
+
+    gort_chan *u = gort_chan_make(0, 0);
+    for (int i = 0; i < 100; i++)
+        CHECK_EQ(gort_go(zs_signal, u), 0);
+    for (int i = 0; i < 100; i++)
+        CHECK(gort_chan_recv(u, NULL));
+    CHECK(!gort_chan_tryrecv(u, NULL, NULL));
+    settle();
+    gort_chan_free(b);
+    gort_chan_free(u);
+    return 0;
+}
+
+Test(chan, zero_size_elements_count_without_copying)
+{
+    run(1, zerosize_main, NULL);
+}
+
+Test(chan, zero_size_elements_count_without_copying_8p)
+{
+    run(8, zerosize_main, NULL);
+}
+
+/* ---- Values are copied, including large ones ---------------------------- */
+
+struct big {
+    unsigned char b[1000];
+};
+
+static void big_sender(void *arg)
+{
+    gort_chan *c = arg;
+    for (int k = 0; k < 200; k++) {
+        struct big v;
+        memset(v.b, k, sizeof v.b);
+        gort_chan_send(c, &v);
+    }
+}
+
+static int big_main(void *arg)
+{
+    size_t cap = (size_t)(uintptr_t)arg;
+    gort_chan *c = gort_chan_make(sizeof(struct big), cap);
+    CHECK_EQ(gort_go(big_sender, c), 0);
+    for (int k = 0; k < 200; k++) {
+        struct big v;
+        CHECK(gort_chan_recv(c, &v));
+        for (size_t i = 0; i < sizeof v.b; i++)
+            if (v.b[i] != (unsigned char)k) {
+                CHECK_EQ(v.b[i], k);
+                break;
+            }
+    }
+    settle();
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(chan, large_elements_arrive_intact_unbuffered)
+{
+    run(2, big_main, (void *)(uintptr_t)0);
+}
+
+Test(chan, large_elements_arrive_intact_buffered)
+{
+    run(2, big_main, (void *)(uintptr_t)7);
+}
+
+/* ---- Reference counting ------------------------------------------------- */
+
+static int refs_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    CHECK(gort_chan_retain(c) == c);
+    CHECK(gort_chan_retain(NULL) == NULL);
+    gort_chan_free(c); /* one reference left */
+    gort_chan_send(c, &(int){1});
+    CHECK(gort_chan_recv(c, NULL));
+    gort_chan_free(c);
+    gort_chan_free(NULL);
+    return 0;
+}
+
+Test(chan, retain_keeps_the_channel_until_the_last_free)
+{
+    run(1, refs_main, NULL);
+}
+
+/* ---- Stress: ping-pong and many-to-many at 8 Ps ------------------------- */
+
+struct pp {
+    gort_chan *ping, *pong;
+    int n;
+};
+
+static void ponger(void *arg)
+{
+    struct pp *p = arg;
+    long v;
+    for (int i = 0; i < p->n; i++) {
+        CHECK(gort_chan_recv(p->ping, &v));
+        gort_chan_send(p->pong, &v);
+    }
+}
+
+static int pingpong_main(void *arg)
+{
+    (void)arg;
+    struct pp p = {gort_chan_make(sizeof(long), 0),
+                   gort_chan_make(sizeof(long), 0), SCALE(200000, 20000)};
+    CHECK_EQ(gort_go(ponger, &p), 0);
+    for (long i = 0; i < p.n; i++) {
+        long v = -1;
+        gort_chan_send(p.ping, &i);
+        CHECK(gort_chan_recv(p.pong, &v));
+        if (v != i) {
+            CHECK_EQ(v, i);
+            break;
+        }
+    }
+    settle();
+    gort_chan_free(p.ping);
+    gort_chan_free(p.pong);
+    return 0;
+}
+
+Test(chan, pingpong_returns_every_value_in_order_2p)
+{
+    run(2, pingpong_main, NULL);
+}
+
+Test(chan, pingpong_returns_every_value_in_order_8p)
+{
+    run(8, pingpong_main, NULL);
+}
+
+/* ---- Death tests ---------------------------------------------------------- */
+
+static int d_send_closed(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    gort_chan_close(c);
+    gort_chan_send(c, &(int){1});
+    return 0;
+}
+
+static int d_trysend_closed(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    gort_chan_close(c);
+    gort_chan_trysend(c, &(int){1});
+    return 0;
+}
+
+static void d_closer(void *arg)
+{
+    gort_chan_close(arg);
+}
+
+static int d_blocked_sender_closed(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 0);
+    gort_go(d_closer, c);
+    gort_chan_send(c, &(int){1}); /* parks; close wakes it to panic */
+    return 0;
+}
+
+static int d_close_closed(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(0, 0);
+    gort_chan_close(c);
+    gort_chan_close(c);
+    return 0;
+}
+
+static int d_close_nil(void *arg)
+{
+    (void)arg;
+    gort_chan_close(NULL);
+    return 0;
+}
+
+static int d_recv_nil(void *arg)
+{
+    (void)arg;
+    gort_chan_recv(NULL, NULL);
+    return 0;
+}
+
+static int d_send_nil(void *arg)
+{
+    (void)arg;
+    gort_chan_send(NULL, &(int){1});
+    return 0;
+}
+
+static void d_blocked(void *arg)
+{
+    gort_chan_recv(arg, NULL);
+}
+
+static int d_free_blocked(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(0, 0);
+    gort_go(d_blocked, c);
+    for (int i = 0; i < 1000; i++)
+        gort_yield();
+    gort_chan_free(c);
+    return 0;
+}
+
+static const struct death deaths[] = {
+    {"send_closed", d_send_closed},
+    {"trysend_closed", d_trysend_closed},
+    {"blocked_sender_closed", d_blocked_sender_closed},
+    {"close_closed", d_close_closed},
+    {"close_nil", d_close_nil},
+    {"recv_nil", d_recv_nil},
+    {"send_nil", d_send_nil},
+    {"free_blocked", d_free_blocked},
+    {NULL, NULL},
+};
+
+static const struct death *death_table(void)
+{
+    return deaths;
+}
+
+Test(chan, send_on_closed_channel_panics)
+{
+    expect_death("send_closed", "panic: send on closed channel");
+}
+
+Test(chan, trysend_on_closed_channel_panics)
+{
+    expect_death("trysend_closed", "panic: send on closed channel");
+}
+
+Test(chan, close_wakes_a_blocked_sender_to_panic)
+{
+    expect_death("blocked_sender_closed", "panic: send on closed channel");
+}
+
+Test(chan, close_of_closed_channel_panics)
+{
+    expect_death("close_closed", "panic: close of closed channel");
+}
+
+Test(chan, close_of_nil_channel_panics)
+{
+    expect_death("close_nil", "panic: close of nil channel");
+}
+
+Test(chan, receive_on_nil_channel_blocks_forever_and_deadlocks)
+{
+    expect_death("recv_nil",
+                 "fatal error: all goroutines are asleep - deadlock!");
+}
+
+Test(chan, send_on_nil_channel_blocks_forever_and_deadlocks)
+{
+    expect_death("send_nil",
+                 "fatal error: all goroutines are asleep - deadlock!");
+}
+
+Test(chan, freeing_a_channel_with_blocked_goroutines_is_fatal)
+{
+    expect_death("free_blocked",
+                 "fatal error: gort_chan_free: goroutines blocked on channel");
+}
