@@ -28,7 +28,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Wshadow -Werror \
 # another thread (peer pitfall 1). Renaming the attribute disarms it.
 CFLAGS_BASE += -D__const__=__unused__
 OPT      ?= -O2
-LDLIBS   := -lpthread -latomic_ops
+LDLIBS   := -lpthread -latomic_ops -lm
 
 ifeq ($(SAN),address)
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -DGORT_SAN=1

@@ -34,7 +34,14 @@
 #define CTX_FP 80     /* x29 */
 #define CTX_LR 88     /* x30: where the switch resumes */
 #define CTX_D8 96     /* d8..d15: callee-saved low halves of v8..v15 */
-#define CTX_FPCR 160
+#define CTX_D9 104
+#define CTX_D10 112
+#define CTX_D11 120
+#define CTX_D12 128
+#define CTX_D13 136
+#define CTX_D14 144
+#define CTX_D15 152
+#define CTX_FPCR 160  /* FPCR mode bits; 168..175 pad to keep sp % 16 == 0 */
 #define CTX_FRAME 176
 #else
 #error "gort: unsupported architecture"

@@ -131,26 +131,24 @@ _Noreturn static void park_forever(enum waitreason reason, const char *what)
     gort__throw("gort: goroutine blocked forever was woken");
 }
 
-/* need_g returns the calling goroutine; outside one, where parking is
- * impossible, it drops c->lock and throws `what`. */
-static struct g *need_g(struct hchan *c, const char *what)
+/* need_g checks that the caller is a goroutine (gp, from gort__getg);
+ * outside one, where parking is impossible, it drops c->lock and throws
+ * `what`. */
+static void need_g(struct hchan *c, struct g *gp, const char *what)
 {
-    struct g *gp = gort__getg();
     if (gp == NULL) {
         gort__unlock(&c->lock);
         gort__throw(what);
     }
-    return gp;
 }
 
 /* send_park blocks the caller on c->sendq until a receiver takes *ep or c
  * is closed (Go: the tail of chansend). Caller holds c->lock; it is
  * released. Kept out of line so the fast paths stay small. */
 __attribute__((noinline)) static void send_park(struct hchan *c,
-                                                const void *ep)
+                                                const void *ep, struct g *gp)
 {
-    struct g *gp =
-        need_g(c, "gort_chan_send: blocking send outside a goroutine");
+    need_g(c, gp, "gort_chan_send: blocking send outside a goroutine");
     struct sudog sg = {.g = gp, .elem = (void *)ep, .c = c};
     gp->waiting = &sg;
     gp->param = NULL;
@@ -166,10 +164,10 @@ __attribute__((noinline)) static void send_park(struct hchan *c,
 /* recv_park blocks the caller on c->recvq until a value arrives at ep or
  * c is closed (ep is zeroed then). Caller holds c->lock; it is released.
  * Returns whether a value was received. */
-__attribute__((noinline)) static bool recv_park(struct hchan *c, void *ep)
+__attribute__((noinline)) static bool recv_park(struct hchan *c, void *ep,
+                                               struct g *gp)
 {
-    struct g *gp =
-        need_g(c, "gort_chan_recv: blocking receive outside a goroutine");
+    need_g(c, gp, "gort_chan_recv: blocking receive outside a goroutine");
     struct sudog sg = {.g = gp, .elem = ep, .c = c};
     gp->waiting = &sg;
     gp->param = NULL;
@@ -215,6 +213,13 @@ chansend(struct hchan *c, const void *ep, bool block)
                      "gort_chan_send: send on NULL channel outside a "
                      "goroutine blocks forever");
     }
+    /* A blocking operation is a preemption point (Go: the prologue
+     * check); gp is kept for parking. NULL outside a goroutine. */
+    struct g *gp = NULL;
+    if (block) {
+        gp = gort__getg();
+        gort__maybe_preempt(gp);
+    }
     /* Fast fail without the lock (Go: the same check, same order). Seeing
      * "not closed" and then "full" implies a moment when both held, as a
      * closed channel never becomes full again. Acquire keeps the order. */
@@ -230,9 +235,9 @@ chansend(struct hchan *c, const void *ep, bool block)
     }
     struct sudog *sg = waitq_dequeue(&c->recvq);
     if (sg != NULL) {
-        struct g *gp = chan_send_to(c, sg, ep);
+        struct g *peer = chan_send_to(c, sg, ep);
         gort__unlock(&c->lock);
-        gort__ready(gp);
+        gort__ready(peer);
         return true;
     }
     if (chan_qcount(c) < c->dataqsiz) {
@@ -244,7 +249,7 @@ chansend(struct hchan *c, const void *ep, bool block)
         gort__unlock(&c->lock);
         return false;
     }
-    send_park(c, ep);
+    send_park(c, ep, gp);
     return true;
 }
 
@@ -262,6 +267,11 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
         park_forever(WAIT_CHAN_RECV_NIL,
                      "gort_chan_recv: receive on NULL channel outside a "
                      "goroutine blocks forever");
+    }
+    struct g *gp = NULL;
+    if (block) {
+        gp = gort__getg();
+        gort__maybe_preempt(gp);
     }
     if (!block && recv_would_block(c)) {
         /* Go's order: empty, then closed, then empty again; each load
@@ -287,9 +297,9 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
     } else {
         struct sudog *sg = waitq_dequeue(&c->sendq);
         if (sg != NULL) {
-            struct g *gp = chan_recv_from(c, sg, ep);
+            struct g *peer = chan_recv_from(c, sg, ep);
             gort__unlock(&c->lock);
-            gort__ready(gp);
+            gort__ready(peer);
             *received = true;
             return true;
         }
@@ -304,7 +314,7 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
         gort__unlock(&c->lock);
         return false;
     }
-    *received = recv_park(c, ep);
+    *received = recv_park(c, ep, gp);
     return true;
 }
 

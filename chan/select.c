@@ -242,11 +242,11 @@ static int select_wait(struct g *gp, gort_select_case *cases,
 /* select_park needs a goroutine and room for n sudogs: on the stack up to
  * GORT_SELECT_STACK_CASES, else from malloc for the time it blocks. Out of
  * line so the frame exists only when a select blocks. */
-__attribute__((noinline)) static int select_park(gort_select_case *cases,
+__attribute__((noinline)) static int select_park(struct g *gp,
+                                                 gort_select_case *cases,
                                                  const uint16_t *lockorder,
                                                  int n)
 {
-    struct g *gp = gort__getg();
     if (gp == NULL) {
         selunlock(cases, lockorder, n);
         gort__throw("gort_select: blocking select outside a goroutine");
@@ -316,8 +316,8 @@ static int select_poll(gort_select_case *cases, const uint16_t *pollorder,
  * select_run is selectgo proper, given scratch space for the two orders
  * (2 * n entries).
  */
-static int select_run(gort_select_case *cases, int n, bool block,
-                      uint16_t *order)
+static int select_run(struct g *gp, gort_select_case *cases, int n,
+                      bool block, uint16_t *order)
 {
     uint16_t *pollorder = order, *lockorder = order + n;
     /* pollorder: a uniform random permutation of the non-NULL cases
@@ -341,7 +341,7 @@ static int select_run(gort_select_case *cases, int n, bool block,
         selunlock(cases, lockorder, norder);
         return GORT_SELECT_DEFAULT;
     }
-    return select_park(cases, lockorder, norder);
+    return select_park(gp, cases, lockorder, norder);
 }
 
 /* select_one is the one-case select without the machinery (Go's compiler
@@ -379,14 +379,21 @@ static int selectgo(gort_select_case *cases, int n, bool block)
     }
     if (n == 1)
         return select_one(cases, block);
+    /* A blocking select is a preemption point; gp is kept for parking
+     * (NULL outside a goroutine). */
+    struct g *gp = NULL;
+    if (block) {
+        gp = gort__getg();
+        gort__maybe_preempt(gp);
+    }
     if (n <= GORT_SELECT_STACK_CASES) {
         uint16_t order[2 * GORT_SELECT_STACK_CASES];
-        return select_run(cases, n, block, order);
+        return select_run(gp, cases, n, block, order);
     }
     uint16_t *order = malloc(2 * (size_t)n * sizeof *order);
     if (order == NULL)
         return -ENOMEM;
-    int casi = select_run(cases, n, block, order);
+    int casi = select_run(gp, cases, n, block, order);
     free(order);
     return casi;
 }

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sched.h"
+#include "proc.h"
 #include "stack.h"
 
 struct debug_settings gort__debug;

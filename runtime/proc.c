@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "fiber.h"
-#include "sched.h"
+#include "proc.h"
 #include "stack.h"
 
 enum { G_CHUNK = 256, GFREE_MAX = 64, GFREE_KEEP = 32 };
@@ -185,6 +185,15 @@ static int newproc(void (*fn)(void *), void *arg, const void *args,
         atomic_fetch_add_explicit(&pp->nspawned, 1, memory_order_relaxed);
         gort__runq_put(pp, gp, true);
         gort__wakep();
+        /* Back-pressure: a spawner that filled its P's queue lets the
+         * children run before it goes on (it resumes from the global
+         * queue within GLOBAL_FAIR_TICK schedules). Go would spill half
+         * the queue to the global list and keep spawning for the rest
+         * of its slice; running the children now keeps their
+         * descriptors and stacks hot in cache and memory bounded. */
+        struct g *cur = mp->curg;
+        if (cur && gort__runq_len(pp) >= RUNQ_SIZE)
+            atomic_store_explicit(&cur->preempt, true, memory_order_relaxed);
     } else {
         gort__lock(&gort__sched.lock);
         gort__globrunq_put(gp);

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 
 #include "fiber.h"
-#include "sched.h"
+#include "proc.h"
 #include "stack.h"
 
 struct sched gort__sched = {.lock = LOCK_INIT};
@@ -75,20 +75,35 @@ uint32_t gort__fastrandn(uint32_t n)
     return (uint32_t)(((uint64_t)gort__fastrand() * n) >> 32);
 }
 
+static _Noreturn void bad_status(struct g *gp, uint32_t from, uint32_t to,
+                                 uint32_t old)
+{
+    char msg[96];
+    snprintf(msg, sizeof msg, "bad g status transition %u -> %u (is %u, "
+             "goroutine %llu)", from, to, old, (unsigned long long)gp->goid);
+    gort__throw(msg);
+}
+
+/* gort__g_setstatus moves gp from `from` to `to`, throwing if gp is not in
+ * `from`. Readying (G_WAITING -> G_RUNNABLE) is a CAS, because two wakers
+ * racing for one G is the classic lost-or-double wake-up bug and must be
+ * caught; every other transition is made by the G's sole owner, so a
+ * checked store-release suffices (it pairs with the load-acquire of the
+ * next owner) and keeps atomics off the switch path. */
 void gort__g_setstatus(struct g *gp, uint32_t from, uint32_t to)
 {
     uint32_t old = from;
-    /* CAS-acq_rel: the status word orders the hand-off of a G's fields
-     * between the M that parks it and the one that readies it. */
-    if (!atomic_compare_exchange_strong_explicit(&gp->status, &old, to,
-                                                 memory_order_acq_rel,
-                                                 memory_order_acquire)) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "bad g status transition %u -> %u "
-                 "(is %u, goroutine %llu)", from, to, old,
-                 (unsigned long long)gp->goid);
-        gort__throw(msg);
+    if (from == G_WAITING) {
+        if (!atomic_compare_exchange_strong_explicit(
+                &gp->status, &old, to, memory_order_acq_rel,
+                memory_order_acquire))
+            bad_status(gp, from, to, old);
+        return;
     }
+    old = atomic_load_explicit(&gp->status, memory_order_acquire);
+    if (old != from)
+        bad_status(gp, from, to, old);
+    atomic_store_explicit(&gp->status, to, memory_order_release);
 }
 
 /* ---- Idle Ps and Ms ------------------------------------------------------ */
@@ -525,8 +540,8 @@ top:
     if (pp->id >= atomic_load_explicit(&s->gomaxprocs, memory_order_relaxed))
         goto drop; /* gort_maxprocs shrank past us: retire pp */
     *inherit = false;
-    int64_t now = gort__nanotime();
-    gort__timers_check(&pp->timers, now);
+    if (atomic_load_explicit(&pp->timers.minwhen, memory_order_relaxed))
+        gort__timers_check(&pp->timers, gort__nanotime());
 
     struct g *gp;
     if (pp->schedtick % GLOBAL_FAIR_TICK == 0 && (gp = global_get(pp, 1)))

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sched.h"
+#include "proc.h"
 #include "stack.h"
 
 enum { ALTSTACK_SIZE = 64 << 10 };

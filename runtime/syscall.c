@@ -16,7 +16,7 @@
  */
 #include <errno.h>
 
-#include "sched.h"
+#include "proc.h"
 
 void gort_syscall_enter(void)
 {

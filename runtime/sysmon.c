@@ -20,7 +20,7 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "sched.h"
+#include "proc.h"
 #include "stack.h"
 
 enum { SYSMON_MIN_US = 20, SYSMON_MAX_US = 10000, IDLE_ROUNDS = 50 };

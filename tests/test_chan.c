@@ -252,8 +252,9 @@ static void fifo_receiver(void *arg)
     struct fifo *f = arg;
     int idx = f->idx;
     gort_chan_send(f->ready, NULL);
-    /* With one P nothing else runs until this goroutine parks below, so
-     * goroutine i is queued before goroutine i+1 starts. */
+    /* With one P nothing else runs until this goroutine parks below
+     * (the send readied main into runnext), so goroutine i is queued
+     * before goroutine i+1 starts. */
     int v = -1;
     CHECK(gort_chan_recv(f->c, &v));
     int rep[2] = {idx, v};
@@ -276,8 +277,13 @@ static int fifo_waiters_main(void *arg)
     struct fifo f = {.c = gort_chan_make(sizeof(int), cap),
                      .ready = gort_chan_make(0, 0),
                      .out = gort_chan_make(2 * sizeof(int), N)};
-    /* Receivers: queued in order 0..N-1, so value k goes to receiver k. */
+    /* Receivers: queued in order 0..N-1, so value k goes to receiver k.
+     * Each round starts with a yield so it runs on a fresh time slice:
+     * a goroutine that used up its slice (sysmon, 10ms, easily reached
+     * under sanitizers since readied goroutines inherit the slice) yields
+     * at its next channel call, which would reorder the queue. */
     for (int i = 0; i < N; i++) {
+        gort_yield();
         f.idx = i;
         CHECK_EQ(gort_go(fifo_receiver, &f), 0);
         CHECK(gort_chan_recv(f.ready, NULL));
@@ -294,6 +300,7 @@ static int fifo_waiters_main(void *arg)
     for (size_t i = 0; i < cap; i++)
         gort_chan_send(f.c, &(int){-1});
     for (int i = 0; i < N; i++) {
+        gort_yield();
         f.idx = i;
         CHECK_EQ(gort_go(fifo_sender, &f), 0);
         CHECK(gort_chan_recv(f.ready, NULL));

@@ -601,7 +601,8 @@ struct idle {
     _Atomic int fired;
     _Atomic bool created;
     struct p *creator_p;
-    gort_timer *t[10];
+    gort_timer *t[40];
+    _Atomic int nt;
 };
 
 static void count_fn(void *arg)
@@ -649,8 +650,8 @@ Test(time, timers_of_an_idle_processor_still_fire)
 static void spread_creator(void *arg)
 {
     struct idle *s = arg;
-    gort_timer *t = gort_timer_func(GORT_MS(50), count_fn, &s->fired);
-    (void)t; /* leaked on purpose: freed with the process */
+    s->t[atomic_fetch_add(&s->nt, 1)] =
+        gort_timer_func(GORT_MS(50), count_fn, &s->fired);
 }
 
 static int shrink_main(void *arg)
@@ -665,6 +666,8 @@ static int shrink_main(void *arg)
     cr_assert(eq(int, gort_maxprocs(1), 4));
     cr_assert(eq(int, wait_for(&s->fired, 40), 40),
               "timers of removed processors moved and fired");
+    for (int i = 0; i < 40; i++)
+        gort_timer_free(s->t[i]);
     return 0;
 }
 

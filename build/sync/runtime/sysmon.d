@@ -1,8 +1,8 @@
-build/sync/runtime/sysmon.o: runtime/sysmon.c runtime/sched.h \
+build/sync/runtime/sysmon.o: runtime/sysmon.c runtime/proc.h \
  runtime/runtime.h include/gort.h include/gort/chan.h include/gort/time.h \
  include/gort/sync.h include/gort/net.h runtime/../arch/context.h \
  runtime/lock.h runtime/timer.h runtime/stack.h
-runtime/sched.h:
+runtime/proc.h:
 runtime/runtime.h:
 include/gort.h:
 include/gort/chan.h:

@@ -1,8 +1,8 @@
-build/time/runtime/debug.o: runtime/debug.c runtime/sched.h \
+build/time/runtime/debug.o: runtime/debug.c runtime/proc.h \
  runtime/runtime.h include/gort.h include/gort/chan.h include/gort/time.h \
  include/gort/sync.h include/gort/net.h runtime/../arch/context.h \
  runtime/lock.h runtime/timer.h runtime/stack.h
-runtime/sched.h:
+runtime/proc.h:
 runtime/runtime.h:
 include/gort.h:
 include/gort/chan.h:

@@ -1,8 +1,8 @@
-build/time/runtime/signal.o: runtime/signal.c runtime/sched.h \
+build/time/runtime/signal.o: runtime/signal.c runtime/proc.h \
  runtime/runtime.h include/gort.h include/gort/chan.h include/gort/time.h \
  include/gort/sync.h include/gort/net.h runtime/../arch/context.h \
  runtime/lock.h runtime/timer.h runtime/stack.h
-runtime/sched.h:
+runtime/proc.h:
 runtime/runtime.h:
 include/gort.h:
 include/gort/chan.h:

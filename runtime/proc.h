@@ -1,9 +1,9 @@
 /*
- * sched.h: what the scheduler's files share with each other (sched.c,
+ * proc.h: what the scheduler's files share with each other (sched.c,
  * proc.c, sysmon.c, syscall.c, debug.c) and nobody else.
  */
-#ifndef GORT_SCHED_H
-#define GORT_SCHED_H
+#ifndef GORT_PROC_H
+#define GORT_PROC_H
 
 #include "runtime.h"
 
@@ -61,4 +61,4 @@ struct debug_settings {
 __attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
 __attribute__((visibility("hidden"))) int gort__debug_parse(void);
 
-#endif /* GORT_SCHED_H */
+#endif /* GORT_PROC_H */

@@ -1,0 +1,186 @@
+/*
+ * http.c: HTTP/1.1 hello-world server with keep-alive (the gort side of
+ * bench-go/http). Every request gets Go net/http's exact response:
+ *
+ *   HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: <RFC 1123>\r\n
+ *   Content-Length: 13\r\n\r\nHello, World!
+ *
+ *   http [-port N]     listens on 127.0.0.1:N (default 8080)
+ *
+ * Pipelined requests are answered in order with one write per batch read;
+ * a partial request waits for more bytes. "Connection: close" and HTTP/1.0
+ * without keep-alive close after the response. Request bodies (by
+ * Content-Length) are skipped. Signals as in echo.c (a signalfd read by
+ * the main goroutine); on SIGINT/SIGTERM it prints
+ *   bench=http-server impl=gort procs=P peak_rss_kb=K
+ */
+#include <gort.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF 4096
+#define RESP_MAX 160 /* one response is 117 bytes */
+
+static int port = 8080;
+static int sigfd = -1;
+
+/* date_get returns the Date value for now, cached per connection and
+ * second (no shared state between goroutines). */
+static const char *date_get(char date[32], time_t *last)
+{
+    time_t now = time(NULL);
+    if (now != *last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(date, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        *last = now;
+    }
+    return date;
+}
+
+/* header_value finds header `name` in [p, end) (case-insensitive). */
+static const char *header_value(const char *p, const char *end,
+                                const char *name)
+{
+    size_t n = strlen(name);
+    for (; p < end; p++) {
+        if (p[0] == '\n' && end - p > (ptrdiff_t)n + 1 &&
+            strncasecmp(p + 1, name, n) == 0 && p[n + 1] == ':')
+            return p + n + 2;
+    }
+    return NULL;
+}
+
+/* respond appends the responses to the complete requests at in[*off..have)
+ * to out, as many as fit; false once a request asked to close. */
+static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
+                    char *out, size_t cap, size_t *outn, char date[32],
+                    time_t *last)
+{
+    for (;;) {
+        const char *req = in + *off;
+        char *end = memmem(req, have - *off, "\r\n\r\n", 4);
+        if (end == NULL || *outn + RESP_MAX > cap)
+            return true;
+        end += 4;
+        const char *v = header_value(req, end, "Connection");
+        v = v ? v + strspn(v, " ") : NULL;
+        bool http10 = memmem(req, (size_t)(end - req), "HTTP/1.0\r\n", 10);
+        bool open = !(v && strncasecmp(v, "close", 5) == 0) &&
+                    !(http10 && !(v && strncasecmp(v, "keep-alive", 10) == 0));
+        const char *cl = header_value(req, end, "Content-Length");
+        *outn += (size_t)snprintf(out + *outn, RESP_MAX,
+                                  "HTTP/1.1 200 OK\r\nContent-Type: "
+                                  "text/plain\r\nDate: %s\r\n"
+                                  "Content-Length: 13\r\n\r\nHello, World!",
+                                  date_get(date, last));
+        *off = (size_t)(end - in);
+        size_t body = cl ? strtoul(cl, NULL, 10) : 0;
+        size_t now = body < have - *off ? body : have - *off;
+        *off += now;
+        *skip = body - now;
+        if (!open)
+            return false;
+    }
+}
+
+static void serve(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char in[BUF], out[8 * 1024], date[32] = "";
+    time_t last = 0;
+    size_t have = 0, skip = 0; /* skip: body bytes still to discard */
+    for (bool open = true; open;) {
+        ssize_t n = gort_read(fd, in + have, sizeof in - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        size_t off = skip < have ? skip : have, before;
+        skip -= off;
+        do { /* answer every complete request before reading again */
+            size_t outn = 0;
+            before = off;
+            open = respond(in, have, &off, &skip, out, sizeof out, &outn,
+                           date, &last);
+            if (outn && gort_write(fd, out, outn) < 0)
+                open = false;
+        } while (open && off != before && skip == 0);
+        memmove(in, in + off, have - off);
+        have -= off;
+        if (have == sizeof in)
+            break; /* a header larger than the buffer: give up */
+    }
+    gort_close(fd);
+}
+
+static void accept_loop(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    for (;;) {
+        int fd = gort_accept(lfd);
+        if (fd == -EBADF)
+            return;
+        if (fd < 0) {
+            gort_sleep(GORT_MS(10));
+            continue;
+        }
+        if (gort_go(serve, (void *)(intptr_t)fd) != 0)
+            gort_close(fd);
+    }
+}
+
+static int http_main(void *arg)
+{
+    (void)arg;
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    int lfd = gort_listen("tcp", addr);
+    if (lfd < 0) {
+        fprintf(stderr, "FAIL: http: listen %s: %s\n", addr, strerror(-lfd));
+        return 1;
+    }
+    gort_go(accept_loop, (void *)(intptr_t)lfd);
+    fprintf(stderr, "http: listening on %s\n", addr);
+    struct signalfd_siginfo si;
+    if (gort_fd_register(sigfd) != 0 ||
+        gort_read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+        return 1;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("bench=http-server impl=gort procs=%d peak_rss_kb=%ld\n",
+           gort_maxprocs(0), ru.ru_maxrss);
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if ((!strcmp(argv[i], "-port") || !strcmp(argv[i], "--port")) &&
+            i + 1 < argc) {
+            port = atoi(argv[++i]);
+        } else {
+            fprintf(stderr, "usage: http [-port N]\n");
+            return 2;
+        }
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0)
+        return 1;
+    return gort_run(http_main, NULL);
+}

@@ -1,0 +1,36 @@
+#!/bin/sh
+# run.sh BIN...: run each Criterion suite, then the stress pass: the same
+# suites again with GORT_MAXPROCS=8 on this machine's CPUs, to shake out
+# lost wake-ups (tests that pin their own processor count keep it).
+# Prints one "N passed, N failed" line at the end and fails if any did.
+set -u
+pass=0 fail=0 failed=
+jobs=${JOBS:-2}
+run() {
+    label=$1; shift
+    for t in "$@"; do
+        name=$(basename "$t")
+        out=$("$t" --jobs "$jobs" --short-filename 2>&1)
+        rc=$?
+        summary=$(printf '%s\n' "$out" | grep -E '^\[====\] Synthesis:' | tail -1)
+        printf '%-28s %-8s %s\n' "$name" "$label" "${summary:-<no synthesis, exit $rc>}"
+        p=$(printf '%s' "$summary" | sed -n 's/.*Passing: \([0-9]*\).*/\1/p')
+        f=$(printf '%s' "$summary" | sed -n 's/.*Failing: \([0-9]*\).*/\1/p')
+        c=$(printf '%s' "$summary" | sed -n 's/.*Crashing: \([0-9]*\).*/\1/p')
+        pass=$((pass + ${p:-0}))
+        if [ "$rc" != 0 ] || [ -z "$summary" ]; then
+            fail=$((fail + ${f:-0} + ${c:-0}))
+            [ -z "$summary" ] && fail=$((fail + 1))
+            failed="$failed $name($label)"
+            printf '%s\n' "$out" | grep -vE '^\[----\] .*: Passing' | tail -40
+        fi
+    done
+}
+run default "$@"
+GORT_MAXPROCS=8 run stress "$@"
+for s in ${EXTRA_TESTS:-}; do
+    if sh -c "$s"; then pass=$((pass + 1)); else fail=$((fail + 1)); failed="$failed $s"; fi
+done
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

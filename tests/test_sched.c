@@ -1,0 +1,665 @@
+/*
+ * test_sched.c: the core runtime: spawning, joining, yielding, stealing,
+ * GOMAXPROCS, migration, thread wiring, preemption, syscalls, stacks and
+ * the fatal errors (stack overflow, deadlock).
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <fenv.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gort.h>
+
+#ifdef GORT_SAN
+enum { SCALE = 10 };
+#else
+enum { SCALE = 1 };
+#endif
+
+/* run_child runs fn(arg) in a forked process with stderr captured into
+ * buf; returns the exit status (or 128 + signal). */
+static int run_child(int (*fn)(void *), void *arg, char *buf, size_t len)
+{
+    int fds[2];
+    cr_assert(eq(int, pipe(fds), 0));
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        _exit(gort_run(fn, arg));
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < len && (r = read(fds[0], buf + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(fds[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- spawning and joining ------------------------------------------------ */
+
+static _Atomic long counter;
+static gort_wg wg;
+
+static void count_and_done(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&counter, 1);
+    gort_wg_done(&wg);
+}
+
+static int spawn_million(void *arg)
+{
+    long n = *(long *)arg;
+    gort_wg_add(&wg, (int)n);
+    for (long i = 0; i < n; i++)
+        if (gort_go(count_and_done, NULL) != 0)
+            return 1;
+    gort_wg_wait(&wg);
+    return atomic_load(&counter) == n ? 0 : 2;
+}
+
+Test(sched, spawn_and_join_one_million_goroutines)
+{
+    long n = 1000000 / SCALE;
+    cr_assert(eq(int, gort_run(spawn_million, &n), 0));
+    cr_assert(eq(long, atomic_load(&counter), n));
+}
+
+Test(sched, spawn_and_join_one_million_goroutines_on_eight_procs)
+{
+    long n = 1000000 / SCALE;
+    gort_maxprocs(8);
+    cr_assert(eq(int, gort_run(spawn_million, &n), 0));
+}
+
+struct tree {
+    int depth;
+};
+
+static void tree_node(void *arg)
+{
+    struct tree t = *(struct tree *)arg;
+    atomic_fetch_add(&counter, 1);
+    if (t.depth > 0) {
+        struct tree child = {t.depth - 1};
+        gort_wg_add(&wg, 4);
+        for (int i = 0; i < 4; i++)
+            cr_assert(eq(int, gort_go_copy(tree_node, &child, sizeof child), 0));
+    }
+    gort_wg_done(&wg);
+}
+
+static int nested_tree(void *arg)
+{
+    (void)arg;
+    struct tree root = {8};
+    gort_wg_add(&wg, 1);
+    gort_go_copy(tree_node, &root, sizeof root);
+    gort_wg_wait(&wg);
+    return 0;
+}
+
+Test(sched, nested_spawn_tree_runs_every_node)
+{
+    gort_maxprocs(2);
+    cr_assert(eq(int, gort_run(nested_tree, NULL), 0));
+    long nodes = 0;
+    for (long p = 1, d = 0; d <= 8; d++, p *= 4)
+        nodes += p;
+    cr_assert(eq(long, atomic_load(&counter), nodes));
+}
+
+struct big {
+    long v[100];
+};
+
+static _Atomic long sum_small, sum_big;
+
+static void take_small(void *arg)
+{
+    long *v = arg;
+    gort_yield(); /* the spawner has overwritten its copy by now */
+    atomic_fetch_add(&sum_small, *v);
+    gort_wg_done(&wg);
+}
+
+static void take_big(void *arg)
+{
+    struct big *b = arg;
+    gort_yield();
+    long s = 0;
+    for (int i = 0; i < 100; i++)
+        s += b->v[i];
+    atomic_fetch_add(&sum_big, s);
+    gort_wg_done(&wg);
+}
+
+static int go_copy_main(void *arg)
+{
+    (void)arg;
+    long v;
+    struct big b;
+    gort_wg_add(&wg, 200);
+    for (long i = 0; i < 100; i++) {
+        v = i;
+        cr_assert(eq(int, gort_go_copy(take_small, &v, sizeof v), 0));
+        for (int k = 0; k < 100; k++)
+            b.v[k] = i;
+        cr_assert(eq(int, gort_go_copy(take_big, &b, sizeof b), 0));
+    }
+    v = -1000000;
+    memset(&b, 0, sizeof b);
+    gort_wg_wait(&wg);
+    char huge[GORT_GO_COPY_MAX + 1];
+    cr_assert(eq(int, gort_go_copy(take_small, huge, sizeof huge), -EINVAL));
+    cr_assert(eq(int, gort_go_copy(take_small, NULL, 8), -EINVAL));
+    cr_assert(eq(int, gort_go_copy(NULL, &v, 8), -EINVAL));
+    cr_assert(eq(int, gort_go(NULL, NULL), -EINVAL));
+    return 0;
+}
+
+Test(sched, go_copy_copies_its_arguments)
+{
+    cr_assert(eq(int, gort_run(go_copy_main, NULL), 0));
+    cr_assert(eq(long, atomic_load(&sum_small), 4950));
+    cr_assert(eq(long, atomic_load(&sum_big), 495000));
+}
+
+/* ---- yielding and stealing ----------------------------------------------- */
+
+enum { YIELDERS = 8, ROUNDS = 2000 };
+static long rounds[YIELDERS];
+static _Atomic bool stop_flag;
+
+static void yielder(void *arg)
+{
+    long id = (long)arg;
+    while (!atomic_load(&stop_flag)) {
+        rounds[id]++;
+        gort_yield();
+    }
+    gort_wg_done(&wg);
+}
+
+static int yield_fair(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, YIELDERS);
+    for (long i = 0; i < YIELDERS; i++)
+        gort_go(yielder, (void *)i);
+    while (rounds[0] < ROUNDS)
+        gort_yield();
+    atomic_store(&stop_flag, true);
+    gort_wg_wait(&wg);
+    return 0;
+}
+
+Test(sched, yield_is_fair_among_goroutines)
+{
+    gort_maxprocs(1);
+    cr_assert(eq(int, gort_run(yield_fair, NULL), 0));
+    /* One P, round robin: every yielder ran about as often as the first. */
+    for (int i = 1; i < YIELDERS; i++) {
+        cr_assert(ge(long, rounds[i], rounds[0] - 2), "yielder %d: %ld vs %ld",
+                  i, rounds[i], rounds[0]);
+        cr_assert(le(long, rounds[i], rounds[0] + 2));
+    }
+}
+
+static void spin_work(void *arg)
+{
+    (void)arg;
+    volatile long x = 0;
+    for (long i = 0; i < 200000; i++)
+        x += i;
+    gort_wg_done(&wg);
+}
+
+static int steal_main(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 2000);
+    for (int i = 0; i < 2000; i++)
+        gort_go(spin_work, NULL);
+    gort_wg_wait(&wg);
+    gort_stats_t st;
+    gort_stats(&st);
+    cr_assert(eq(i32, st.procs, 2));
+    cr_assert(gt(u64, st.steals, 0), "no steals with 2 Ps");
+    cr_assert(ge(u64, st.spawned, 2001));
+    return 0;
+}
+
+Test(sched, idle_processor_steals_work)
+{
+    gort_maxprocs(2);
+    cr_assert(eq(int, gort_run(steal_main, NULL), 0));
+}
+
+/* ---- GOMAXPROCS ---------------------------------------------------------- */
+
+static int procs_main(void *arg)
+{
+    int want = *(int *)arg;
+    cr_assert(eq(int, gort_maxprocs(0), want));
+    gort_wg_add(&wg, 500);
+    for (int i = 0; i < 500; i++)
+        gort_go(spin_work, NULL);
+    gort_wg_wait(&wg);
+    return 0;
+}
+
+Test(sched, runs_with_one_two_and_eight_procs)
+{
+    int ps[] = {1, 2, 8};
+    for (int i = 0; i < 3; i++) {
+        gort_maxprocs(ps[i]);
+        cr_assert(eq(int, gort_run(procs_main, &ps[i]), 0));
+    }
+}
+
+static void resize_worker(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 200; i++) {
+        atomic_fetch_add(&counter, 1);
+        gort_yield();
+    }
+    gort_wg_done(&wg);
+}
+
+static int resize_main(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 64);
+    for (int i = 0; i < 64; i++)
+        gort_go(resize_worker, NULL);
+    int seq[] = {4, 1, 8, 2, 3, 1, 2};
+    int prev = gort_maxprocs(0);
+    for (int i = 0; i < 7; i++) {
+        cr_assert(eq(int, gort_maxprocs(seq[i]), prev));
+        prev = seq[i];
+        for (int k = 0; k < 20; k++)
+            gort_yield();
+    }
+    gort_wg_wait(&wg);
+    cr_assert(eq(int, gort_maxprocs(0), 2));
+    return 0;
+}
+
+Test(sched, maxprocs_changes_under_load)
+{
+    gort_maxprocs(2);
+    cr_assert(eq(int, gort_run(resize_main, NULL), 0));
+    cr_assert(eq(long, atomic_load(&counter), 64 * 200));
+}
+
+Test(sched, malformed_maxprocs_env_is_rejected)
+{
+    setenv("GORT_MAXPROCS", "two", 1);
+    cr_assert(eq(int, gort_run(procs_main, NULL), -EINVAL));
+    setenv("GORT_STACK_MAX", "12", 1);
+    unsetenv("GORT_MAXPROCS");
+    cr_assert(eq(int, gort_run(procs_main, NULL), -EINVAL));
+}
+
+/* ---- per-goroutine state across migration -------------------------------- */
+
+static _Atomic int bad_state;
+
+static void migrant(void *arg)
+{
+    long id = (long)arg;
+    int mode = id % 2 ? FE_UPWARD : FE_DOWNWARD;
+    fesetround(mode);
+    volatile double third = 1.0;
+    errno = (int)id + 1000;
+    long locals[16];
+    for (int i = 0; i < 16; i++)
+        locals[i] = id * 16 + i;
+    for (int r = 0; r < 500; r++) {
+        gort_yield();
+        if (fegetround() != mode || errno != (int)id + 1000)
+            atomic_fetch_add(&bad_state, 1);
+        for (int i = 0; i < 16; i++)
+            if (locals[i] != id * 16 + i)
+                atomic_fetch_add(&bad_state, 1);
+    }
+    /* The rounding mode really is in effect, not just reported. */
+    double up = third / 3.0, down;
+    fesetround(mode == FE_UPWARD ? FE_DOWNWARD : FE_UPWARD);
+    down = third / 3.0;
+    if (up == down)
+        atomic_fetch_add(&bad_state, 1);
+    fesetround(FE_TONEAREST);
+    gort_wg_done(&wg);
+}
+
+static int migrate_main(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 16);
+    for (long i = 0; i < 16; i++)
+        gort_go(migrant, (void *)i);
+    gort_wg_wait(&wg);
+    return fegetround() == FE_TONEAREST ? 0 : 3;
+}
+
+Test(sched, migrating_goroutine_keeps_errno_locals_and_fpu_mode)
+{
+    gort_maxprocs(4);
+    cr_assert(eq(int, gort_run(migrate_main, NULL), 0));
+    cr_assert(eq(int, atomic_load(&bad_state), 0));
+}
+
+/* ---- thread wiring ------------------------------------------------------- */
+
+static pthread_t wired_thread;
+static _Atomic int wiring_bad;
+
+static void wired(void *arg)
+{
+    (void)arg;
+    gort_lock_os_thread();
+    wired_thread = pthread_self();
+    for (int i = 0; i < 200; i++) {
+        gort_yield();
+        if (!pthread_equal(pthread_self(), wired_thread))
+            atomic_fetch_add(&wiring_bad, 1);
+    }
+    gort_unlock_os_thread();
+    gort_wg_done(&wg);
+}
+
+static void unwired(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 200; i++) {
+        if (pthread_equal(pthread_self(), wired_thread))
+            atomic_fetch_add(&wiring_bad, 1);
+        gort_yield();
+    }
+    gort_wg_done(&wg);
+}
+
+static int wire_main(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 9);
+    gort_go(wired, NULL);
+    while (!wired_thread)
+        gort_yield();
+    for (int i = 0; i < 8; i++)
+        gort_go(unwired, NULL);
+    gort_wg_wait(&wg);
+    return 0;
+}
+
+Test(sched, locked_goroutine_stays_on_its_thread_alone)
+{
+    gort_maxprocs(2);
+    cr_assert(eq(int, gort_run(wire_main, NULL), 0));
+    cr_assert(eq(int, atomic_load(&wiring_bad), 0));
+}
+
+/* ---- preemption and system calls ----------------------------------------- */
+
+static void noop(void *arg)
+{
+    (void)arg;
+}
+
+static int preempt_main(void *arg)
+{
+    (void)arg;
+    int64_t end = gort_now() + GORT_MS(50);
+    while (gort_now() < end)
+        ; /* a 50ms slice with no runtime call */
+    gort_go(noop, NULL); /* the first safe point */
+    gort_stats_t st;
+    gort_stats(&st);
+    return st.preempts >= 1 ? 0 : 4;
+}
+
+Test(sched, sysmon_preempts_a_long_running_goroutine)
+{
+    gort_maxprocs(1);
+    cr_assert(eq(int, gort_run(preempt_main, NULL), 0));
+}
+
+static void ticker(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_flag)) {
+        atomic_fetch_add(&counter, 1);
+        gort_yield();
+    }
+    gort_wg_done(&wg);
+}
+
+static int syscall_main(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 1);
+    gort_go(ticker, NULL);
+    long before = atomic_load(&counter);
+    errno = 0;
+    int r = GORT_SYSCALL(usleep(300000));
+    int e = errno;
+    long during = atomic_load(&counter) - before;
+    atomic_store(&stop_flag, true);
+    gort_wg_wait(&wg);
+    gort_stats_t st;
+    gort_stats(&st);
+    cr_assert(eq(int, r, 0));
+    cr_assert(eq(int, e, 0));
+    cr_assert(gt(long, during, 1000), "ticker ran %ld times", during);
+    cr_assert(ge(u64, st.handoffs, 1));
+    return 0;
+}
+
+Test(sched, blocking_syscall_hands_its_processor_to_others)
+{
+    gort_maxprocs(1);
+    cr_assert(eq(int, gort_run(syscall_main, NULL), 0));
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static int returns_arg(void *arg)
+{
+    cr_assert(eq(u64, gort_id(), 1));
+    cr_assert(eq(int, gort_num_goroutine(), 1));
+    cr_assert(eq(int, gort_run(returns_arg, NULL), -EBUSY));
+    return (int)(long)arg;
+}
+
+Test(sched, run_returns_main_value_and_can_run_again)
+{
+    cr_assert(eq(int, gort_run(returns_arg, (void *)42), 42));
+    cr_assert(eq(int, gort_run(returns_arg, (void *)7), 7));
+    cr_assert(eq(int, gort_run(NULL, NULL), -EINVAL));
+    cr_assert(eq(int, gort_go(noop, NULL), -EPERM));
+    cr_assert(eq(u64, gort_id(), 0));
+}
+
+static void block_forever(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(0, 0);
+    gort_chan_recv(c, NULL);
+}
+
+static int abandon_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++)
+        gort_go(block_forever, NULL);
+    gort_yield();
+    return 5;
+}
+
+Test(sched, run_abandons_goroutines_still_blocked)
+{
+    gort_maxprocs(2);
+    cr_assert(eq(int, gort_run(abandon_main, NULL), 5));
+    cr_assert(eq(int, gort_run(returns_arg, (void *)6), 6));
+}
+
+/* ---- stacks -------------------------------------------------------------- */
+
+static gort_chan *release;
+
+static void park_on_release(void *arg)
+{
+    (void)arg;
+    gort_wg_done(&wg);
+    gort_chan_recv(release, NULL);
+    atomic_fetch_add(&counter, 1);
+}
+
+static int count_maps(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+static int million_parked(void *arg)
+{
+    long n = *(long *)arg;
+    release = gort_chan_make(0, 0);
+    gort_wg_add(&wg, (int)n);
+    for (long i = 0; i < n; i++)
+        cr_assert(eq(int, gort_go(park_on_release, NULL), 0));
+    gort_wg_wait(&wg);
+    int maps = count_maps();
+    cr_assert(eq(int, gort_num_goroutine(), (int)n + 1));
+    gort_stats_t st;
+    gort_stats(&st);
+    cr_assert(lt(int, maps, 60000), "%d mappings", maps);
+    cr_assert(eq(u32, st.guards_canary, 0));
+    gort_chan_close(release);
+    while (atomic_load(&counter) < n)
+        gort_yield();
+    gort_chan_free(release);
+    return 0;
+}
+
+Test(sched, one_million_goroutines_parked_at_once_fit_the_map_count,
+     .timeout = 600)
+{
+    long n = 1000000 / SCALE;
+    gort_maxprocs(2);
+    cr_assert(eq(int, gort_run(million_parked, &n), 0));
+    cr_assert(eq(long, atomic_load(&counter), n));
+}
+
+static volatile int keep_going = 1;
+
+static int recurse(int depth)
+{
+    volatile char pad[512];
+    pad[0] = (char)depth;
+    if (!keep_going)
+        return pad[0];
+    return recurse(depth + 1) + pad[0];
+}
+
+static void overflow(void *arg)
+{
+    (void)arg;
+    recurse(0);
+}
+
+static int overflow_main(void *arg)
+{
+    (void)arg;
+    gort_go(overflow, NULL);
+    gort_sleep(GORT_S(10));
+    return 0;
+}
+
+Test(sched, stack_overflow_is_reported_and_fatal, .timeout = 30)
+{
+    char buf[4096];
+    int st = run_child(overflow_main, NULL, buf, sizeof buf);
+    cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
+    cr_assert(not(eq(ptr, strstr(buf, "fatal error: stack overflow"), NULL)),
+              "%s", buf);
+    /* Which id the overflowing goroutine got depends on the P that ran
+     * main (ids come in per-P batches, as in Go). */
+    cr_assert(not(eq(ptr, strstr(buf, "\ngoroutine "), NULL)), "%s", buf);
+}
+
+static int deadlock_main(void *arg)
+{
+    (void)arg;
+    gort_go(block_forever, NULL);
+    gort_chan *c = gort_chan_make(sizeof(int), 0);
+    int v;
+    gort_chan_recv(c, &v);
+    return 0;
+}
+
+Test(sched, deadlock_is_reported_with_exit_status_two, .timeout = 30)
+{
+    char buf[4096];
+    gort_maxprocs(2);
+    int st = run_child(deadlock_main, NULL, buf, sizeof buf);
+    cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
+    cr_assert(not(eq(ptr, strstr(buf, "fatal error: all goroutines are "
+                                      "asleep - deadlock!"), NULL)), "%s", buf);
+}
+
+static int goexit_main(void *arg)
+{
+    (void)arg;
+    gort_go(noop, NULL);
+    gort_goexit();
+}
+
+Test(sched, main_goexit_ends_in_no_goroutines_deadlock, .timeout = 30)
+{
+    char buf[4096];
+    int st = run_child(goexit_main, NULL, buf, sizeof buf);
+    cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
+    cr_assert(not(eq(ptr, strstr(buf, "no goroutines (main called "
+                                      "runtime.Goexit) - deadlock!"), NULL)),
+              "%s", buf);
+}
+
+static int trace_main(void *arg)
+{
+    (void)arg;
+    gort_sleep(GORT_MS(60));
+    return 0;
+}
+
+Test(sched, schedtrace_prints_go_style_lines, .timeout = 30)
+{
+    char buf[8192];
+    setenv("GORT_DEBUG", "schedtrace=10,scheddetail=1", 1);
+    int st = run_child(trace_main, NULL, buf, sizeof buf);
+    cr_assert(eq(int, st, 0), "%s", buf);
+    cr_assert(not(eq(ptr, strstr(buf, "SCHED "), NULL)), "%s", buf);
+    cr_assert(not(eq(ptr, strstr(buf, "gomaxprocs="), NULL)), "%s", buf);
+    cr_assert(not(eq(ptr, strstr(buf, "  P0: status="), NULL)), "%s", buf);
+}
