@@ -184,7 +184,8 @@ static int newproc(void (*fn)(void *), void *arg, const void *args,
     if (pp) {
         atomic_fetch_add_explicit(&pp->nspawned, 1, memory_order_relaxed);
         gort__runq_put(pp, gp, true);
-        gort__wakep();
+        if (!is_main) /* main starts on m0, before any other M exists */
+            gort__wakep();
         /* Back-pressure: a spawner that filled its P's queue lets the
          * children run before it goes on (it resumes from the global
          * queue within GLOBAL_FAIR_TICK schedules). Go would spill half

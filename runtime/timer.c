@@ -18,7 +18,8 @@
  *    itself in t->running (unless TIMER_HANDOFF), releases the lock, and
  *    calls f. After f it touches t only to drop t->running.
  *
- * Locking: t->mu, then a heap lock (ts->lock). The firing path never takes
+ * Locking: t->mu, then a heap lock (ts->lock); gort__timer_reset releases
+ * t->mu before the heap lock, the last moment it may touch a handoff timer. The firing path never takes
  * t->mu: it runs with only the heap lock and calls f with no lock held, so
  * the two orders cannot cross. Two heap locks are held together only by
  * gort__timers_move, in address order. timers_next/_pending read minwhen
@@ -415,8 +416,10 @@ bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
     int64_t oldmin = ts->len ? ts->whens[0] : 0;
     heap_add(ts, t, when);
     publish(ts);
-    gort__unlock(&ts->lock);
+    /* t->mu first: once ts->lock is free, t may fire at once and, if it
+     * is a TIMER_HANDOFF timer, be freed or its stack reused. */
     gort__unlock(&t->mu);
+    gort__unlock(&ts->lock);
     if (oldmin == 0 || when < oldmin)
         gort__sched_timer_added(when);
     return pending;

@@ -20,7 +20,8 @@
 #include <unistd.h>
 
 #include <gort.h>
-#include <gort/atomic.h>
+
+#include "runtime.h" /* timers: run a callback on g0 for a death test */
 
 #ifdef GORT_SAN
 #define SCALE 10 /* sanitizers: an order of magnitude fewer iterations */
@@ -918,63 +919,6 @@ Test(sync, foreign_thread_waits_on_a_waitgroup_and_signals_a_cond)
     cr_assert(eq(int, run_on(2, foreign_wait_main, NULL), 0));
 }
 
-/* ---- Atomics ------------------------------------------------------------ */
-
-static int64_t acount;
-
-static void atomic_incr(void *arg)
-{
-    for (long i = 0; i < (long)arg; i++)
-        gort_atomic_add_int64(&acount, 1);
-    gort_wg_done(&wg);
-}
-
-static int atomic_main(void *arg)
-{
-    long per = (long)arg;
-    gort_wg_add(&wg, 8);
-    for (int i = 0; i < 8; i++)
-        gort_go(atomic_incr, (void *)per);
-    gort_wg_wait(&wg);
-    return 0;
-}
-
-Test(sync, atomic_add_is_exact_with_8_procs)
-{
-    long per = 200000 / SCALE;
-    cr_assert(eq(int, run_on(8, atomic_main, (void *)per), 0));
-    cr_assert(eq(i64, gort_atomic_load_int64(&acount), 8 * per));
-}
-
-Test(sync, atomic_calls_follow_go_semantics)
-{
-    uint32_t u = 5;
-    cr_assert(eq(u32, gort_atomic_add_uint32(&u, ~(uint32_t)0), 4)); /* -1 */
-    cr_assert(eq(u32, gort_atomic_swap_uint32(&u, 9), 4));
-    cr_assert(not(gort_atomic_cas_uint32(&u, 4, 1)));
-    cr_assert(gort_atomic_cas_uint32(&u, 9, 1));
-    cr_assert(eq(u32, gort_atomic_or_uint32(&u, 6), 1));
-    cr_assert(eq(u32, gort_atomic_and_uint32(&u, 3), 7));
-    cr_assert(eq(u32, gort_atomic_load_uint32(&u), 3));
-    int32_t i = 0;
-    gort_atomic_store_int32(&i, -7);
-    cr_assert(eq(i32, gort_atomic_add_int32(&i, 2), -5));
-    uint64_t big = UINT64_MAX;
-    cr_assert(eq(u64, gort_atomic_add_uint64(&big, 1), 0));
-    uintptr_t up = 1;
-    cr_assert(eq(u64, gort_atomic_add_uintptr(&up, 1), 2));
-    int x, y;
-    void *p = &x;
-    cr_assert(eq(ptr, gort_atomic_load_pointer(&p), (void *)&x));
-    cr_assert(gort_atomic_cas_pointer(&p, &x, &y));
-    cr_assert(eq(ptr, gort_atomic_swap_pointer(&p, NULL), (void *)&y));
-    gort_atomic_store_pointer(&p, &x);
-    int *typed = &x;
-    cr_assert(GORT_ATOMIC_CAS(&typed, &x, &y));
-    cr_assert(eq(ptr, GORT_ATOMIC_LOAD(&typed), &y));
-    cr_assert(eq(ptr, GORT_ATOMIC_SWAP(&typed, &x), &y));
-}
-
 /* ---- Fatal errors (death tests) ----------------------------------------- */
 
 static int d_unlock_unlocked(void *arg)
@@ -1063,6 +1007,30 @@ static int d_double_lock(void *arg)
     return 0;
 }
 
+/* A timer callback runs on g0 (a runtime thread, no goroutine): a wait
+ * there would stall the P, so it must die with a clear message. */
+static struct timer g0_timer;
+
+static void g0_waits(void *arg, uintptr_t seq, int64_t delay)
+{
+    (void)arg;
+    (void)seq;
+    (void)delay;
+    gort_wg_wait(&wg);
+}
+
+static int d_g0_block(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 1);
+    gort__timer_init(&g0_timer, g0_waits, NULL);
+    gort__timer_reset(&g0_timer, gort__nanotime() + 1000000, 0, 0);
+    int64_t end = mono_ns() + GORT_S(5);
+    while (mono_ns() < end)
+        gort_yield(); /* the timer fires meanwhile */
+    return 0;
+}
+
 struct scenario {
     const char *name;
     int (*fn)(void *);
@@ -1078,6 +1046,7 @@ static const struct scenario scenarios[] = {
     {"sema_overrelease", d_sema_overrelease},
     {"cond_copied", d_cond_copied},
     {"double_lock", d_double_lock},
+    {"g0_block", d_g0_block},
 };
 
 /* In a death child: run the scenario before Criterion's main, then exit 0
@@ -1183,4 +1152,10 @@ Test(sync_death, locking_a_held_mutex_alone_is_a_deadlock)
 {
     expect_death("double_lock",
                  "fatal error: all goroutines are asleep - deadlock!");
+}
+
+Test(sync_death, blocking_on_g0_is_fatal_with_the_call_named)
+{
+    expect_death("g0_block",
+                 "fatal error: gort: gort_wg_wait called outside a goroutine");
 }
