@@ -30,6 +30,17 @@ CFLAGS_BASE += -D__const__=__unused__
 OPT      ?= -O2
 LDLIBS   := -lpthread -latomic_ops -lm
 
+# Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build
+# runs the same tests on criterion-lite (tests/lite), a forking runner.
+TEST_CFLAGS  := -Iruntime
+TEST_LIBS    := -lcriterion
+TEST_RUNNER  :=
+ifeq ($(SAN),thread)
+  TEST_CFLAGS := -Itests/lite -Iruntime
+  TEST_LIBS   :=
+  TEST_RUNNER := $(B)/tests/lite/runner.o
+endif
+
 ifeq ($(SAN),address)
   SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -DGORT_SAN=1
   JEMALLOC := 0
@@ -86,10 +97,14 @@ $(B)/libgort.so: $(LIB_OBJS)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libgort.so.0 -o $@ $^ $(LDLIBS)
 
 # Tests, examples and benchmarks link the static library.
-$(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS)
+$(B)/tests/lite/runner.o: tests/lite/runner.c
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iruntime -o $@ $< $(TEST_HELPERS) $(B)/libgort.a \
-	    $(LDFLAGS) -lcriterion $(LDLIBS)
+	$(CC) $(CFLAGS) -Itests/lite -c -o $@ $<
+
+$(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(TEST_HELPERS) $(TEST_RUNNER) \
+	    $(B)/libgort.a $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
 $(B)/examples/%: docs/examples/%.c $(B)/libgort.a
 	@mkdir -p $(@D)

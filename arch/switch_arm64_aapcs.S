@@ -55,7 +55,7 @@
     .p2align 4
 gort__ctx_switch:
     .cfi_startproc
-    hint    #34                         /* bti c: landing pad if called indirectly */
+    hint    #34                         /* bti c: indirect-call landing pad */
     sub     sp, sp, #CTX_FRAME          /* room for the callee-saved frame */
     .cfi_def_cfa_offset CTX_FRAME
     stp     x19, x20, [sp, #CTX_X19]    /* save x19, x20 */
@@ -73,7 +73,7 @@ gort__ctx_switch:
     stp     x27, x28, [sp, #CTX_X27]    /* save x27, x28 */
     .cfi_rel_offset x27, CTX_X27
     .cfi_rel_offset x28, CTX_X28
-    stp     x29, x30, [sp, #CTX_FP]     /* save fp and lr (our resume address) */
+    stp     x29, x30, [sp, #CTX_FP]     /* save fp and lr (resume address) */
     .cfi_rel_offset x29, CTX_FP
     .cfi_rel_offset x30, CTX_LR
     stp     d8, d9, [sp, #CTX_D8]       /* save d8, d9 */
@@ -98,7 +98,7 @@ gort__ctx_switch:
 
     ldr     x10, [sp, #CTX_FPCR]        /* to's FPCR */
     cmp     x9, x10                     /* same as ours? */
-    b.eq    1f                          /* yes: skip the write, which may serialize */
+    b.eq    1f                          /* yes: skip the write (may be slow) */
     msr     fpcr, x10                   /* restore FPCR */
 1:  ldp     d8, d9, [sp, #CTX_D8]       /* restore d8, d9 */
     .cfi_restore d8

@@ -13,11 +13,12 @@
  *  - closed goes 0 -> 1 once, under the lock; a closed channel has no
  *    waiting senders and gets no new waiters.
  *
- * Locking: one c->lock per operation (a runtime futex lock: held only for
- * a few loads and a memcpy, never across a park; gort__park_unlock drops
- * it once the goroutine is off its stack). gort__ready is called after the
- * lock is dropped. select.c holds several channel locks, in address order
- * (docs/channels.md). Lock-free reads: the fast-fail paths of the
+ * Locking: one c->lock per operation (struct chanlock, chan.h: a spinlock
+ * held only for a few loads and a memcpy, never across a park;
+ * chanparkcommit drops it once the goroutine is off its stack).
+ * gort__ready is called after the lock is dropped. select.c holds
+ * several channel locks, in address order (docs/channels.md). Lock-free
+ * reads: the fast-fail paths of the
  * non-blocking calls and gort_chan_len read qcount, closed and
  * recvq/sendq.first atomically, as Go's do.
  *
@@ -105,20 +106,53 @@ void gort_chan_free(gort_chan *ch)
             gort__throw("gort_chan_free: channel already freed");
         return;
     }
-    gort__lock(&c->lock);
+    chan_lock(c);
     if (has_blocked_waiters(c)) {
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         gort__throw("gort_chan_free: goroutines blocked on channel");
     }
     if (c->nselect != 0) {
         /* A woken select still has to unlink itself from c: it frees c
          * when it leaves (select.c, select_cleanup). */
         c->freed = true;
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         return;
     }
-    gort__unlock(&c->lock);
+    chan_unlock(c);
     gort__chan_destroy(c);
+}
+
+/* Spin rounds of CHANLOCK_PAUSES pause instructions before a contended
+ * chan_lock starts yielding the CPU (Go's lock_futex: 4 x 30, then
+ * osyield). */
+enum { CHANLOCK_SPINS = 4, CHANLOCK_PAUSES = 30 };
+
+void gort__chanlock_wait(struct chanlock *l)
+{
+    for (int spins = 0;;) {
+        /* Wait for it to look free before trying again, so waiters spin
+         * on a shared cache line instead of bouncing it. */
+        while (atomic_load_explicit(&l->key, memory_order_relaxed) != 0) {
+            if (spins < CHANLOCK_SPINS) {
+                gort__procyield(CHANLOCK_PAUSES);
+                spins++;
+            } else {
+                gort__osyield(); /* the holder may be descheduled */
+            }
+        }
+        /* xchg-acquire; pairs with the store-release in chan_unlock */
+        if (atomic_exchange_explicit(&l->key, 1, memory_order_acquire) == 0)
+            return;
+    }
+}
+
+/* chanparkcommit releases the channel lock once the parking goroutine is
+ * off its stack (Go: chanparkcommit). Runs on g0. */
+static bool chanparkcommit(struct g *gp, void *arg)
+{
+    (void)gp;
+    chan_unlock(arg);
+    return true;
 }
 
 /* park_forever parks the caller with nothing that can wake it (a NULL
@@ -137,7 +171,7 @@ _Noreturn static void park_forever(enum waitreason reason, const char *what)
 static void need_g(struct hchan *c, struct g *gp, const char *what)
 {
     if (gp == NULL) {
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         gort__throw(what);
     }
 }
@@ -153,7 +187,7 @@ __attribute__((noinline)) static void send_park(struct hchan *c,
     gp->waiting = &sg;
     gp->param = NULL;
     waitq_enqueue(&c->sendq, &sg);
-    gort__park_unlock(&c->lock, WAIT_CHAN_SEND);
+    gort__park(chanparkcommit, c, WAIT_CHAN_SEND);
     /* Woken: the receiver or close filled in sg (before gort__ready). */
     gp->waiting = NULL;
     gp->param = NULL;
@@ -172,31 +206,10 @@ __attribute__((noinline)) static bool recv_park(struct hchan *c, void *ep,
     gp->waiting = &sg;
     gp->param = NULL;
     waitq_enqueue(&c->recvq, &sg);
-    gort__park_unlock(&c->lock, WAIT_CHAN_RECV);
+    gort__park(chanparkcommit, c, WAIT_CHAN_RECV);
     gp->waiting = NULL;
     gp->param = NULL;
     return sg.success;
-}
-
-/* send_would_block is Go's full(): the lock-free test that a non-blocking
- * send on an open channel cannot proceed. Loads are acquire so that, on
- * the receive side, the caller's later load of closed stays after them. */
-static inline bool send_would_block(struct hchan *c)
-{
-    if (c->dataqsiz == 0)
-        return atomic_load_explicit(&c->recvq.first, memory_order_acquire) ==
-               NULL;
-    return atomic_load_explicit(&c->qcount, memory_order_acquire) ==
-           c->dataqsiz;
-}
-
-/* recv_would_block is Go's empty(), the receive-side twin. */
-static inline bool recv_would_block(struct hchan *c)
-{
-    if (c->dataqsiz == 0)
-        return atomic_load_explicit(&c->sendq.first, memory_order_acquire) ==
-               NULL;
-    return atomic_load_explicit(&c->qcount, memory_order_acquire) == 0;
 }
 
 /*
@@ -225,28 +238,28 @@ chansend(struct hchan *c, const void *ep, bool block)
      * closed channel never becomes full again. Acquire keeps the order. */
     if (!block &&
         atomic_load_explicit(&c->closed, memory_order_acquire) == 0 &&
-        send_would_block(c))
+        chan_send_would_block(c))
         return false;
 
-    gort__lock(&c->lock);
+    chan_lock(c);
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         gort__panic("send on closed channel");
     }
     struct sudog *sg = waitq_dequeue(&c->recvq);
     if (sg != NULL) {
         struct g *peer = chan_send_to(c, sg, ep);
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         gort__ready(peer);
         return true;
     }
     if (chan_qcount(c) < c->dataqsiz) {
         chan_buf_put(c, ep);
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         return true;
     }
     if (!block) {
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         return false;
     }
     send_park(c, ep, gp);
@@ -273,22 +286,22 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
         gp = gort__getg();
         gort__maybe_preempt(gp);
     }
-    if (!block && recv_would_block(c)) {
+    if (!block && chan_recv_would_block(c)) {
         /* Go's order: empty, then closed, then empty again; each load
          * is acquire so they happen in this order. */
         if (atomic_load_explicit(&c->closed, memory_order_acquire) == 0)
             return false;
-        if (recv_would_block(c)) {
+        if (chan_recv_would_block(c)) {
             chan_elem_zero(c, ep);
             *received = false;
             return true;
         }
     }
 
-    gort__lock(&c->lock);
+    chan_lock(c);
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
         if (chan_qcount(c) == 0) {
-            gort__unlock(&c->lock);
+            chan_unlock(c);
             chan_elem_zero(c, ep);
             *received = false;
             return true;
@@ -298,7 +311,7 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
         struct sudog *sg = waitq_dequeue(&c->sendq);
         if (sg != NULL) {
             struct g *peer = chan_recv_from(c, sg, ep);
-            gort__unlock(&c->lock);
+            chan_unlock(c);
             gort__ready(peer);
             *received = true;
             return true;
@@ -306,12 +319,12 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
     }
     if (chan_qcount(c) > 0) {
         chan_buf_get(c, ep);
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         *received = true;
         return true;
     }
     if (!block) {
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         return false;
     }
     *received = recv_park(c, ep, gp);
@@ -366,9 +379,9 @@ void gort_chan_close(gort_chan *ch)
     struct hchan *c = hchan_of(ch);
     if (c == NULL)
         gort__panic("close of nil channel");
-    gort__lock(&c->lock);
+    chan_lock(c);
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
-        gort__unlock(&c->lock);
+        chan_unlock(c);
         gort__panic("close of closed channel");
     }
     /* store-release; pairs with the acquire loads of the fast paths */
@@ -388,7 +401,7 @@ void gort_chan_close(gort_chan *ch)
         tail = &gp->schedlink;
     }
     *tail = NULL;
-    gort__unlock(&c->lock);
+    chan_unlock(c);
 
     while (head != NULL) {
         struct g *gp = head;

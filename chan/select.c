@@ -3,9 +3,12 @@
  * runtime/select.go).
  *
  * A select runs in three passes, all under the locks of every channel it
- * names:
- *   1. in a random permutation of the cases (pollorder), do the first one
- *      that can proceed;
+ * names, after a lock-free fast pass of gort's own (select_fast):
+ *   0. in a random permutation of the cases (pollorder), peek at each case
+ *      without locks and try the first that looks ready under its own
+ *      channel lock alone;
+ *   1. in pollorder, with every lock held, do the first case that can
+ *      proceed;
  *   2. if none can and the select blocks, enqueue one sudog per case (on
  *      the caller's stack, chained from g->waiting in lock order) and park;
  *      the channel locks are dropped by selparkcommit once the goroutine
@@ -58,7 +61,7 @@ static void sellock(const gort_select_case *cases, const uint16_t *lockorder,
         struct hchan *c = case_chan(cases, lockorder[k]);
         if (c != last) {
             last = c;
-            gort__lock(&c->lock);
+            chan_lock(c);
         }
     }
 }
@@ -71,7 +74,7 @@ static void selunlock(const gort_select_case *cases,
         struct hchan *c = case_chan(cases, lockorder[k]);
         if (k > 0 && c == case_chan(cases, lockorder[k - 1]))
             continue; /* unlock a channel once, at its first slot */
-        gort__unlock(&c->lock);
+        chan_unlock(c);
     }
 }
 
@@ -89,11 +92,11 @@ static bool selparkcommit(struct g *gp, void *arg)
     struct hchan *lastc = NULL;
     for (struct sudog *sg = gp->waiting; sg != NULL; sg = sg->waitlink) {
         if (sg->c != lastc && lastc != NULL)
-            gort__unlock(&lastc->lock);
+            chan_unlock(lastc);
         lastc = sg->c;
     }
     if (lastc != NULL)
-        gort__unlock(&lastc->lock);
+        chan_unlock(lastc);
     return true;
 }
 
@@ -122,31 +125,41 @@ static void heap_sift(const gort_select_case *cases, uint16_t *order, int k,
     order[k] = v;
 }
 
-/* sort_lockorder fills lockorder with the n cases of pollorder sorted by
- * channel address (Go: the heap sort in selectgo). */
-static void sort_lockorder(const gort_select_case *cases,
-                           const uint16_t *pollorder, uint16_t *lockorder,
-                           int n)
+/*
+ * sort_lockorder fills lockorder with the cases of non-NULL channels,
+ * sorted by channel address (Go: the heap sort in selectgo), and returns
+ * their count. It sorts the cases in their given order, not the random
+ * poll order, so a select in a loop presents the same input each time and
+ * the branches of the small insertion sort predict well.
+ */
+static int sort_lockorder(const gort_select_case *cases, int n,
+                          uint16_t *lockorder)
 {
+    int m = 0;
     if (n <= SELECT_INSERTION_SORT_MAX) {
-        for (int k = 0; k < n; k++) {
-            uint16_t v = pollorder[k];
-            int j = k;
-            for (; j > 0 && chan_less(cases, v, lockorder[j - 1]); j--)
+        for (int i = 0; i < n; i++) {
+            if (cases[i].c == NULL)
+                continue;
+            int j = m++;
+            for (; j > 0 && chan_less(cases, (uint16_t)i, lockorder[j - 1]);
+                 j--)
                 lockorder[j] = lockorder[j - 1];
-            lockorder[j] = v;
+            lockorder[j] = (uint16_t)i;
         }
-        return;
+        return m;
     }
-    memcpy(lockorder, pollorder, (size_t)n * sizeof *lockorder);
-    for (int k = n / 2 - 1; k >= 0; k--)
-        heap_sift(cases, lockorder, k, n);
-    for (int end = n - 1; end > 0; end--) {
+    for (int i = 0; i < n; i++)
+        if (cases[i].c != NULL)
+            lockorder[m++] = (uint16_t)i;
+    for (int k = m / 2 - 1; k >= 0; k--)
+        heap_sift(cases, lockorder, k, m);
+    for (int end = m - 1; end > 0; end--) {
         uint16_t top = lockorder[0];
         lockorder[0] = lockorder[end];
         lockorder[end] = top;
         heap_sift(cases, lockorder, 0, end);
     }
+    return m;
 }
 
 /* set_ok reports a receive's outcome through the case's ok pointer. */
@@ -265,6 +278,100 @@ __attribute__((noinline)) static int select_park(struct g *gp,
     return casi;
 }
 
+/* Outcomes of case_poll. */
+enum { CASE_NOT_READY, CASE_DONE, CASE_SEND_CLOSED };
+
+/*
+ * case_poll performs cas if it can proceed now (Go: the body of pass 1).
+ * Caller holds the case's channel lock and keeps it: on CASE_DONE it must
+ * drop its locks and then gort__ready(*peer) if that is not NULL, and set
+ * the case's ok from *ok. CASE_SEND_CLOSED: a send case on a closed
+ * channel, which panics once the locks are dropped.
+ */
+static inline int case_poll(gort_select_case *cas, struct g **peer, bool *ok)
+{
+    struct hchan *c = hchan_of(cas->c);
+    struct sudog *sg;
+    *peer = NULL;
+    *ok = true;
+    if (cas->dir == GORT_SELECT_RECV) {
+        if ((sg = waitq_dequeue(&c->sendq)) != NULL)
+            *peer = chan_recv_from(c, sg, cas->elem);
+        else if (chan_qcount(c) > 0)
+            chan_buf_get(c, cas->elem);
+        else if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
+            chan_elem_zero(c, cas->elem);
+            *ok = false;
+        } else
+            return CASE_NOT_READY;
+        return CASE_DONE;
+    }
+    if (atomic_load_explicit(&c->closed, memory_order_relaxed))
+        return CASE_SEND_CLOSED;
+    if ((sg = waitq_dequeue(&c->recvq)) != NULL)
+        *peer = chan_send_to(c, sg, cas->elem);
+    else if (chan_qcount(c) < c->dataqsiz)
+        chan_buf_put(c, cas->elem);
+    else
+        return CASE_NOT_READY;
+    return CASE_DONE;
+}
+
+/* case_finish completes a case that case_poll performed, after the locks
+ * were dropped. Returns i. */
+static int case_finish(gort_select_case *cas, int i, struct g *peer,
+                       bool ok)
+{
+    if (peer != NULL)
+        gort__ready(peer);
+    set_ok(cas, ok);
+    return i;
+}
+
+/* case_looks_ready is the lock-free peek of the fast pass: the case can
+ * probably proceed now (or panic, for a send on a closed channel). */
+static inline bool case_looks_ready(const gort_select_case *cas)
+{
+    struct hchan *c = hchan_of(cas->c);
+    if (atomic_load_explicit(&c->closed, memory_order_acquire) != 0)
+        return true;
+    if (cas->dir == GORT_SELECT_RECV)
+        return !chan_recv_would_block(c);
+    return !chan_send_would_block(c);
+}
+
+/*
+ * select_fast is an accelerated pass 1, gort's addition to selectgo: in
+ * poll order, peek at each case without locks and try the first one that
+ * looks ready under its own channel lock only. When a case is ready this
+ * takes one lock instead of one per channel. The answer is one Go's pass 1
+ * could give: the cases before it were seen not ready, and the order is
+ * the same uniform permutation. It never decides "nothing is ready":
+ * that needs pass 1 under all locks, so the answer is atomic.
+ * Returns the case done, or -1.
+ */
+static int select_fast(gort_select_case *cases, const uint16_t *pollorder,
+                       int n)
+{
+    for (int k = 0; k < n; k++) {
+        int i = pollorder[k];
+        gort_select_case *cas = &cases[i];
+        if (!case_looks_ready(cas))
+            continue;
+        struct hchan *c = hchan_of(cas->c);
+        struct g *peer;
+        bool ok;
+        chan_lock(c);
+        int r = case_poll(cas, &peer, &ok);
+        chan_unlock(c);
+        if (r == CASE_DONE)
+            return case_finish(cas, i, peer, ok);
+        if (r == CASE_SEND_CLOSED)
+            gort__panic("send on closed channel");
+    }
+    return -1;
+}
+
 /*
  * select_poll is pass 1: with all channels locked, try the cases in
  * pollorder. Returns the case done (locks released), or -1 with the locks
@@ -275,39 +382,15 @@ static int select_poll(gort_select_case *cases, const uint16_t *pollorder,
 {
     for (int k = 0; k < n; k++) {
         int i = pollorder[k];
-        gort_select_case *cas = &cases[i];
-        struct hchan *c = hchan_of(cas->c);
-        struct g *gp = NULL;
-        struct sudog *sg;
-        bool ok = true;
-        if (cas->dir == GORT_SELECT_RECV) {
-            if ((sg = waitq_dequeue(&c->sendq)) != NULL)
-                gp = chan_recv_from(c, sg, cas->elem);
-            else if (chan_qcount(c) > 0)
-                chan_buf_get(c, cas->elem);
-            else if (atomic_load_explicit(&c->closed,
-                                          memory_order_relaxed) != 0) {
-                chan_elem_zero(c, cas->elem);
-                ok = false;
-            } else
-                continue;
-        } else {
-            if (atomic_load_explicit(&c->closed, memory_order_relaxed)) {
-                selunlock(cases, lockorder, n);
-                gort__panic("send on closed channel");
-            }
-            if ((sg = waitq_dequeue(&c->recvq)) != NULL)
-                gp = chan_send_to(c, sg, cas->elem);
-            else if (chan_qcount(c) < c->dataqsiz)
-                chan_buf_put(c, cas->elem);
-            else
-                continue;
-        }
+        struct g *peer;
+        bool ok;
+        int r = case_poll(&cases[i], &peer, &ok);
+        if (r == CASE_NOT_READY)
+            continue;
         selunlock(cases, lockorder, n);
-        if (gp != NULL)
-            gort__ready(gp);
-        set_ok(cas, ok);
-        return i;
+        if (r == CASE_SEND_CLOSED)
+            gort__panic("send on closed channel");
+        return case_finish(&cases[i], i, peer, ok);
     }
     return -1;
 }
@@ -331,10 +414,13 @@ static int select_run(struct g *gp, gort_select_case *cases, int n,
         pollorder[j] = (uint16_t)i;
         norder++;
     }
-    sort_lockorder(cases, pollorder, lockorder, norder);
+    int casi = select_fast(cases, pollorder, norder);
+    if (casi >= 0)
+        return casi;
+    sort_lockorder(cases, n, lockorder);
 
     sellock(cases, lockorder, norder);
-    int casi = select_poll(cases, pollorder, lockorder, norder);
+    casi = select_poll(cases, pollorder, lockorder, norder);
     if (casi >= 0)
         return casi;
     if (!block) {

@@ -3,8 +3,9 @@
  * (Go: runtime/time.go).
  *
  * Invariants:
- *  - t is on heap ts iff t->ts == ts; then ts->heap[t->idx] == t and
- *    ts->whens[t->idx] == t->when. A timer is on at most one heap.
+ *  - t is on heap ts iff t->ts == ts; then ts->whens[t->idx] == t->when
+ *    and ts->heap[t->idx] == t, except that a TIMER_HANDOFF timer's entry
+ *    is tagged (NOIDX) and its idx not kept. A timer is on one heap at most.
  *  - ts->whens is a 4-ary min-heap (parent (i-1)/4, children 4i+1..4i+4);
  *    ts->minwhen == whens[0], or 0 when the heap is empty.
  *  - Only a caller holding t->mu inserts t (gort__timer_reset), except
@@ -40,13 +41,34 @@ static _Atomic int32_t moving;
 
 /* ---- Heap primitives (caller holds ts->lock) ---------------------------- */
 
-/* heap_set stores t (due at when) at slot i. */
-static inline void heap_set(struct timers *ts, size_t i, struct timer *t,
+/*
+ * Heap entries are timer pointers whose low bit (NOIDX) marks a
+ * TIMER_HANDOFF timer. Those are never taken off a heap except by firing,
+ * so their idx is not maintained: sifting then moves entries within the
+ * arrays and never writes into a timer, which for a sleeper lives on a
+ * cold goroutine stack (one cache miss per heap level otherwise).
+ */
+#define NOIDX ((uintptr_t)1)
+
+static inline struct timer *entry_timer(struct timer *e)
+{
+    return (struct timer *)((uintptr_t)e & ~NOIDX);
+}
+
+static inline struct timer *timer_entry(struct timer *t)
+{
+    return (t->state & TIMER_HANDOFF) ? (struct timer *)((uintptr_t)t | NOIDX)
+                                      : t;
+}
+
+/* heap_set stores entry e (due at when) at slot i. */
+static inline void heap_set(struct timers *ts, size_t i, struct timer *e,
                             int64_t when)
 {
-    ts->heap[i] = t;
+    ts->heap[i] = e;
     ts->whens[i] = when;
-    t->idx = (int32_t)i;
+    if (!((uintptr_t)e & NOIDX))
+        e->idx = (int32_t)i;
 }
 
 static void sift_up(struct timers *ts, size_t i)
@@ -118,7 +140,7 @@ static void heap_add(struct timers *ts, struct timer *t, int64_t when)
         heap_grow(ts);
     size_t i = ts->len++;
     t->when = when;
-    heap_set(ts, i, t, when);
+    heap_set(ts, i, timer_entry(t), when);
     sift_up(ts, i);
     /* store-release; pairs with the load-acquire in lock_heap_of. */
     __atomic_store_n(&t->ts, ts, __ATOMIC_RELEASE);
@@ -127,7 +149,7 @@ static void heap_add(struct timers *ts, struct timer *t, int64_t when)
 /* heap_del takes the timer at slot i off ts. */
 static void heap_del(struct timers *ts, size_t i)
 {
-    struct timer *t = ts->heap[i];
+    struct timer *t = entry_timer(ts->heap[i]);
     size_t last = --ts->len;
     if (i != last) {
         heap_set(ts, i, ts->heap[last], ts->whens[last]);
@@ -182,7 +204,7 @@ void gort__timers_destroy(struct timers *ts)
  * on return. */
 static void run_head(struct timers *ts, int64_t now)
 {
-    struct timer *t = ts->heap[0];
+    struct timer *t = entry_timer(ts->heap[0]);
     int64_t when = ts->whens[0];
     void (*f)(void *, uintptr_t, int64_t) = t->f;
     void *arg = t->arg;
@@ -206,6 +228,10 @@ static void run_head(struct timers *ts, int64_t now)
         heap_del(ts, 0);
     }
     publish(ts);
+    /* The next head is likely due too: start pulling its cold timer (for
+     * a sleeper, a line of a parked goroutine's stack) in while f runs. */
+    if (ts->len > 0)
+        __builtin_prefetch(entry_timer(ts->heap[0]), 1);
     gort__unlock(&ts->lock);
 
     f(arg, seq, delay);
@@ -284,7 +310,7 @@ void gort__timers_move(struct timers *from, struct timers *to)
     gort__lock(&b->lock);
     int64_t oldmin = to->len ? to->whens[0] : 0;
     for (uint32_t i = 0; i < from->len; i++)
-        heap_add(to, from->heap[i], from->whens[i]);
+        heap_add(to, entry_timer(from->heap[i]), from->whens[i]);
     from->len = 0;
     from->closed = true;
     publish(to);
@@ -399,6 +425,8 @@ bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
     gort__lock(&t->mu);
     struct timers *old = lock_heap_of(t);
     bool pending = old != NULL;
+    if (pending && (t->state & TIMER_HANDOFF))
+        gort__throw("timer_reset: handoff timer is pending");
     if (old != NULL)
         heap_del(old, (size_t)t->idx);
     t->period = period;
@@ -429,6 +457,8 @@ bool gort__timer_stop(struct timer *t)
 {
     gort__lock(&t->mu);
     struct timers *ts = lock_heap_of(t);
+    if (ts != NULL && (t->state & TIMER_HANDOFF))
+        gort__throw("timer_stop: handoff timer is pending");
     if (ts != NULL) {
         heap_del(ts, (size_t)t->idx);
         publish(ts);

@@ -53,7 +53,8 @@ struct timer {
 enum {
     /* TIMER_HANDOFF: once f is called, the firing path never touches t
      * again, so f may free t or wake a goroutine whose stack holds it.
-     * Such a timer must be one-shot (period 0). */
+     * Such a timer must be one-shot (period 0), and is never stopped or
+     * re-armed while pending (its heap index is not kept). */
     TIMER_HANDOFF = 1u << 0,
 };
 
@@ -92,7 +93,8 @@ struct timers {
     _Atomic int64_t minwhen;
     struct p *pp;
 
-    /* Added by timer.c, protected by lock. whens[i] == heap[i]->when,
+    /* heap[i]'s low bit tags a TIMER_HANDOFF timer (timer.c: NOIDX).
+     * Added by timer.c, protected by lock. whens[i] == heap[i]->when,
      * kept beside the pointers so sifting never touches a timer (Go's
      * timerWhen). closed: gort__timers_move emptied this heap because its
      * P is going away; adders go elsewhere until the P is live again. */

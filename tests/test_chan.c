@@ -643,7 +643,7 @@ Test(chan, multiple_consumers_receive_every_item_once_8p)
     run(8, multiconsumer_main, NULL);
 }
 
-/* ---- Close ---------------------------------------------------------------- */
+/* ---- Close --------------------------------------------------------------- */
 
 struct cl {
     gort_chan *c, *res;
@@ -948,7 +948,7 @@ Test(chan, pingpong_returns_every_value_in_order_8p)
     run(8, pingpong_main, NULL);
 }
 
-/* ---- Death tests ---------------------------------------------------------- */
+/* ---- Death tests --------------------------------------------------------- */
 
 static int d_send_closed(void *arg)
 {

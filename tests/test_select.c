@@ -218,7 +218,7 @@ Test(select, send_and_receive_on_one_channel_do_not_match_each_other)
     run(1, self_main, NULL);
 }
 
-/* ---- Blocking ------------------------------------------------------------- */
+/* ---- Blocking ------------------------------------------------------------ */
 
 struct blk {
     gort_chan *cs[4];
@@ -721,7 +721,7 @@ Test(select, freeing_channels_of_a_just_woken_select_is_safe_8p)
     run(8, free_woken_main, NULL);
 }
 
-/* ---- Death tests ----------------------------------------------------------- */
+/* ---- Death tests --------------------------------------------------------- */
 
 static int d_send_closed(void *arg)
 {

@@ -730,6 +730,7 @@ static int stress_main(void *arg)
     cr_assert(eq(int, wait_for(&st.done, n), n));
     cr_assert(eq(int, atomic_load(&st.bad), 0),
               "stale or early timer values seen");
+    gort_sleep(GORT_MS(20)); /* let the last gort_after timers fire */
     return 0;
 }
 

@@ -99,7 +99,8 @@ GORT_API bool gort_timer_reset(gort_timer *t, int64_t ns);
 /* gort_timer_free stops t and frees it, its channel reference included
  * (other references to the channel, from gort_chan_retain, stay valid).
  * NULL is ignored. Never parks; it may wait briefly for a firing that is
- * in progress on another thread. */
+ * in progress on another thread. Call it within the gort_run that made t:
+ * when gort_run returns, armed timers are abandoned with their heaps. */
 GORT_API void gort_timer_free(gort_timer *t);
 
 /* A periodic timer (Go: *time.Ticker); opaque, freed with gort_ticker_free. */

@@ -1,2 +1,0 @@
-build/sync/arch/context_amd64.o: arch/context_amd64.c arch/context.h
-arch/context.h:

@@ -1,3 +1,0 @@
-build/sync/arch/switch_amd64_sysv.o: arch/switch_amd64_sysv.S \
- arch/context.h
-arch/context.h:
