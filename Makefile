@@ -103,7 +103,7 @@ $(B)/tests/lite/runner.o: tests/lite/runner.c
 
 $(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) -o $@ $< $(TEST_HELPERS) $(TEST_RUNNER) \
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPERS) $(TEST_RUNNER) \
 	    $(B)/libgort.a $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
 $(B)/examples/%: docs/examples/%.c $(B)/libgort.a
@@ -124,7 +124,7 @@ test-build: lib examples $(TEST_BINS)
 # also reruns the stress suites with more Ps than CPUs).
 test: deps-test
 	$(MAKE) test-build
-	B=$(B) SAN=$(SAN) ./tests/run.sh $(TEST_BINS)
+	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh" ./tests/run.sh $(TEST_BINS)
 
 bench: deps-bench
 	$(MAKE) benchbins
@@ -161,4 +161,4 @@ uninstall:
 clean:
 	rm -rf build gort.pc
 
--include $(LIB_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_BINS:=.d)

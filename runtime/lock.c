@@ -66,9 +66,6 @@ bool gort__trylock(struct lock *l)
  * sections are short), then sleep in the kernel. */
 void gort__lock(struct lock *l)
 {
-    struct m *mp = gort__getm();
-    if (mp)
-        mp->locks++;
     /* Speculative grab: xchg-acquire; pairs with gort__unlock. */
     uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_LOCKED,
                                           memory_order_acquire);
@@ -118,9 +115,6 @@ void gort__unlock(struct lock *l)
         gort__throw("unlock of unlocked lock");
     if (v == MUTEX_SLEEPING)
         gort__futex_wake(&l->key, 1);
-    struct m *mp = gort__getm();
-    if (mp)
-        mp->locks--;
 }
 
 void gort__note_clear(struct note *n)

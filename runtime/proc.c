@@ -417,7 +417,7 @@ void gort__retire_p(struct p *pp)
     while ((gp = gort__gqueue_pop(&pp->gfree)))
         gort__gqueue_push(&proc.gfree, gp);
     gort__unlock(&proc.lock);
-    pp->m = NULL;
+    __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&pp->status, P_DEAD);
 }
 

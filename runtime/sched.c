@@ -119,7 +119,7 @@ void gort__pidleput(struct p *pp)
     if (!gort__runq_empty(pp))
         gort__throw("pidleput: P has non-empty run queue");
     atomic_store_explicit(&pp->status, P_IDLE, memory_order_release);
-    pp->m = NULL;
+    __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED); /* sysmon reads it */
     pp->link = gort__sched.pidle;
     gort__sched.pidle = pp;
     atomic_fetch_add(&gort__sched.npidle, 1);
@@ -160,7 +160,7 @@ static struct m *mget(void)
 
 void gort__acquirep(struct m *mp, struct p *pp)
 {
-    if (mp->p || pp->m)
+    if (mp->p || __atomic_load_n(&pp->m, __ATOMIC_RELAXED))
         gort__throw("acquirep: already in go");
     mp->p = pp;
     __atomic_store_n(&pp->m, mp, __ATOMIC_RELEASE);
@@ -639,8 +639,8 @@ static void execute(struct m *mp, struct g *gp, bool inherit);
 static void prepare_run(struct m *mp, struct g *gp, bool inherit)
 {
     struct p *pp = mp->p;
-    if (!inherit)
-        pp->schedtick++;
+    if (!inherit) /* relaxed: sysmon only compares it with its last look */
+        __atomic_store_n(&pp->schedtick, pp->schedtick + 1, __ATOMIC_RELAXED);
     if (gp->stk.hi == 0)
         gort__g_start(gp);
     gort__g_setstatus(gp, G_RUNNABLE, G_RUNNING);

@@ -8,8 +8,14 @@
 #pragma GCC diagnostic ignored "-Wtype-limits"
 #pragma GCC diagnostic ignored "-Wsign-compare"
 
+/* Each operand is evaluated exactly once, as in Criterion. */
 #define CRL_CMP_str(a, b) strcmp((a), (b))
-#define CRL_CMP_(a, b) (((a) > (b)) - ((a) < (b)))
+#define CRL_CMP_(a, b)                                                       \
+    __extension__({                                                          \
+        __auto_type crl_a_ = (a);                                            \
+        __auto_type crl_b_ = (b);                                            \
+        (crl_a_ > crl_b_) - (crl_a_ < crl_b_);                               \
+    })
 #define CRL_CMP_int CRL_CMP_
 #define CRL_CMP_long CRL_CMP_
 #define CRL_CMP_i8 CRL_CMP_
