@@ -182,7 +182,7 @@ static int newproc(void (*fn)(void *), void *arg, const void *args,
                               memory_order_relaxed);
     gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
     if (pp) {
-        atomic_fetch_add_explicit(&pp->nspawned, 1, memory_order_relaxed);
+        P_STAT_INC(pp->nspawned, 1);
         gort__runq_put(pp, gp, true);
         if (!is_main) /* main starts on m0, before any other M exists */
             gort__wakep();
@@ -203,30 +203,31 @@ static int newproc(void (*fn)(void *), void *arg, const void *args,
     return 0;
 }
 
+/* spawn is gort_go and gort_go_copy: from a goroutine, or from g0 holding
+ * a P (timer callbacks: Go's AfterFunc runs `go f()` there). */
+static int spawn(void (*fn)(void *), void *arg, const void *args, size_t size)
+{
+    struct m *mp = gort__getm();
+    if (!mp || (!mp->curg && !mp->p))
+        return -EPERM;
+    struct g *gp = mp->curg;
+    int err = newproc(fn, arg, args, size, false);
+    gort__maybe_preempt(gp);
+    return err;
+}
+
 int gort_go(void (*fn)(void *), void *arg)
 {
     if (!fn)
         return -EINVAL;
-    struct g *gp = gort__getg();
-    if (!gp)
-        return -EPERM;
-    int err = newproc(fn, arg, NULL, 0, false);
-    if (atomic_load_explicit(&gp->preempt, memory_order_relaxed))
-        gort__preempt_park();
-    return err;
+    return spawn(fn, arg, NULL, 0);
 }
 
 int gort_go_copy(void (*fn)(void *), const void *args, size_t size)
 {
     if (!fn || (!args && size) || size > GORT_GO_COPY_MAX)
         return -EINVAL;
-    struct g *gp = gort__getg();
-    if (!gp)
-        return -EPERM;
-    int err = newproc(fn, NULL, args, size, false);
-    if (atomic_load_explicit(&gp->preempt, memory_order_relaxed))
-        gort__preempt_park();
-    return err;
+    return spawn(fn, NULL, args, size);
 }
 
 /* gort__g_destroy frees an exited G's stack and descriptor. Runs on g0. */
@@ -278,7 +279,7 @@ void gort_yield(void)
         return;
     }
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
-    atomic_fetch_add_explicit(&gp->m->p->nyields, 1, memory_order_relaxed);
+    P_STAT_INC(gp->m->p->nyields, 1);
     gort__switch_out(gp, AFTER_YIELD);
 }
 

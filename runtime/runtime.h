@@ -195,6 +195,8 @@ struct p {
 
     struct timers timers;      /* timer.h; its own lock */
     int64_t schedwhen_unused;
+    /* Counters for gort_stats: written by the owner only, read racily by
+     * anyone, so bumped with P_STAT_INC (no locked instruction). */
     _Atomic uint64_t nspawned, nsteals, nstolen, nparks, nyields;
 };
 
@@ -269,6 +271,14 @@ struct sched {
 };
 
 GORT_HIDDEN extern struct sched gort__sched;
+
+/* P_STAT_INC adds n to an owner-written counter: a relaxed load and store,
+ * which, unlike a fetch-add, costs no locked instruction. */
+#define P_STAT_INC(field, n)                                                 \
+    atomic_store_explicit(&(field),                                          \
+                          atomic_load_explicit(&(field),                     \
+                                               memory_order_relaxed) + (n),  \
+                          memory_order_relaxed)
 
 /* ---- Current M and G ---------------------------------------------------- */
 

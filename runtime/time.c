@@ -173,94 +173,12 @@ static void chan_fire(void *arg, uintptr_t seq, int64_t delay)
     gort__unlock(&gt->mu);
 }
 
-/*
- * AfterFunc runner. gort_go refuses to run on g0 (it wants a goroutine),
- * and timer callbacks run on g0, so func_fire cannot start fn's goroutine
- * itself. Until gort_go accepts a g0 with a P (docs/time.md), func_fire
- * queues (fn, arg) for a runner goroutine, started by the first
- * gort_timer_func/_reset called on a goroutine, which gort_go's them.
- * runner.lock ranks below sched.lock; nothing is held while readying.
- */
-struct fnode {
-    struct fnode *next;
-    void (*fn)(void *);
-    void *arg;
-};
-
-static struct {
-    struct lock lock;          /* protects the fields below */
-    struct fnode *head, *tail; /* FIFO of functions to start */
-    struct g *parked;          /* the runner, when parked for work */
-    int64_t run;               /* gort__sched.start_ns of its gort_run */
-} runner;
-
-/* runner_main starts queued AfterFunc goroutines, forever. */
-static void runner_main(void *unused)
-{
-    (void)unused;
-    for (;;) {
-        gort__lock(&runner.lock);
-        struct fnode *n = runner.head;
-        if (n == NULL) {
-            runner.parked = gort__getg();
-            gort__park_unlock(&runner.lock, WAIT_SLEEP);
-            continue;
-        }
-        runner.head = runner.tail = NULL;
-        gort__unlock(&runner.lock);
-        while (n != NULL) {
-            struct fnode *next = n->next;
-            if (gort_go(n->fn, n->arg) != 0)
-                gort__throw("time: cannot start AfterFunc goroutine");
-            free(n);
-            n = next;
-        }
-    }
-}
-
-/* runner_start starts the runner for this gort_run if it is not running
- * yet. Called on goroutines only (elsewhere it does nothing). */
-static void runner_start(void)
-{
-    if (gort__getg() == NULL)
-        return;
-    gort__lock(&runner.lock);
-    bool start = runner.run != gort__sched.start_ns;
-    if (start) {
-        runner.run = gort__sched.start_ns;
-        runner.head = runner.tail = NULL; /* a previous run's leftovers */
-        runner.parked = NULL;
-    }
-    gort__unlock(&runner.lock);
-    if (start && gort_go(runner_main, NULL) != 0)
-        gort__throw("time: cannot start AfterFunc runner");
-}
-
-/* go_from_g0 starts fn(arg) in a new goroutine from a timer callback. */
+/* go_from_g0 starts fn(arg) in a new goroutine from a timer callback,
+ * which runs on g0 with a P: gort_go accepts that, as Go's goFunc does. */
 static void go_from_g0(void (*fn)(void *), void *arg)
 {
-    int err = gort_go(fn, arg);
-    if (err == 0)
-        return;
-    struct fnode *n = malloc(sizeof *n);
-    if (err != -EPERM || n == NULL)
+    if (gort_go(fn, arg) != 0)
         gort__throw("time: cannot start AfterFunc goroutine");
-    n->next = NULL;
-    n->fn = fn;
-    n->arg = arg;
-    gort__lock(&runner.lock);
-    if (runner.run != gort__sched.start_ns)
-        gort__throw("time: AfterFunc armed outside a goroutine");
-    if (runner.tail != NULL)
-        runner.tail->next = n;
-    else
-        runner.head = n;
-    runner.tail = n;
-    struct g *gp = runner.parked;
-    runner.parked = NULL;
-    gort__unlock(&runner.lock);
-    if (gp != NULL)
-        gort__ready(gp);
 }
 
 /* func_fire is a func timer's callback (Go: goFunc). */
@@ -351,7 +269,6 @@ gort_timer *gort_timer_func(int64_t ns, void (*fn)(void *), void *arg)
         return NULL;
     gt->fn = fn;
     gt->arg = arg;
-    runner_start();
     gort__lock(&gt->mu);
     arm(gt, when_of(ns), 0);
     gort__unlock(&gt->mu);
@@ -373,8 +290,6 @@ bool gort_timer_stop(gort_timer *gt)
 
 bool gort_timer_reset(gort_timer *gt, int64_t ns)
 {
-    if (gt->c == NULL)
-        runner_start();
     gort__lock(&gt->mu);
     bool pending = arm(gt, when_of(ns), 0);
     gort__unlock(&gt->mu);
