@@ -28,7 +28,7 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Wshadow -Werror \
 # another thread (peer pitfall 1). Renaming the attribute disarms it.
 CFLAGS_BASE += -D__const__=__unused__
 OPT      ?= -O2
-LDLIBS   := -lpthread -latomic_ops -lm
+LDLIBS   := -lpthread -lm
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build
 # runs the same tests on criterion-lite (tests/lite), a forking runner.

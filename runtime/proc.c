@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fiber.h"
+#include "lfstack.h"
 #include "proc.h"
 #include "stack.h"
 
@@ -38,7 +39,7 @@ struct gchunk {
 static struct {
     struct lock lock;            /* allglock */
     struct gchunk *chunks;
-    struct gqueue gfree;         /* dead Gs spilled from Ps */
+    struct lfstack gfree;        /* dead Gs spilled from Ps (lock-free) */
     int (*main_fn)(void *);
     void *main_arg;
     int maxprocs_next;           /* gort_maxprocs before gort_run */
@@ -50,6 +51,41 @@ static struct {
 
 /* ---- G descriptors --------------------------------------------------------- */
 
+/*
+ * The global free list of dead Gs is a lock-free ABA-safe stack (lfstack.h)
+ * linked through each G's schedlink word; descriptors are never freed
+ * while the runtime runs, as lfstack requires. Ps move Gs to and from it
+ * in batches.
+ */
+static void gfree_push_global(struct g *gp)
+{
+    lfstack_push(&proc.gfree, gp, (void **)&gp->schedlink);
+}
+
+static struct g *gfree_pop_global(void)
+{
+    return lfstack_pop(&proc.gfree, offsetof(struct g, schedlink));
+}
+
+/* galloc_chunk carves a new chunk of descriptors onto the global list and
+ * returns one of them, or NULL (ENOMEM). */
+static struct g *galloc_chunk(void)
+{
+    struct gchunk *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    gort__lock(&proc.lock);
+    c->next = proc.chunks;
+    proc.chunks = c;
+    gort__unlock(&proc.lock);
+    for (int i = 1; i < G_CHUNK; i++) {
+        atomic_init(&c->g[i].status, G_DEAD);
+        gfree_push_global(&c->g[i]);
+    }
+    atomic_init(&c->g[0].status, G_DEAD);
+    return &c->g[0];
+}
+
 /* galloc returns a dead G from pp's free list, the global one, or a fresh
  * chunk (Go: gfget / malg). */
 static struct g *galloc(struct p *pp)
@@ -57,44 +93,32 @@ static struct g *galloc(struct p *pp)
     struct g *gp = pp ? gort__gqueue_pop(&pp->gfree) : NULL;
     if (gp)
         return gp;
-    gort__lock(&proc.lock);
-    if (!proc.gfree.head) {
-        struct gchunk *c = calloc(1, sizeof *c);
-        if (!c) {
-            gort__unlock(&proc.lock);
-            return NULL;
-        }
-        c->next = proc.chunks;
-        proc.chunks = c;
-        for (int i = 0; i < G_CHUNK; i++) {
-            atomic_init(&c->g[i].status, G_DEAD);
-            gort__gqueue_push(&proc.gfree, &c->g[i]);
-        }
+    for (int i = 0; pp && i < GFREE_KEEP; i++) {
+        struct g *x = gfree_pop_global();
+        if (!x)
+            break;
+        gort__gqueue_push(&pp->gfree, x);
     }
-    for (int i = 0; pp && i < GFREE_KEEP - 1 && proc.gfree.n > 1; i++)
-        gort__gqueue_push(&pp->gfree, gort__gqueue_pop(&proc.gfree));
-    gp = gort__gqueue_pop(&proc.gfree);
-    gort__unlock(&proc.lock);
-    return gp;
+    if (pp && (gp = gort__gqueue_pop(&pp->gfree)))
+        return gp;
+    if ((gp = gfree_pop_global()))
+        return gp;
+    return galloc_chunk();
 }
 
 /* gfree puts a dead G on pp's list, spilling to the global list when the
  * P holds too many (Go: gfput). */
 static void gfree(struct p *pp, struct g *gp)
 {
-    if (pp) {
-        gort__gqueue_push(&pp->gfree, gp);
-        if (pp->gfree.n < GFREE_MAX)
-            return;
-        gort__lock(&proc.lock);
-        while (pp->gfree.n > GFREE_KEEP)
-            gort__gqueue_push(&proc.gfree, gort__gqueue_pop(&pp->gfree));
-        gort__unlock(&proc.lock);
+    if (!pp) {
+        gfree_push_global(gp);
         return;
     }
-    gort__lock(&proc.lock);
-    gort__gqueue_push(&proc.gfree, gp);
-    gort__unlock(&proc.lock);
+    gort__gqueue_push(&pp->gfree, gp);
+    if (pp->gfree.n < GFREE_MAX)
+        return;
+    while (pp->gfree.n > GFREE_KEEP)
+        gfree_push_global(gort__gqueue_pop(&pp->gfree));
 }
 
 static uint64_t new_goid(struct p *pp)
@@ -414,10 +438,8 @@ void gort__retire_p(struct p *pp)
         gort__globrunq_put(gp);
     gort__timers_move(&pp->timers, &gort__sched.allp[0]->timers);
     gort__stack_cache_flush(pp);
-    gort__lock(&proc.lock);
     while ((gp = gort__gqueue_pop(&pp->gfree)))
-        gort__gqueue_push(&proc.gfree, gp);
-    gort__unlock(&proc.lock);
+        gfree_push_global(gp);
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&pp->status, P_DEAD);
 }
@@ -627,7 +649,7 @@ static void runtime_fini(bool clean)
         free(c);
     }
     proc.chunks = NULL;
-    proc.gfree = (struct gqueue){0};
+    proc.gfree = (struct lfstack){0};
     gort__stack_fini();
     memset(s, 0, sizeof *s);
 }

@@ -33,6 +33,12 @@
 #include "runtime.h"
 #include "stack.h"
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_STACK_REGISTER(lo, hi) 0
+#endif
+
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13; Debian 12's headers lack it */
 #endif
@@ -222,6 +228,9 @@ static void carve(struct stack *st)
     st->guard = install_guard(base);
     st->lo = base + GUARD_BYTES;
     st->hi = base + stk.slot;
+    /* Tell valgrind this range is a stack, so switching onto it is not
+     * taken for a wild stack-pointer change; a no-op outside valgrind. */
+    (void)VALGRIND_STACK_REGISTER(st->lo, st->hi);
 }
 
 int gort__stack_reserve(struct p *pp)

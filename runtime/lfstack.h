@@ -1,0 +1,58 @@
+/*
+ * lfstack.h: a lock-free LIFO of nodes that are never freed while in use
+ * (Go: lfstack.go). ABA is prevented by pairing the top pointer with a
+ * counter updated by one double-width CAS, the primitive C11 does not give
+ * portably and libatomic_ops does (AO_compare_double_and_swap_double).
+ *
+ * Invariants: a node is on at most one stack; its link word belongs to the
+ * stack while it is on it. A pop may read the link of a node that another
+ * thread just popped and reused; the counter then makes the CAS fail, and
+ * the read is harmless because nodes stay mapped (type-stable memory).
+ */
+#ifndef GORT_LFSTACK_H
+#define GORT_LFSTACK_H
+
+#include <stddef.h>
+
+#if defined(__x86_64__)
+#define AO_CMPXCHG16B_AVAILABLE 1 /* every x86-64 CPU gort targets has it */
+#endif
+#include <atomic_ops.h>
+
+struct lfstack {
+    volatile AO_double_t top; /* AO_val1: node, AO_val2: push count */
+};
+
+/* lfstack_push pushes node, whose link word is *link. */
+static inline void lfstack_push(struct lfstack *s, void *node, void **link)
+{
+    for (;;) {
+        AO_double_t old = s->top; /* torn reads fail the CAS below */
+        __atomic_store_n(link, (void *)old.AO_val1, __ATOMIC_RELAXED);
+        /* CAS-full: publishes *link with node; pairs with lfstack_pop. */
+        if (AO_compare_double_and_swap_double_full(
+                &s->top, old.AO_val1, old.AO_val2, (AO_t)node,
+                old.AO_val2 + 1))
+            return;
+    }
+}
+
+/* lfstack_pop pops a node (link_off: offset of its link word) or returns
+ * NULL when the stack is empty. */
+static inline void *lfstack_pop(struct lfstack *s, size_t link_off)
+{
+    for (;;) {
+        AO_double_t old = s->top;
+        char *node = (char *)old.AO_val1;
+        if (!node)
+            return NULL;
+        void *next = __atomic_load_n((void **)(node + link_off),
+                                     __ATOMIC_ACQUIRE);
+        if (AO_compare_double_and_swap_double_full(
+                &s->top, old.AO_val1, old.AO_val2, (AO_t)next,
+                old.AO_val2 + 1))
+            return node;
+    }
+}
+
+#endif /* GORT_LFSTACK_H */
