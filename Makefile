@@ -28,6 +28,10 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Wshadow -Werror \
 # another thread (peer pitfall 1). Renaming the attribute disarms it.
 CFLAGS_BASE += -D__const__=__unused__
 OPT      ?= -O2
+# cmpxchg16b: the double-width CAS behind runtime/lfstack.h.
+ifeq ($(ARCH),amd64)
+  CFLAGS_BASE += -mcx16
+endif
 LDLIBS   := -lpthread -lm
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build

@@ -14,10 +14,13 @@
 
 #include <stddef.h>
 
-#if defined(__x86_64__)
-#define AO_CMPXCHG16B_AVAILABLE 1 /* every x86-64 CPU gort targets has it */
-#endif
+/* On x86-64 the Makefile passes -mcx16, which makes the compiler announce
+ * cmpxchg16b and libatomic_ops use it inline. */
 #include <atomic_ops.h>
+
+#ifndef AO_HAVE_compare_double_and_swap_double_full
+#error "gort: libatomic_ops offers no double-width CAS on this target"
+#endif
 
 struct lfstack {
     volatile AO_double_t top; /* AO_val1: node, AO_val2: push count */
