@@ -81,8 +81,9 @@ GORT_API int gort_go(void (*fn)(void *), void *arg);
 GORT_API int gort_go_copy(void (*fn)(void *), const void *args, size_t size);
 
 /* gort_yield lets other goroutines run (Go: runtime.Gosched). The caller
- * goes to the global run queue and resumes later. Outside a goroutine it
- * calls sched_yield. */
+ * goes to the tail of its processor's run queue and resumes after the
+ * goroutines queued there (and any stolen by idle processors) had a turn.
+ * Outside a goroutine it calls sched_yield. */
 GORT_API void gort_yield(void);
 
 /* gort_goexit ends the calling goroutine (Go: runtime.Goexit). As in Go,

@@ -158,7 +158,8 @@ void gort__g_start(struct g *gp)
         gp->arg = (void *)top;
     }
     gort__ctx_make(&gp->ctx, (void *)top, g_entry, gp);
-    gp->tsan_fiber = fiber_tsan_create();
+    if (!gp->tsan_fiber) /* a TSan fiber costs ~800 KiB: keep it with the G */
+        gp->tsan_fiber = fiber_tsan_create();
 }
 
 /* newproc creates a runnable G for fn (Go: newproc1). */
@@ -187,7 +188,8 @@ static int newproc(void (*fn)(void *), void *arg, const void *args,
             gp->arg = (void *)top;
             gp->argsize = 0;
             gort__ctx_make(&gp->ctx, (void *)top, g_entry, gp);
-            gp->tsan_fiber = fiber_tsan_create();
+            if (!gp->tsan_fiber)
+                gp->tsan_fiber = fiber_tsan_create();
         } else {
             memcpy(gp->args, args, size);
         }
@@ -260,8 +262,6 @@ void gort__g_destroy(struct m *mp, struct g *gp)
     struct p *pp = mp->p;
     gort__g_setstatus(gp, G_RUNNING, G_DEAD);
     gp->m = NULL;
-    fiber_tsan_destroy(gp->tsan_fiber);
-    gp->tsan_fiber = NULL;
     gort__stack_free(pp, &gp->stk);
     gort__stack_unreserve(pp);
     atomic_fetch_sub_explicit(&gort__sched.ngoroutines, 1,
@@ -646,6 +646,9 @@ static void runtime_fini(bool clean)
     }
     for (struct gchunk *c = proc.chunks, *next; c; c = next) {
         next = c->next;
+        for (int i = 0; i < G_CHUNK; i++)
+            if (c->g[i].tsan_fiber)
+                fiber_tsan_destroy(c->g[i].tsan_fiber);
         free(c);
     }
     proc.chunks = NULL;

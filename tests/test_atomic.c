@@ -10,7 +10,9 @@
 #include <gort.h>
 #include <gort/atomic.h>
 
-#ifdef GORT_SAN
+#if defined(__SANITIZE_THREAD__)
+#define SCALE 100 /* every live goroutine is a TSan fiber (~800 KiB) */
+#elif defined(GORT_SAN)
 #define SCALE 10
 #else
 #define SCALE 1

@@ -27,7 +27,9 @@
 
 #include <gort.h>
 
-#ifdef GORT_SAN
+#if defined(__SANITIZE_THREAD__)
+#define CONNS 200 /* every live goroutine is a TSan fiber (~800 KiB) */
+#elif defined(GORT_SAN)
 #define CONNS 1000
 #else
 #define CONNS 8000

@@ -17,7 +17,9 @@
 
 #include <gort.h>
 
-#ifdef GORT_SAN
+#if defined(__SANITIZE_THREAD__)
+enum { SCALE = 100 }; /* every live goroutine is a TSan fiber (~800 KiB) */
+#elif defined(GORT_SAN)
 enum { SCALE = 10 };
 #else
 enum { SCALE = 1 };

@@ -23,7 +23,9 @@
 
 #include "runtime.h" /* timers: run a callback on g0 for a death test */
 
-#ifdef GORT_SAN
+#if defined(__SANITIZE_THREAD__)
+#define SCALE 100 /* every live goroutine is a TSan fiber (~800 KiB) */
+#elif defined(GORT_SAN)
 #define SCALE 10 /* sanitizers: an order of magnitude fewer iterations */
 #else
 #define SCALE 1

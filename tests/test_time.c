@@ -21,7 +21,9 @@
 
 #define LATE GORT_S(2) /* "fired in reasonable time", never a tight bound */
 
-#ifdef GORT_SAN
+#if defined(__SANITIZE_THREAD__)
+#define SCALE 100 /* every live goroutine is a TSan fiber (~800 KiB) */
+#elif defined(GORT_SAN)
 #define SCALE 10
 #else
 #define SCALE 1
