@@ -5,6 +5,8 @@
 #ifndef GORT_PROC_H
 #define GORT_PROC_H
 
+#include <signal.h>
+
 #include "runtime.h"
 
 /* What g0 does after a goroutine switched to it (struct m.after_switch). */
@@ -33,13 +35,37 @@ __attribute__((visibility("hidden"))) void gort__pidleput(struct p *pp);
 __attribute__((visibility("hidden"))) void gort__checkdead(void);
 __attribute__((visibility("hidden"))) void gort__setm(struct m *mp);
 
-/* proc.c */
+/* park.c */
+__attribute__((visibility("hidden"))) void gort__execute(struct m *mp,
+                                                         struct g *gp,
+                                                         bool inherit);
+
+/* g.c */
 __attribute__((visibility("hidden"))) void gort__g_destroy(struct m *mp,
                                                            struct g *gp);
 __attribute__((visibility("hidden"))) void gort__g_start(struct g *gp);
+__attribute__((visibility("hidden"))) int gort__newproc(
+    void (*fn)(void *), void *arg, const void *args, size_t size,
+    bool is_main);
+__attribute__((visibility("hidden"))) void gort__g_flush(struct p *pp);
+__attribute__((visibility("hidden"))) void gort__g_fini(void);
+
+/* m.c */
 __attribute__((visibility("hidden"))) int gort__newm(struct p *pp,
                                                      bool spinning);
+__attribute__((visibility("hidden"))) bool gort__stopm(struct m *mp);
+__attribute__((visibility("hidden"))) struct m *gort__m_alloc(void);
+__attribute__((visibility("hidden"))) extern _Atomic int32_t gort__mlive;
+__attribute__((visibility("hidden"))) extern sigset_t gort__sigmask;
+
+/* p.c */
+__attribute__((visibility("hidden"))) struct p *gort__p_alloc(int32_t id);
 __attribute__((visibility("hidden"))) void gort__retire_p(struct p *pp);
+__attribute__((visibility("hidden"))) int gort__default_procs(void);
+__attribute__((visibility("hidden"))) int gort__maxprocs_take(void);
+
+/* proc.c */
+__attribute__((visibility("hidden"))) extern _Atomic bool gort__running;
 __attribute__((visibility("hidden"))) void gort__stop_wake_all(void);
 
 /* sysmon.c */

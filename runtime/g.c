@@ -1,0 +1,364 @@
+/*
+ * g.c: goroutines: type-stable descriptors (Go: gfget, gfput), spawning
+ * (Go: newproc), the first frame, exit (Go: goexit), yielding, and thread
+ * wiring (Go: LockOSThread).
+ *
+ * Invariants:
+ *  - A G is reachable from exactly one place: a run queue, a wait queue,
+ *    an M (running), or a free list (dead).
+ *  - Every runnable G holds a stack reservation, so attaching its stack
+ *    when it first runs cannot fail; gort_go reports -ENOMEM instead.
+ *  - Descriptors are never freed while the runtime runs (lfstack needs
+ *    type-stable nodes).
+ * Locking: gs.lock (allglock) guards the chunk list only.
+ * See also: runtime/park.c, runtime/stack.c, docs/scheduler.md.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fiber.h"
+#include "lfstack.h"
+#include "proc.h"
+#include "stack.h"
+
+enum { G_CHUNK = 256, GFREE_MAX = 64, GFREE_KEEP = 32 };
+
+struct gchunk {
+    struct gchunk *next;
+    struct g g[G_CHUNK];
+};
+
+static struct {
+    struct lock lock;            /* allglock */
+    struct gchunk *chunks;
+    struct lfstack gfree;        /* dead Gs spilled from Ps (lock-free) */
+} gs = {.lock = LOCK_INIT};
+#if 0
+    int (*main_fn)(void *);
+    void *main_arg;
+    int maxprocs_next;           /* gort_maxprocs before gort_run */
+    _Atomic bool running;
+    _Atomic int32_t mlive;       /* M threads alive besides m0 */
+    bool poisoned;               /* a previous run left Ms in syscalls */
+    sigset_t sigmask;            /* what every new M starts with */
+#endif
+
+/* ---- G descriptors --------------------------------------------------------- */
+
+/*
+ * The global free list of dead Gs is a lock-free ABA-safe stack (lfstack.h)
+ * linked through each G's schedlink word; descriptors are never freed
+ * while the runtime runs, as lfstack requires. Ps move Gs to and from it
+ * in batches.
+ */
+static void gfree_push_global(struct g *gp)
+{
+    lfstack_push(&gs.gfree, gp, (void **)&gp->schedlink);
+}
+
+static struct g *gfree_pop_global(void)
+{
+    return lfstack_pop(&gs.gfree, offsetof(struct g, schedlink));
+}
+
+/* galloc_chunk carves a new chunk of descriptors onto the global list and
+ * returns one of them, or NULL (ENOMEM). */
+static struct g *galloc_chunk(void)
+{
+    struct gchunk *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    gort__lock(&gs.lock);
+    c->next = gs.chunks;
+    gs.chunks = c;
+    gort__unlock(&gs.lock);
+    for (int i = 1; i < G_CHUNK; i++) {
+        atomic_init(&c->g[i].status, G_DEAD);
+        gfree_push_global(&c->g[i]);
+    }
+    atomic_init(&c->g[0].status, G_DEAD);
+    return &c->g[0];
+}
+
+/* galloc returns a dead G from pp's free list, the global one, or a fresh
+ * chunk (Go: gfget / malg). */
+static struct g *galloc(struct p *pp)
+{
+    struct g *gp = pp ? gort__gqueue_pop(&pp->gfree) : NULL;
+    if (gp)
+        return gp;
+    for (int i = 0; pp && i < GFREE_KEEP; i++) {
+        struct g *x = gfree_pop_global();
+        if (!x)
+            break;
+        gort__gqueue_push(&pp->gfree, x);
+    }
+    if (pp && (gp = gort__gqueue_pop(&pp->gfree)))
+        return gp;
+    if ((gp = gfree_pop_global()))
+        return gp;
+    return galloc_chunk();
+}
+
+/* gfree puts a dead G on pp's list, spilling to the global list when the
+ * P holds too many (Go: gfput). */
+static void gfree(struct p *pp, struct g *gp)
+{
+    if (!pp) {
+        gfree_push_global(gp);
+        return;
+    }
+    gort__gqueue_push(&pp->gfree, gp);
+    if (pp->gfree.n < GFREE_MAX)
+        return;
+    while (pp->gfree.n > GFREE_KEEP)
+        gfree_push_global(gort__gqueue_pop(&pp->gfree));
+}
+
+static uint64_t new_goid(struct p *pp)
+{
+    if (!pp)
+        return atomic_fetch_add(&gort__sched.goidgen, 1) + 1;
+    if (pp->goidcache == pp->goidcacheend) {
+        pp->goidcache = atomic_fetch_add(&gort__sched.goidgen, GOID_BATCH) + 1;
+        pp->goidcacheend = pp->goidcache + GOID_BATCH;
+    }
+    return pp->goidcache++;
+}
+
+/* g_entry is the first C function on a goroutine's stack. */
+static void g_entry(void *arg)
+{
+    struct g *gp = arg;
+    fiber_asan_finish(NULL, NULL, NULL);
+    gort__finish_switch();
+    gp->fn(gp->arg);
+    gort_goexit();
+}
+
+/* gort__g_start attaches a stack to gp when it first runs and builds the
+ * frame that enters g_entry. Runs on g0 with a P. */
+void gort__g_start(struct g *gp)
+{
+    struct m *mp = gort__getm();
+    if (gp->argsize > G_INLINE_ARGS)
+        gort__throw("g_start: large arguments without a stack");
+    gort__stack_alloc(mp->p, &gp->stk);
+    fiber_asan_unpoison((void *)gp->stk.lo, gp->stk.hi - gp->stk.lo);
+    uintptr_t top = gp->stk.hi;
+    if (gp->argsize) {
+        top = (top - gp->argsize) & ~(uintptr_t)15;
+        memcpy((void *)top, gp->args, gp->argsize);
+        gp->arg = (void *)top;
+    }
+    gort__ctx_make(&gp->ctx, (void *)top, g_entry, gp);
+    if (!gp->tsan_fiber) /* a TSan fiber costs ~800 KiB: keep it with the G */
+        gp->tsan_fiber = fiber_tsan_create();
+}
+
+/* newproc creates a runnable G for fn (Go: newproc1). */
+int gort__newproc(void (*fn)(void *), void *arg, const void *args,
+                   size_t size, bool is_main)
+{
+    struct m *mp = gort__getm();
+    struct p *pp = mp ? mp->p : NULL;
+    int err = gort__stack_reserve(pp);
+    if (err)
+        return err;
+    struct g *gp = galloc(pp);
+    if (!gp) {
+        gort__stack_unreserve(pp);
+        return -ENOMEM;
+    }
+    gp->fn = fn;
+    gp->arg = arg;
+    gp->argsize = (uint16_t)size;
+    if (size) {
+        if (size > G_INLINE_ARGS) {
+            /* Too big to carry in the descriptor: attach the stack now. */
+            gort__stack_alloc(pp, &gp->stk);
+            uintptr_t top = (gp->stk.hi - size) & ~(uintptr_t)15;
+            memcpy((void *)top, args, size);
+            gp->arg = (void *)top;
+            gp->argsize = 0;
+            gort__ctx_make(&gp->ctx, (void *)top, g_entry, gp);
+            if (!gp->tsan_fiber)
+                gp->tsan_fiber = fiber_tsan_create();
+        } else {
+            memcpy(gp->args, args, size);
+        }
+    }
+    gp->goid = new_goid(pp);
+    gp->is_main = is_main;
+    gp->schedlink = NULL;
+    gp->lockedm = NULL;
+    gp->lockcount = 0;
+    gp->saved_errno = 0;
+    gp->param = NULL;
+    gp->waiting = NULL;
+    gp->waitreason = WAIT_NONE;
+    atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__sched.ngoroutines, 1,
+                              memory_order_relaxed);
+    gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
+    if (pp) {
+        P_STAT_INC(pp->nspawned, 1);
+        gort__runq_put(pp, gp, true);
+        if (!is_main) /* main starts on m0, before any other M exists */
+            gort__wakep();
+        /* Back-pressure: a spawner that filled its P's queue lets the
+         * children run before it goes on (it resumes from the global
+         * queue within GLOBAL_FAIR_TICK schedules). Go would spill half
+         * the queue to the global list and keep spawning for the rest
+         * of its slice; running the children now keeps their
+         * descriptors and stacks hot in cache and memory bounded. */
+        struct g *cur = mp->curg;
+        if (cur && gort__runq_len(pp) >= RUNQ_SIZE)
+            atomic_store_explicit(&cur->preempt, true, memory_order_relaxed);
+    } else {
+        gort__lock(&gort__sched.lock);
+        gort__globrunq_put(gp);
+        gort__unlock(&gort__sched.lock);
+    }
+    return 0;
+}
+
+/* spawn is gort_go and gort_go_copy: from a goroutine, or from g0 holding
+ * a P (timer callbacks: Go's AfterFunc runs `go f()` there). */
+static int spawn(void (*fn)(void *), void *arg, const void *args, size_t size)
+{
+    struct m *mp = gort__getm();
+    if (!mp || (!mp->curg && !mp->p))
+        return -EPERM;
+    struct g *gp = mp->curg;
+    int err = gort__newproc(fn, arg, args, size, false);
+    gort__maybe_preempt(gp);
+    return err;
+}
+
+int gort_go(void (*fn)(void *), void *arg)
+{
+    if (!fn)
+        return -EINVAL;
+    return spawn(fn, arg, NULL, 0);
+}
+
+int gort_go_copy(void (*fn)(void *), const void *args, size_t size)
+{
+    if (!fn || (!args && size) || size > GORT_GO_COPY_MAX)
+        return -EINVAL;
+    return spawn(fn, NULL, args, size);
+}
+
+/* gort__g_destroy frees an exited G's stack and descriptor. Runs on g0. */
+void gort__g_destroy(struct m *mp, struct g *gp)
+{
+    struct p *pp = mp->p;
+    gort__g_setstatus(gp, G_RUNNING, G_DEAD);
+    gp->m = NULL;
+    gort__stack_free(pp, &gp->stk);
+    gort__stack_unreserve(pp);
+    atomic_fetch_sub_explicit(&gort__sched.ngoroutines, 1,
+                              memory_order_relaxed);
+    if (gp->lockcount && mp->lockedg == gp) {
+        /* Go kills a thread whose wired goroutine exits: its state may be
+         * poisoned. m0 belongs to the caller of gort_run, so it stays. */
+        mp->lockedg = NULL;
+        if (!mp->is_m0)
+            mp->dead_locked = gp;
+    }
+    gp->lockedm = NULL;
+    gp->lockcount = 0;
+    gfree(pp, gp);
+}
+
+_Noreturn void gort_goexit(void)
+{
+    struct g *gp = gort__getg();
+    if (!gp)
+        gort__throw("gort_goexit called outside a goroutine");
+    gort__switch_out(gp, AFTER_EXIT);
+    gort__throw("goexit: dead goroutine resumed");
+}
+
+void gort__preempt_park(void)
+{
+    struct g *gp = gort__getg();
+    atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gort__sched.npreempts, 1, memory_order_relaxed);
+    gort__switch_out(gp, AFTER_PREEMPT);
+}
+
+void gort_yield(void)
+{
+    struct g *gp = gort__getg();
+    if (!gp) {
+        sched_yield();
+        return;
+    }
+    atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
+    P_STAT_INC(gp->m->p->nyields, 1);
+    gort__switch_out(gp, AFTER_YIELD);
+}
+
+uint64_t gort_id(void)
+{
+    struct g *gp = gort__getg();
+    return gp ? gp->goid : 0;
+}
+
+int gort_num_goroutine(void)
+{
+    return (int)atomic_load(&gort__sched.ngoroutines);
+}
+/* ---- Thread wiring --------------------------------------------------------- */
+
+void gort_lock_os_thread(void)
+{
+    struct g *gp = gort__getg();
+    if (!gp)
+        return;
+    gp->lockcount++;
+    gp->lockedm = gp->m;
+    gp->m->lockedg = gp;
+}
+
+void gort_unlock_os_thread(void)
+{
+    struct g *gp = gort__getg();
+    if (!gp || gp->lockcount == 0)
+        return;
+    if (--gp->lockcount == 0) {
+        gp->m->lockedg = NULL;
+        gp->lockedm = NULL;
+    }
+}
+
+/* gort__g_flush moves pp's dead descriptors to the global list (pp is
+ * being retired). */
+void gort__g_flush(struct p *pp)
+{
+    struct g *gp;
+    while ((gp = gort__gqueue_pop(&pp->gfree)))
+        gfree_push_global(gp);
+}
+
+/* gort__g_fini frees every descriptor chunk (the runtime stopped). */
+void gort__g_fini(void)
+{
+    for (struct gchunk *c = gs.chunks, *next; c; c = next) {
+        next = c->next;
+        for (int i = 0; i < G_CHUNK; i++)
+            if (c->g[i].tsan_fiber)
+                fiber_tsan_destroy(c->g[i].tsan_fiber);
+        free(c);
+    }
+    gs.chunks = NULL;
+    gs.gfree = (struct lfstack){0};
+}
