@@ -114,7 +114,7 @@ static bool probe_guard(void)
         return false;
     bool ok = madvise(p, stk.pagesize, MADV_GUARD_INSTALL) == 0;
     munmap(p, len);
-    return ok && !getenv("GORT_NO_MADV_GUARD");
+    return ok;
 }
 
 int gort__stack_init(void)
@@ -143,6 +143,21 @@ int gort__stack_init(void)
     /* An mprotect guard turns one mapping into two more entries. */
     stk.mprotect_budget = maps > 2 * MAP_RESERVE
                               ? (uint64_t)(maps - MAP_RESERVE) / 2 : 0;
+    /* GORT_STACK_GUARD=mprotect|canary forces a fallback, to test it or
+     * to keep map entries for something else. */
+    const char *g = getenv("GORT_STACK_GUARD");
+    if (g && *g) {
+        if (strcmp(g, "canary") == 0) {
+            stk.madv_guard = false;
+            stk.mprotect_budget = 0;
+        } else if (strcmp(g, "mprotect") == 0) {
+            stk.madv_guard = false;
+        } else if (strcmp(g, "madvise") != 0) {
+            fprintf(stderr, "gort: GORT_STACK_GUARD=%s: want madvise, "
+                            "mprotect or canary\n", g);
+            return -EINVAL;
+        }
+    }
     return 0;
 }
 

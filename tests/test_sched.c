@@ -611,6 +611,53 @@ Test(sched, stack_overflow_is_reported_and_fatal, .timeout = 30)
     cr_assert(not(eq(ptr, strstr(buf, "\ngoroutine "), NULL)), "%s", buf);
 }
 
+Test(sched, mprotect_guard_catches_overflow_too, .timeout = 30)
+{
+    char buf[4096];
+    setenv("GORT_STACK_GUARD", "mprotect", 1);
+    int st = run_child(overflow_main, NULL, buf, sizeof buf);
+    cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
+    cr_assert(not(eq(ptr, strstr(buf, "fatal error: stack overflow"), NULL)),
+              "%s", buf);
+}
+
+/* use_stack touches about `bytes` of stack below its caller, then yields:
+ * with a canary guard the overflow is caught at that switch. */
+static void __attribute__((noinline)) use_stack(size_t bytes)
+{
+    volatile char big[bytes];
+    for (size_t i = 0; i < bytes; i++)
+        big[i] = 1;
+    big[bytes - 1] = 1;
+    gort_yield();
+    (void)big[0];
+}
+
+static void slight_overflow(void *arg)
+{
+    (void)arg;
+    use_stack((16 << 10) + (4 << 10)); /* 4 KiB past a 16 KiB stack */
+}
+
+static int slight_overflow_main(void *arg)
+{
+    (void)arg;
+    gort_go(slight_overflow, NULL);
+    gort_sleep(GORT_S(10));
+    return 0;
+}
+
+Test(sched, canary_guard_catches_overflow_at_the_next_switch, .timeout = 30)
+{
+    char buf[4096];
+    setenv("GORT_STACK_GUARD", "canary", 1);
+    setenv("GORT_STACK_MAX", "16K", 1);
+    int st = run_child(slight_overflow_main, NULL, buf, sizeof buf);
+    cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
+    cr_assert(not(eq(ptr, strstr(buf, "fatal error: stack overflow"), NULL)),
+              "%s", buf);
+}
+
 static int deadlock_main(void *arg)
 {
     (void)arg;

@@ -30,7 +30,7 @@ func main() {
 			for j := int64(0); j < k; j++ {
 				atomic.AddInt64(&counter, 1)
 			}
-		}(*n*(i+1)/ *g - *n*i/ *g)
+		}(*n*(i+1) / *g - *n*i / *g)
 	}
 	wg.Wait()
 	wall := time.Since(t0)

@@ -32,7 +32,7 @@ func main() {
 				counter++
 				mu.Unlock()
 			}
-		}(*n*(i+1)/ *g - *n*i/ *g)
+		}(*n*(i+1) / *g - *n*i / *g)
 	}
 	wg.Wait()
 	wall := time.Since(t0)
