@@ -237,10 +237,17 @@ drop:
         gort__unlock(&s->lock);
         return NULL;
     }
-    if (pp->id < atomic_load(&s->gomaxprocs) &&
-        (gp = gort__globrunq_get(pp, 0))) {
-        gort__unlock(&s->lock);
-        return gp;
+    if (pp->id < atomic_load(&s->gomaxprocs)) {
+        if ((gp = gort__globrunq_get(pp, 0))) {
+            gort__unlock(&s->lock);
+            return gp;
+        }
+        if (!gort__runq_empty(pp)) {
+            /* We came to retire pp, but gort_maxprocs grew back in the
+             * meantime: pp is live again, with work. */
+            gort__unlock(&s->lock);
+            goto top;
+        }
     }
     gort__releasep(mp);
     gort__pidleput(pp);
