@@ -24,11 +24,34 @@
 
 struct lfstack {
     volatile AO_double_t top; /* AO_val1: node, AO_val2: push count */
+#if defined(__SANITIZE_THREAD__)
+    _Atomic int tsan_lock;    /* see lfstack_tsan_lock */
+#endif
 };
+
+#if defined(__SANITIZE_THREAD__)
+/* TSan cannot see the happens-before that cmpxchg16b in inline assembly
+ * creates, and would report every reuse of a popped node as a race. Under
+ * TSan the stack is therefore serialised by a C11 spinlock it does see. */
+#include <stdatomic.h>
+static inline void lfstack_tsan_lock(struct lfstack *s)
+{
+    while (atomic_exchange_explicit(&s->tsan_lock, 1, memory_order_acquire))
+        ;
+}
+static inline void lfstack_tsan_unlock(struct lfstack *s)
+{
+    atomic_store_explicit(&s->tsan_lock, 0, memory_order_release);
+}
+#else
+#define lfstack_tsan_lock(s) ((void)(s))
+#define lfstack_tsan_unlock(s) ((void)(s))
+#endif
 
 /* lfstack_push pushes node, whose link word is *link. */
 static inline void lfstack_push(struct lfstack *s, void *node, void **link)
 {
+    lfstack_tsan_lock(s);
     for (;;) {
         AO_double_t old = s->top; /* torn reads fail the CAS below */
         __atomic_store_n(link, (void *)old.AO_val1, __ATOMIC_RELAXED);
@@ -36,25 +59,31 @@ static inline void lfstack_push(struct lfstack *s, void *node, void **link)
         if (AO_compare_double_and_swap_double_full(
                 &s->top, old.AO_val1, old.AO_val2, (AO_t)node,
                 old.AO_val2 + 1))
-            return;
+            break;
     }
+    lfstack_tsan_unlock(s);
 }
 
 /* lfstack_pop pops a node (link_off: offset of its link word) or returns
  * NULL when the stack is empty. */
 static inline void *lfstack_pop(struct lfstack *s, size_t link_off)
 {
+    lfstack_tsan_lock(s);
     for (;;) {
         AO_double_t old = s->top;
         char *node = (char *)old.AO_val1;
-        if (!node)
+        if (!node) {
+            lfstack_tsan_unlock(s);
             return NULL;
+        }
         void *next = __atomic_load_n((void **)(node + link_off),
                                      __ATOMIC_ACQUIRE);
         if (AO_compare_double_and_swap_double_full(
                 &s->top, old.AO_val1, old.AO_val2, (AO_t)next,
-                old.AO_val2 + 1))
+                old.AO_val2 + 1)) {
+            lfstack_tsan_unlock(s);
             return node;
+        }
     }
 }
 
