@@ -39,6 +39,9 @@
 #define VALGRIND_STACK_REGISTER(lo, hi) 0
 #endif
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13; Debian 12's headers lack it */
 #endif
@@ -77,6 +80,7 @@ static struct {
     int64_t credit;          /* free reservations not held by any P */
     struct stack *pool;      /* LIFO; [0, ncold) are cold */
     size_t npool, cappool, ncold;
+    size_t lowwater;         /* least npool since the last scavenge */
     bool madv_guard;         /* MADV_GUARD_INSTALL works here */
     uint64_t mprotect_budget;
     _Atomic uint32_t nmadvise, nmprotect, ncanary;
@@ -174,7 +178,7 @@ void gort__stack_fini(void)
     stk.credit = 0;
     free(stk.pool);
     stk.pool = NULL;
-    stk.npool = stk.cappool = stk.ncold = 0;
+    stk.npool = stk.cappool = stk.ncold = stk.lowwater = 0;
     atomic_store(&stk.nmadvise, 0);
     atomic_store(&stk.nmprotect, 0);
     atomic_store(&stk.ncanary, 0);
@@ -225,6 +229,18 @@ static uint32_t install_guard(uintptr_t base)
     return GUARD_CANARY;
 }
 
+/* populate_top commits the top page of a stack that has none, where the
+ * goroutine's first frame goes. A page fault taken in a virtual machine
+ * costs several times a system call that commits the same page (measured
+ * here: ~50us against ~7us), and on bare metal the two cost about the
+ * same. Kernels before 5.14 lack MADV_POPULATE_WRITE: then the first
+ * write faults the page in as usual. */
+static void populate_top(const struct stack *st)
+{
+    madvise((void *)(st->hi - stk.pagesize), stk.pagesize,
+            MADV_POPULATE_WRITE);
+}
+
 /* carve takes a never-used slot. Caller holds stk.lock and a reservation
  * guarantees one exists. */
 static void carve(struct stack *st)
@@ -243,6 +259,7 @@ static void carve(struct stack *st)
     st->guard = install_guard(base);
     st->lo = base + GUARD_BYTES;
     st->hi = base + stk.slot;
+    populate_top(st);
     /* Tell valgrind this range is a stack, so switching onto it is not
      * taken for a wild stack-pointer change; a no-op outside valgrind. */
     (void)VALGRIND_STACK_REGISTER(st->lo, st->hi);
@@ -308,8 +325,12 @@ void gort__stack_alloc(struct p *pp, struct stack *st)
     uint32_t want = c ? CACHE_MAX / 2 : 1;
     while (want > 0 && stk.npool > 0) {
         struct stack s = stk.pool[--stk.npool];
-        if (stk.npool < stk.ncold)
+        if (stk.npool < stk.ncold) {
             stk.ncold = stk.npool;
+            populate_top(&s); /* scavenged: its pages are gone */
+        }
+        if (stk.npool < stk.lowwater)
+            stk.lowwater = stk.npool;
         write_canary(&s); /* a cold stack lost it with its pages */
         if (c)
             c->s[c->n++] = s;
@@ -394,18 +415,25 @@ static int by_address(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* gort__stack_scavenge returns the pages of every pooled stack beyond the
- * POOL_WARM most recently freed. The cold ones are the oldest entries at
- * the bottom of the LIFO; sorting them lets adjacent slots share one
- * madvise call (a whole slab's worth at best). Runs on sysmon. */
+/* gort__stack_scavenge returns the pages of pooled stacks that stayed
+ * unused for a whole scavenge period (the pool's low-water mark since the
+ * last call: entries below it were never popped), keeping the POOL_WARM
+ * most recently freed. So a pool that churns keeps its pages, and one
+ * left idle gives them back, as Go's scavenger does. The idle entries are
+ * the oldest, at the bottom of the LIFO; sorting them lets adjacent slots
+ * share one madvise call (a whole slab's worth at best). Runs on sysmon
+ * every SCAVENGE_NS. */
 void gort__stack_scavenge(void)
 {
     gort__lock(&stk.lock);
-    if (stk.npool <= stk.ncold + POOL_WARM) {
+    size_t to = stk.lowwater < stk.npool ? stk.lowwater : stk.npool;
+    to = to > POOL_WARM ? to - POOL_WARM : 0;
+    stk.lowwater = stk.npool;
+    if (to <= stk.ncold) {
         gort__unlock(&stk.lock);
         return;
     }
-    size_t from = stk.ncold, to = stk.npool - POOL_WARM;
+    size_t from = stk.ncold;
     qsort(&stk.pool[from], to - from, sizeof stk.pool[0], by_address);
     size_t i = from;
     while (i < to) {

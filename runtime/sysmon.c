@@ -25,7 +25,7 @@
 
 enum { SYSMON_MIN_US = 20, SYSMON_MAX_US = 10000, IDLE_ROUNDS = 50 };
 #define NETPOLL_STALE_NS 10000000
-#define SCAVENGE_NS 100000000
+#define SCAVENGE_NS 1000000000 /* stacks idle this long give pages back */
 
 static struct {
     pthread_t thread;
