@@ -125,11 +125,26 @@ static int32_t count_ms(int32_t *idle, int32_t *threads)
     return n;
 }
 
+static void print_m(struct m *mp)
+{
+    struct p *pp = __atomic_load_n(&mp->p, __ATOMIC_RELAXED);
+    struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
+    struct g *lg = __atomic_load_n(&mp->lockedg, __ATOMIC_RELAXED);
+    bool spinning = __atomic_load_n(&mp->spinning, __ATOMIC_RELAXED);
+    fprintf(stderr, "  M%lld: p=%d curg=%lld spinning=%s lockedg=%lld\n",
+            (long long)mp->id, pp ? pp->id : -1,
+            gp ? (long long)gp->goid : -1LL, spinning ? "true" : "false",
+            lg ? (long long)lg->goid : -1LL);
+}
+
 /* gort__schedtrace prints Go's SCHED line (and with detail, P and M
- * lines) to stderr. */
+ * lines) to stderr. It holds sched.lock for a consistent M list, as Go's
+ * schedtrace does, unless the lock is busy (a fatal error may be printing
+ * while holding it): then the snapshot is best effort. */
 void gort__schedtrace(bool detail)
 {
     struct sched *s = &gort__sched;
+    bool locked = gort__trylock(&s->lock);
     int32_t procs = atomic_load(&s->gomaxprocs), idle, threads;
     count_ms(&idle, &threads);
     char line[4096];
@@ -145,31 +160,27 @@ void gort__schedtrace(bool detail)
                       i ? " " : "", s->allp[i] ? gort__runq_len(s->allp[i])
                                                : 0);
     fprintf(stderr, "%s]\n", line);
-    if (!detail)
-        return;
-    for (int32_t i = 0; i < procs; i++) {
+    for (int32_t i = 0; detail && i < procs; i++) {
         struct p *pp = s->allp[i];
         if (!pp)
             continue;
         struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_RELAXED);
+        long long timers = -1; /* unknown if the heap is busy */
+        if (gort__trylock(&pp->timers.lock)) {
+            timers = pp->timers.len;
+            gort__unlock(&pp->timers.lock);
+        }
         fprintf(stderr, "  P%d: status=%u schedtick=%u syscalltick=%u m=%lld "
-                "runqsize=%u gfreecnt=%d timerslen=%u\n", i,
-                atomic_load(&pp->status), pp->schedtick,
+                "runqsize=%u timerslen=%lld\n", i, atomic_load(&pp->status),
+                __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED),
                 atomic_load(&pp->syscalltick), mp ? (long long)mp->id : -1LL,
-                gort__runq_len(pp), pp->gfree.n, pp->timers.len);
+                gort__runq_len(pp), timers);
     }
-    for (struct m *mp = s->allm; mp; mp = mp->alllink) {
-        if (atomic_load(&mp->exited))
-            continue;
-        struct p *pp = __atomic_load_n(&mp->p, __ATOMIC_RELAXED);
-        struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
-        fprintf(stderr, "  M%lld: p=%d curg=%lld locks=%u spinning=%s "
-                "blocked=%s lockedg=%lld\n", (long long)mp->id,
-                pp ? pp->id : -1, gp ? (long long)gp->goid : -1LL, mp->locks,
-                mp->spinning ? "true" : "false",
-                mp->blocked ? "true" : "false",
-                mp->lockedg ? (long long)mp->lockedg->goid : -1LL);
-    }
+    for (struct m *mp = s->allm; detail && mp; mp = mp->alllink)
+        if (!atomic_load(&mp->exited))
+            print_m(mp);
+    if (locked)
+        gort__unlock(&s->lock);
 }
 
 int gort_stats(gort_stats_t *st)
@@ -185,7 +196,9 @@ int gort_stats(gort_stats_t *st)
     st->procs = procs;
     st->idle_procs = atomic_load(&s->npidle);
     int32_t idle, threads;
+    gort__lock(&s->lock);
     count_ms(&idle, &threads);
+    gort__unlock(&s->lock);
     st->threads = threads;
     st->idle_threads = idle;
     st->spinning_threads = atomic_load(&s->nmspinning);

@@ -154,7 +154,8 @@ void gort__finish_switch(void)
     if (!prev)
         return;
     mp->prev = NULL;
-    gort__stack_check_canary(prev);
+    if (prev->stk.guard == GUARD_CANARY)
+        gort__stack_check_canary(prev);
     after_switch(mp, prev, mp->after_switch);
 }
 

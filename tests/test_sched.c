@@ -18,7 +18,7 @@
 #include <gort.h>
 
 #if defined(__SANITIZE_THREAD__)
-enum { SCALE = 100 }; /* every live goroutine is a TSan fiber (~800 KiB) */
+enum { SCALE = 250 }; /* each live goroutine is a TSan fiber: ~800 KiB, 8128 at most */
 #elif defined(GORT_SAN)
 enum { SCALE = 10 };
 #else
