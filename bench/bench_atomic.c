@@ -7,19 +7,19 @@
  * Locking: none.
  * See also: bench/go/atomic/main.go, bench_mutex.c, docs/benchmarks.md.
  */
-#include <stdatomic.h>
+#include <gort/atomic.h>
 
 #include "bench.h"
 
 static int64_t n = 10000000, g = 8;
-static _Atomic int64_t counter;
+static int64_t counter; /* touched only through gort/atomic.h */
 static gort_wg wg;
 
 static void worker(void *arg)
 {
     int64_t k = *(const int64_t *)arg;
     for (int64_t j = 0; j < k; j++)
-        atomic_fetch_add(&counter, 1); /* seq_cst, as Go's */
+        gort_atomic_add_int64(&counter, 1); /* Go: atomic.AddInt64 */
     gort_wg_done(&wg);
 }
 
@@ -35,7 +35,7 @@ static int run(void *arg)
     gort_wg_wait(&wg);
     int64_t wall = bench_now() - t0;
 
-    int64_t got = atomic_load(&counter);
+    int64_t got = gort_atomic_load_int64(&counter);
     if (got != n)
         bench_fail("atomic: counter=%lld want %lld", (long long)got,
                    (long long)n);

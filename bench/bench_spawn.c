@@ -7,18 +7,18 @@
  * Locking: counter is atomic; wg is gort's WaitGroup.
  * See also: bench/go/spawn/main.go, docs/benchmarks.md.
  */
-#include <stdatomic.h>
+#include <gort/atomic.h>
 
 #include "bench.h"
 
 static int64_t n = 1000000;
-static _Atomic int64_t counter;
+static int64_t counter; /* touched only through gort/atomic.h */
 static gort_wg wg;
 
 static void worker(void *arg)
 {
     (void)arg;
-    atomic_fetch_add(&counter, 1); /* seq_cst, as Go's atomic.AddInt64 */
+    gort_atomic_add_int64(&counter, 1); /* Go: atomic.AddInt64 */
     gort_wg_done(&wg);
 }
 
@@ -32,9 +32,9 @@ static int run(void *arg)
     gort_wg_wait(&wg);
     int64_t wall = bench_now() - t0;
 
-    if (atomic_load(&counter) != n)
+    if (gort_atomic_load_int64(&counter) != n)
         bench_fail("spawn: counter=%lld want %lld",
-                   (long long)atomic_load(&counter), (long long)n);
+                   (long long)gort_atomic_load_int64(&counter), (long long)n);
     bench_print("spawn", n, n, wall, NULL);
     return 0;
 }
