@@ -142,24 +142,31 @@ static void g_entry(void *arg)
     gort_goexit();
 }
 
-/* gort__g_start attaches a stack to gp when it first runs and builds the
- * frame that enters g_entry. Runs on g0 with a P. */
-void gort__g_start(struct g *gp)
+/* attach gives gp a stack from pp's cache (or the pool), copies `size`
+ * bytes of arguments to its top, and builds the frame that enters g_entry.
+ * A reused stack may still carry ASan poison from frames its previous
+ * goroutine never returned from (peer pitfall 7): clear it first. */
+static void attach(struct g *gp, struct p *pp, const void *args, size_t size)
 {
-    struct m *mp = gort__getm();
-    if (gp->argsize > G_INLINE_ARGS)
-        gort__throw("g_start: large arguments without a stack");
-    gort__stack_alloc(mp->p, &gp->stk);
+    gort__stack_alloc(pp, &gp->stk);
     fiber_asan_unpoison((void *)gp->stk.lo, gp->stk.hi - gp->stk.lo);
     uintptr_t top = gp->stk.hi;
-    if (gp->argsize) {
-        top = (top - gp->argsize) & ~(uintptr_t)15;
-        memcpy((void *)top, gp->args, gp->argsize);
+    if (size) {
+        top = (top - size) & ~(uintptr_t)15;
+        memcpy((void *)top, args, size);
         gp->arg = (void *)top;
     }
+    gp->argsize = 0;
     gort__ctx_make(&gp->ctx, (void *)top, g_entry, gp);
     if (!gp->tsan_fiber) /* a TSan fiber costs ~800 KiB: keep it with the G */
         gp->tsan_fiber = fiber_tsan_create();
+}
+
+/* gort__g_start attaches a stack to gp when it first runs. Runs with a P,
+ * on g0 or on the goroutine switching to gp. */
+void gort__g_start(struct g *gp)
+{
+    attach(gp, gort__getm()->p, gp->args, gp->argsize);
 }
 
 /* newproc creates a runnable G for fn (Go: newproc1). */
@@ -182,14 +189,7 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     if (size) {
         if (size > G_INLINE_ARGS) {
             /* Too big to carry in the descriptor: attach the stack now. */
-            gort__stack_alloc(pp, &gp->stk);
-            uintptr_t top = (gp->stk.hi - size) & ~(uintptr_t)15;
-            memcpy((void *)top, args, size);
-            gp->arg = (void *)top;
-            gp->argsize = 0;
-            gort__ctx_make(&gp->ctx, (void *)top, g_entry, gp);
-            if (!gp->tsan_fiber)
-                gp->tsan_fiber = fiber_tsan_create();
+            attach(gp, pp, args, size);
         } else {
             memcpy(gp->args, args, size);
         }

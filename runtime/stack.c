@@ -355,6 +355,8 @@ void gort__stack_alloc(struct p *pp, struct stack *st)
 /* pool_put appends n stacks to the pool. Caller holds stk.lock. */
 static void pool_put(struct stack *s, uint32_t n)
 {
+    if (n == 0)
+        return;
     if (stk.npool + n > stk.cappool) {
         size_t cap = stk.cappool ? stk.cappool * 2 : 1024;
         while (cap < stk.npool + n)

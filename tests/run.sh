@@ -4,6 +4,8 @@
 # lost wake-ups (tests that pin their own processor count keep it).
 # Prints one "N passed, N failed" line at the end and fails if any did.
 set -u
+# ASan builds: leaks fail the run, except Criterion's own (tests/lsan.supp).
+export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 pass=0 fail=0 failed=
 jobs=${JOBS:-2}
 run() {
