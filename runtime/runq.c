@@ -11,6 +11,8 @@
  * Locking: the global queue is under sched.lock; the rings take no lock.
  * See also: runtime/sched.c (who puts where), Go's proc.go.
  */
+#include <unistd.h>
+
 #include "runtime.h"
 
 void gort__gqueue_push(struct gqueue *q, struct g *gp)
@@ -159,10 +161,11 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
             if (!next)
                 return 0;
             /* The victim is probably about to run its runnext itself
-             * (a channel hand-off is ~50ns): back off 3us first, as Go. */
+             * (a channel hand-off is ~50ns): back off first, as Go does
+             * with usleep(3), which timer slack stretches to tens of us. */
             if (atomic_load_explicit(&victim->status, memory_order_relaxed) ==
                 P_RUNNING)
-                gort__procyield(300);
+                usleep(3);
             if (!atomic_compare_exchange_strong_explicit(
                     &victim->runnext, &next, NULL, memory_order_acq_rel,
                     memory_order_relaxed))
