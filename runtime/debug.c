@@ -68,7 +68,7 @@ _Noreturn void gort__throw(const char *msg)
     fprintf(stderr, "fatal error: %s\n", msg);
     goroutine_header();
     if (gort__debug.scheddetail)
-        gort__schedtrace(true);
+        gort__schedtrace(true, true);
     fflush(stderr);
     _exit(2);
 }
@@ -125,26 +125,33 @@ static int32_t count_ms(int32_t *idle, int32_t *threads)
     return n;
 }
 
+/* print_m prints one M line. Its P is found from the Ps' side (pp->m is
+ * published atomically), since an M's own fields are its thread's. */
 static void print_m(struct m *mp)
 {
-    struct p *pp = __atomic_load_n(&mp->p, __ATOMIC_RELAXED);
+    int32_t pid = -1, procs = atomic_load(&gort__sched.gomaxprocs);
+    for (int32_t i = 0; i < procs; i++) {
+        struct p *pp = gort__sched.allp[i];
+        if (pp && __atomic_load_n(&pp->m, __ATOMIC_RELAXED) == mp)
+            pid = i;
+    }
     struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_RELAXED);
-    struct g *lg = __atomic_load_n(&mp->lockedg, __ATOMIC_RELAXED);
-    bool spinning = __atomic_load_n(&mp->spinning, __ATOMIC_RELAXED);
-    fprintf(stderr, "  M%lld: p=%d curg=%lld spinning=%s lockedg=%lld\n",
-            (long long)mp->id, pp ? pp->id : -1,
-            gp ? (long long)gp->goid : -1LL, spinning ? "true" : "false",
-            lg ? (long long)lg->goid : -1LL);
+    fprintf(stderr, "  M%lld: p=%d curg=%lld\n", (long long)mp->id, pid,
+            gp ? (long long)gp->goid : -1LL);
 }
 
 /* gort__schedtrace prints Go's SCHED line (and with detail, P and M
  * lines) to stderr. It holds sched.lock for a consistent M list, as Go's
- * schedtrace does, unless the lock is busy (a fatal error may be printing
- * while holding it): then the snapshot is best effort. */
-void gort__schedtrace(bool detail)
+ * schedtrace does; when crashing it only tries, because the failing code
+ * may hold the lock, and the snapshot is then best effort. */
+void gort__schedtrace(bool detail, bool crashing)
 {
     struct sched *s = &gort__sched;
-    bool locked = gort__trylock(&s->lock);
+    bool locked = true;
+    if (crashing)
+        locked = gort__trylock(&s->lock);
+    else
+        gort__lock(&s->lock);
     int32_t procs = atomic_load(&s->gomaxprocs), idle, threads;
     count_ms(&idle, &threads);
     char line[4096];

@@ -72,7 +72,8 @@ __attribute__((visibility("hidden"))) void gort__stop_wake_all(void);
 __attribute__((visibility("hidden"))) int gort__sysmon_start(void);
 __attribute__((visibility("hidden"))) void gort__sysmon_stop(void);
 __attribute__((visibility("hidden"))) void gort__sysmon_wake(void);
-__attribute__((visibility("hidden"))) void gort__schedtrace(bool detail);
+__attribute__((visibility("hidden"))) void gort__schedtrace(bool detail,
+                                                          bool crashing);
 
 /* signal.c */
 __attribute__((visibility("hidden"))) int gort__signal_init(void);

@@ -169,7 +169,7 @@ static void *sysmon(void *arg)
         }
         if (gort__debug.schedtrace_ms &&
             now - last_trace >= gort__debug.schedtrace_ms * 1000000) {
-            gort__schedtrace(gort__debug.scheddetail);
+            gort__schedtrace(gort__debug.scheddetail, false);
             last_trace = now;
         }
     }
