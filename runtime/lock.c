@@ -62,8 +62,25 @@ bool gort__trylock(struct lock *l)
         &l->key, &v, MUTEX_LOCKED, memory_order_acquire, memory_order_relaxed);
 }
 
+/* grab_if_free takes l if it is seen unlocked, storing `as` (LOCKED, or
+ * SLEEPING when others may sleep on it). */
+static bool grab_if_free(struct lock *l, uint32_t as)
+{
+    while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
+           MUTEX_UNLOCKED) {
+        uint32_t z = MUTEX_UNLOCKED;
+        /* CAS-acquire; pairs with the store-release in gort__unlock. */
+        if (atomic_compare_exchange_weak_explicit(&l->key, &z, as,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            return true;
+    }
+    return false;
+}
+
 /* gort__lock acquires l: spin briefly (the holder is on a CPU, critical
- * sections are short), then sleep in the kernel. */
+ * sections are short), yield the CPU once, then sleep in the kernel
+ * (Go's lock_futex.go). */
 void gort__lock(struct lock *l)
 {
     /* Speculative grab: xchg-acquire; pairs with gort__unlock. */
@@ -76,25 +93,13 @@ void gort__lock(struct lock *l)
     uint32_t wait = v;
     for (;;) {
         for (int i = 0; i < ACTIVE_SPIN; i++) {
-            while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
-                   MUTEX_UNLOCKED) {
-                uint32_t z = MUTEX_UNLOCKED;
-                if (atomic_compare_exchange_weak_explicit(
-                        &l->key, &z, wait, memory_order_acquire,
-                        memory_order_relaxed))
-                    return;
-            }
+            if (grab_if_free(l, wait))
+                return;
             gort__procyield(ACTIVE_SPIN_CNT);
         }
         for (int i = 0; i < PASSIVE_SPIN; i++) {
-            while (atomic_load_explicit(&l->key, memory_order_relaxed) ==
-                   MUTEX_UNLOCKED) {
-                uint32_t z = MUTEX_UNLOCKED;
-                if (atomic_compare_exchange_weak_explicit(
-                        &l->key, &z, wait, memory_order_acquire,
-                        memory_order_relaxed))
-                    return;
-            }
+            if (grab_if_free(l, wait))
+                return;
             gort__osyield();
         }
         v = atomic_exchange_explicit(&l->key, MUTEX_SLEEPING,
