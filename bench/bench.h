@@ -197,4 +197,51 @@ static inline int bench_start(int (*main_fn)(void *), void *arg)
     return rc;
 }
 
+/* bench_spawn_wait times starting count goroutines fn(NULL) on wg and
+ * waiting for all of them (each calls gort_wg_done); returns the wall time
+ * in ns. It parks (gort_wg_wait). */
+static inline int64_t bench_spawn_wait(gort_wg *wg, int64_t count,
+                                       void (*fn)(void *))
+{
+    int64_t t0 = bench_now();
+    gort_wg_add(wg, (int)count);
+    for (int64_t i = 0; i < count; i++)
+        bench_check_spawn(gort_go(fn, NULL));
+    gort_wg_wait(wg);
+    return bench_now() - t0;
+}
+
+/* bench_split_wait times g goroutines sharing n work items on wg:
+ * goroutine i gets fn(&k), k = n*(i+1)/g - n*i/g (an int64_t); returns the
+ * wall time in ns. It parks (gort_wg_wait). */
+static inline int64_t bench_split_wait(gort_wg *wg, int64_t n, int64_t g,
+                                       void (*fn)(void *))
+{
+    int64_t t0 = bench_now();
+    gort_wg_add(wg, (int)g);
+    for (int64_t i = 0; i < g; i++) {
+        int64_t k = n * (i + 1) / g - n * i / g;
+        bench_check_spawn(gort_go_copy(fn, &k, sizeof k));
+    }
+    gort_wg_wait(wg);
+    return bench_now() - t0;
+}
+
+/* bench_main_ng is main for benchmarks with flags -n (work items in total)
+ * and -g (goroutines): parses them and runs main_fn as the root goroutine. */
+static inline int bench_main_ng(int argc, char **argv, const char *name,
+                                int64_t *n, int64_t *g,
+                                int (*main_fn)(void *))
+{
+    const struct bench_flag flags[] = {
+        {"n", BENCH_INT, n, "increments in total"},
+        {"g", BENCH_INT, g, "goroutines"},
+        {0},
+    };
+    bench_flags(argc, argv, flags);
+    if (*n < 1 || *g < 1 || *g > INT32_MAX)
+        bench_fail("%s: need -n >= 1 and -g >= 1", name);
+    return bench_start(main_fn, NULL);
+}
+
 #endif /* GORT_BENCH_H */

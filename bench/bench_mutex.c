@@ -28,14 +28,7 @@ static void worker(void *arg)
 static int run(void *arg)
 {
     (void)arg;
-    int64_t t0 = bench_now();
-    gort_wg_add(&wg, (int)g);
-    for (int64_t i = 0; i < g; i++) {
-        int64_t k = n * (i + 1) / g - n * i / g;
-        bench_check_spawn(gort_go_copy(worker, &k, sizeof k));
-    }
-    gort_wg_wait(&wg);
-    int64_t wall = bench_now() - t0;
+    int64_t wall = bench_split_wait(&wg, n, g, worker);
 
     if (counter != n)
         bench_fail("mutex: counter=%lld want %lld", (long long)counter,
@@ -46,13 +39,5 @@ static int run(void *arg)
 
 int main(int argc, char **argv)
 {
-    const struct bench_flag flags[] = {
-        {"n", BENCH_INT, &n, "increments in total"},
-        {"g", BENCH_INT, &g, "goroutines"},
-        {0},
-    };
-    bench_flags(argc, argv, flags);
-    if (n < 1 || g < 1 || g > INT32_MAX)
-        bench_fail("mutex: need -n >= 1 and -g >= 1");
-    return bench_start(run, NULL);
+    return bench_main_ng(argc, argv, "mutex", &n, &g, run);
 }

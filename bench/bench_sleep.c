@@ -24,12 +24,7 @@ static void sleeper(void *arg)
 static int run(void *arg)
 {
     (void)arg;
-    int64_t t0 = bench_now();
-    gort_wg_add(&wg, (int)n);
-    for (int64_t i = 0; i < n; i++)
-        bench_check_spawn(gort_go(sleeper, NULL));
-    gort_wg_wait(&wg);
-    int64_t wall = bench_now() - t0;
+    int64_t wall = bench_spawn_wait(&wg, n, sleeper);
 
     bench_print("sleep", n, n * k, wall,
                 "overhead_ms=%.3f sleeps_per_g=%lld sleep_us=%lld",

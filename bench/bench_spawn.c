@@ -25,12 +25,7 @@ static void worker(void *arg)
 static int run(void *arg)
 {
     (void)arg;
-    int64_t t0 = bench_now();
-    gort_wg_add(&wg, (int)n);
-    for (int64_t i = 0; i < n; i++)
-        bench_check_spawn(gort_go(worker, NULL));
-    gort_wg_wait(&wg);
-    int64_t wall = bench_now() - t0;
+    int64_t wall = bench_spawn_wait(&wg, n, worker);
 
     if (gort_atomic_load_int64(&counter) != n)
         bench_fail("spawn: counter=%lld want %lld",

@@ -106,9 +106,13 @@ static void unpin(struct m *mp, int32_t pid)
 static bool shared_push(struct poollocal *l, void *x)
 {
     gort__lock(&l->lock);
-    bool ok = l->n < SHARED_CAP;
-    if (ok)
-        l->shared[l->n++] = x;
+    uint32_t n = l->n;
+    bool ok = n < SHARED_CAP;
+    if (ok) {
+        l->shared[n] = x;
+        /* store-relaxed: thieves peek at n without the lock (shared_pop) */
+        __atomic_store_n(&l->n, n + 1, __ATOMIC_RELAXED);
+    }
     gort__unlock(&l->lock);
     return ok;
 }
@@ -122,7 +126,12 @@ static void *shared_pop(struct poollocal *l, bool steal)
     } else {
         gort__lock(&l->lock);
     }
-    void *x = l->n > 0 ? l->shared[--l->n] : NULL;
+    uint32_t n = l->n;
+    void *x = NULL;
+    if (n > 0) {
+        x = l->shared[n - 1];
+        __atomic_store_n(&l->n, n - 1, __ATOMIC_RELAXED);
+    }
     gort__unlock(&l->lock);
     return x;
 }

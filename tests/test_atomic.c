@@ -10,13 +10,7 @@
 #include <gort.h>
 #include <gort/atomic.h>
 
-#if defined(__SANITIZE_THREAD__)
-#define SCALE 100 /* every live goroutine is a TSan fiber (~800 KiB) */
-#elif defined(GORT_SAN)
-#define SCALE 10
-#else
-#define SCALE 1
-#endif
+#include "helpers/harness.h"
 
 static gort_wg wg;
 
@@ -41,7 +35,7 @@ static int atomic_main(void *arg)
 
 Test(atomic, add_is_exact_with_8_procs)
 {
-    long per = 200000 / SCALE;
+    long per = SCALE(200000, 20000);
     cr_assert(eq(int, (gort_maxprocs(8), gort_run(atomic_main, (void *)per)), 0));
     cr_assert(eq(i64, gort_atomic_load_int64(&acount), 8 * per));
 }

@@ -6,8 +6,8 @@
  * Each test runs the runtime with gort_run. Goroutines never call
  * Criterion's asserts (those unwind the test's own thread): they record
  * the first failed CHECK, and the test asserts on it after gort_run
- * returns. Death tests re-execute this binary with GORT_TEST_DEATH set and
- * check the exit status and stderr of that child.
+ * returns. Death tests run a scenario in a forked child and check its exit
+ * status and stderr (tests/helpers/harness.h).
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -17,130 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <gort.h>
 
-#if defined(__SANITIZE_THREAD__)
-/* Every live goroutine is a TSan fiber of ~800 KiB: ten times fewer. */
-#define SCALE(n, san) ((san) / 10 > 0 ? (san) / 10 : 1)
-#elif defined(GORT_SAN)
-#define SCALE(n, san) (san)
-#else
-#define SCALE(n, san) (n)
-#endif
-
-/* ---- Harness: failures recorded by goroutines ------------------------- */
-
-static _Atomic int failed;
-static char failmsg[512];
-
-static void fail_at(int line, const char *what, long long a, long long b)
-{
-    int expect = 0;
-    if (atomic_compare_exchange_strong(&failed, &expect, 1))
-        snprintf(failmsg, sizeof failmsg, "line %d: %s (%lld vs %lld)", line,
-                 what, a, b);
-}
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            fail_at(__LINE__, #cond, 0, 0);                                  \
-    } while (0)
-#define CHECK_EQ(a, b)                                                       \
-    do {                                                                     \
-        long long a_ = (long long)(a), b_ = (long long)(b);                  \
-        if (a_ != b_)                                                        \
-            fail_at(__LINE__, #a " == " #b, a_, b_);                         \
-    } while (0)
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* settle waits (yielding) until only the caller is left, then checks it:
- * every goroutine a test started must have ended (style rule 33). */
-static void settle(void)
-{
-    int64_t until = now_ns() + 5000000000LL;
-    while (gort_num_goroutine() > 1 && now_ns() < until)
-        gort_yield();
-    CHECK_EQ(gort_num_goroutine(), 1);
-}
-
-static void run(int procs, int (*fn)(void *), void *arg)
-{
-    gort_maxprocs(procs);
-    int rc = gort_run(fn, arg);
-    cr_assert(eq(str, failmsg, ""));
-    cr_assert(eq(int, rc, 0));
-}
-
-/* ---- Harness: death tests ---------------------------------------------- */
-
-struct death {
-    const char *name;
-    int (*fn)(void *);
-};
-static const struct death *death_table(void); /* at the end of the file */
-
-/* A child started by expect_death runs one scenario and never reaches
- * Criterion's main. */
-__attribute__((constructor)) static void death_child(void)
-{
-    const char *name = getenv("GORT_TEST_DEATH");
-    if (name == NULL)
-        return;
-    for (const struct death *d = death_table(); d->name != NULL; d++) {
-        if (strcmp(d->name, name) == 0) {
-            gort_maxprocs(1);
-            int rc = gort_run(d->fn, NULL);
-            fprintf(stderr, "scenario returned %d\n", rc);
-            _exit(0);
-        }
-    }
-    _exit(99);
-}
-
-/* expect_death runs scenario `name` in a fresh process and asserts it
- * exits with status 2 and prints `msg` on stderr. */
-static void expect_death(const char *name, const char *msg)
-{
-    int fds[2];
-    cr_assert(eq(int, pipe(fds), 0));
-    pid_t pid = fork();
-    cr_assert(ge(int, pid, 0));
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        setenv("GORT_TEST_DEATH", name, 1);
-        execl("/proc/self/exe", "test_chan", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    static char out[8192];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
-        len += (size_t)r;
-    out[len] = '\0';
-    close(fds[0]);
-    int st = 0;
-    cr_assert(eq(int, waitpid(pid, &st, 0), pid));
-    cr_assert(eq(int, WIFEXITED(st) ? 1 : 0, 1),
-              "child died by signal %d; stderr: %s",
-              WIFSIGNALED(st) ? WTERMSIG(st) : 0, out);
-    cr_assert(eq(int, WEXITSTATUS(st), 2), "stderr: %s", out);
-    cr_assert(ne(ptr, strstr(out, msg), NULL), "want \"%s\" in stderr: %s", msg,
-              out);
-}
+#include "helpers/harness.h"
 
 /* ---- Small helpers ------------------------------------------------------ */
 
@@ -1031,62 +913,45 @@ static int d_free_blocked(void *arg)
     return 0;
 }
 
-static const struct death deaths[] = {
-    {"send_closed", d_send_closed},
-    {"trysend_closed", d_trysend_closed},
-    {"blocked_sender_closed", d_blocked_sender_closed},
-    {"close_closed", d_close_closed},
-    {"close_nil", d_close_nil},
-    {"recv_nil", d_recv_nil},
-    {"send_nil", d_send_nil},
-    {"free_blocked", d_free_blocked},
-    {NULL, NULL},
-};
-
-static const struct death *death_table(void)
-{
-    return deaths;
-}
-
 Test(chan, send_on_closed_channel_panics)
 {
-    expect_death("send_closed", "panic: send on closed channel");
+    expect_death(d_send_closed, "panic: send on closed channel");
 }
 
 Test(chan, trysend_on_closed_channel_panics)
 {
-    expect_death("trysend_closed", "panic: send on closed channel");
+    expect_death(d_trysend_closed, "panic: send on closed channel");
 }
 
 Test(chan, close_wakes_a_blocked_sender_to_panic)
 {
-    expect_death("blocked_sender_closed", "panic: send on closed channel");
+    expect_death(d_blocked_sender_closed, "panic: send on closed channel");
 }
 
 Test(chan, close_of_closed_channel_panics)
 {
-    expect_death("close_closed", "panic: close of closed channel");
+    expect_death(d_close_closed, "panic: close of closed channel");
 }
 
 Test(chan, close_of_nil_channel_panics)
 {
-    expect_death("close_nil", "panic: close of nil channel");
+    expect_death(d_close_nil, "panic: close of nil channel");
 }
 
 Test(chan, receive_on_nil_channel_blocks_forever_and_deadlocks)
 {
-    expect_death("recv_nil",
+    expect_death(d_recv_nil,
                  "fatal error: all goroutines are asleep - deadlock!");
 }
 
 Test(chan, send_on_nil_channel_blocks_forever_and_deadlocks)
 {
-    expect_death("send_nil",
+    expect_death(d_send_nil,
                  "fatal error: all goroutines are asleep - deadlock!");
 }
 
 Test(chan, freeing_a_channel_with_blocked_goroutines_is_fatal)
 {
-    expect_death("free_blocked",
+    expect_death(d_free_blocked,
                  "fatal error: gort_chan_free: goroutines blocked on channel");
 }

@@ -17,39 +17,7 @@
 
 #include <gort.h>
 
-#if defined(__SANITIZE_THREAD__)
-enum { SCALE = 250 }; /* each live goroutine is a TSan fiber: ~800 KiB, 8128 at most */
-#elif defined(GORT_SAN)
-enum { SCALE = 10 };
-#else
-enum { SCALE = 1 };
-#endif
-
-/* run_child runs fn(arg) in a forked process with stderr captured into
- * buf; returns the exit status (or 128 + signal). */
-static int run_child(int (*fn)(void *), void *arg, char *buf, size_t len)
-{
-    int fds[2];
-    cr_assert(eq(int, pipe(fds), 0));
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        _exit(gort_run(fn, arg));
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < len && (r = read(fds[0], buf + n, len - 1 - n)) > 0)
-        n += (size_t)r;
-    buf[n] = '\0';
-    close(fds[0]);
-    int st;
-    waitpid(pid, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
+#include "helpers/harness.h"
 
 /* ---- spawning and joining ------------------------------------------------ */
 
@@ -76,14 +44,14 @@ static int spawn_million(void *arg)
 
 Test(sched, spawn_and_join_one_million_goroutines)
 {
-    long n = 1000000 / SCALE;
+    long n = SCALE3(1000000, 100000, 4000);
     cr_assert(eq(int, gort_run(spawn_million, &n), 0));
     cr_assert(eq(long, atomic_load(&counter), n));
 }
 
 Test(sched, spawn_and_join_one_million_goroutines_on_eight_procs)
 {
-    long n = 1000000 / SCALE;
+    long n = SCALE3(1000000, 100000, 4000);
     gort_maxprocs(8);
     cr_assert(eq(int, gort_run(spawn_million, &n), 0));
 }
@@ -575,7 +543,7 @@ static int million_parked(void *arg)
 Test(sched, one_million_goroutines_parked_at_once_fit_the_map_count,
      .timeout = 600)
 {
-    long n = 1000000 / SCALE;
+    long n = SCALE3(1000000, 100000, 4000);
     gort_maxprocs(2);
     cr_assert(eq(int, gort_run(million_parked, &n), 0));
     cr_assert(eq(long, atomic_load(&counter), n));
@@ -609,7 +577,7 @@ static int overflow_main(void *arg)
 Test(sched, stack_overflow_is_reported_and_fatal, .timeout = 30)
 {
     char buf[4096];
-    int st = run_child(overflow_main, NULL, buf, sizeof buf);
+    int st = harness_run_child(overflow_main, NULL, buf, sizeof buf);
     cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
     cr_assert(not(eq(ptr, strstr(buf, "fatal error: stack overflow"), NULL)),
               "%s", buf);
@@ -622,7 +590,7 @@ Test(sched, mprotect_guard_catches_overflow_too, .timeout = 30)
 {
     char buf[4096];
     setenv("GORT_STACK_GUARD", "mprotect", 1);
-    int st = run_child(overflow_main, NULL, buf, sizeof buf);
+    int st = harness_run_child(overflow_main, NULL, buf, sizeof buf);
     cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
     cr_assert(not(eq(ptr, strstr(buf, "fatal error: stack overflow"), NULL)),
               "%s", buf);
@@ -659,7 +627,7 @@ Test(sched, canary_guard_catches_overflow_at_the_next_switch, .timeout = 30)
     char buf[4096];
     setenv("GORT_STACK_GUARD", "canary", 1);
     setenv("GORT_STACK_MAX", "16K", 1);
-    int st = run_child(slight_overflow_main, NULL, buf, sizeof buf);
+    int st = harness_run_child(slight_overflow_main, NULL, buf, sizeof buf);
     cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
     cr_assert(not(eq(ptr, strstr(buf, "fatal error: stack overflow"), NULL)),
               "%s", buf);
@@ -680,7 +648,7 @@ Test(sched, deadlock_is_reported_with_exit_status_two, .timeout = 30)
 {
     char buf[4096];
     gort_maxprocs(2);
-    int st = run_child(deadlock_main, NULL, buf, sizeof buf);
+    int st = harness_run_child(deadlock_main, NULL, buf, sizeof buf);
     cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
     cr_assert(not(eq(ptr, strstr(buf, "fatal error: all goroutines are "
                                       "asleep - deadlock!"), NULL)), "%s", buf);
@@ -696,7 +664,7 @@ static int goexit_main(void *arg)
 Test(sched, main_goexit_ends_in_no_goroutines_deadlock, .timeout = 30)
 {
     char buf[4096];
-    int st = run_child(goexit_main, NULL, buf, sizeof buf);
+    int st = harness_run_child(goexit_main, NULL, buf, sizeof buf);
     cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
     cr_assert(not(eq(ptr, strstr(buf, "no goroutines (main called "
                                       "runtime.Goexit) - deadlock!"), NULL)),
@@ -714,7 +682,7 @@ Test(sched, schedtrace_prints_go_style_lines, .timeout = 30)
 {
     char buf[8192];
     setenv("GORT_DEBUG", "schedtrace=10,scheddetail=1", 1);
-    int st = run_child(trace_main, NULL, buf, sizeof buf);
+    int st = harness_run_child(trace_main, NULL, buf, sizeof buf);
     cr_assert(eq(int, st, 0), "%s", buf);
     cr_assert(not(eq(ptr, strstr(buf, "SCHED "), NULL)), "%s", buf);
     cr_assert(not(eq(ptr, strstr(buf, "gomaxprocs="), NULL)), "%s", buf);

@@ -4,9 +4,9 @@
  * Ps, wake-once with selects on both sides, large and duplicate case
  * lists, freeing a channel a woken select still names, and Go's panics.
  *
- * The harness is the one of test_chan.c: goroutines record the first
- * failed CHECK, the test asserts after gort_run; death tests re-execute
- * this binary with GORT_TEST_DEATH set.
+ * The harness is tests/helpers/harness.h: goroutines record the first
+ * failed CHECK, the test asserts after gort_run; death tests run each
+ * scenario in a forked child.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -16,122 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <gort.h>
 
-#if defined(__SANITIZE_THREAD__)
-/* Every live goroutine is a TSan fiber of ~800 KiB: ten times fewer. */
-#define SCALE(n, san) ((san) / 10 > 0 ? (san) / 10 : 1)
-#elif defined(GORT_SAN)
-#define SCALE(n, san) (san)
-#else
-#define SCALE(n, san) (n)
-#endif
-
-/* ---- Harness (as test_chan.c) ------------------------------------------ */
-
-static _Atomic int failed;
-static char failmsg[512];
-
-static void fail_at(int line, const char *what, long long a, long long b)
-{
-    int expect = 0;
-    if (atomic_compare_exchange_strong(&failed, &expect, 1))
-        snprintf(failmsg, sizeof failmsg, "line %d: %s (%lld vs %lld)", line,
-                 what, a, b);
-}
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            fail_at(__LINE__, #cond, 0, 0);                                  \
-    } while (0)
-#define CHECK_EQ(a, b)                                                       \
-    do {                                                                     \
-        long long a_ = (long long)(a), b_ = (long long)(b);                  \
-        if (a_ != b_)                                                        \
-            fail_at(__LINE__, #a " == " #b, a_, b_);                         \
-    } while (0)
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void settle(void)
-{
-    int64_t until = now_ns() + 5000000000LL;
-    while (gort_num_goroutine() > 1 && now_ns() < until)
-        gort_yield();
-    CHECK_EQ(gort_num_goroutine(), 1);
-}
-
-static void run(int procs, int (*fn)(void *), void *arg)
-{
-    gort_maxprocs(procs);
-    int rc = gort_run(fn, arg);
-    cr_assert(eq(str, failmsg, ""));
-    cr_assert(eq(int, rc, 0));
-}
-
-struct death {
-    const char *name;
-    int (*fn)(void *);
-};
-static const struct death *death_table(void);
-
-__attribute__((constructor)) static void death_child(void)
-{
-    const char *name = getenv("GORT_TEST_DEATH");
-    if (name == NULL)
-        return;
-    for (const struct death *d = death_table(); d->name != NULL; d++) {
-        if (strcmp(d->name, name) == 0) {
-            gort_maxprocs(1);
-            int rc = gort_run(d->fn, NULL);
-            fprintf(stderr, "scenario returned %d\n", rc);
-            _exit(0);
-        }
-    }
-    _exit(99);
-}
-
-static void expect_death(const char *name, const char *msg)
-{
-    int fds[2];
-    cr_assert(eq(int, pipe(fds), 0));
-    pid_t pid = fork();
-    cr_assert(ge(int, pid, 0));
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        setenv("GORT_TEST_DEATH", name, 1);
-        execl("/proc/self/exe", "test_select", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    static char out[8192];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], out + len, sizeof out - 1 - len)) > 0)
-        len += (size_t)r;
-    out[len] = '\0';
-    close(fds[0]);
-    int st = 0;
-    cr_assert(eq(int, waitpid(pid, &st, 0), pid));
-    cr_assert(eq(int, WIFEXITED(st) ? 1 : 0, 1),
-              "child died by signal %d; stderr: %s",
-              WIFSIGNALED(st) ? WTERMSIG(st) : 0, out);
-    cr_assert(eq(int, WEXITSTATUS(st), 2), "stderr: %s", out);
-    cr_assert(ne(ptr, strstr(out, msg), NULL), "want \"%s\" in stderr: %s",
-              msg, out);
-}
+#include "helpers/harness.h"
 
 static void wait_n(gort_chan *done, int n)
 {
@@ -771,36 +661,23 @@ static int d_all_nil(void *arg)
     return 0;
 }
 
-static const struct death deaths[] = {
-    {"send_closed", d_send_closed},
-    {"blocked_send_closed", d_blocked_send_closed},
-    {"empty", d_empty},
-    {"all_nil", d_all_nil},
-    {NULL, NULL},
-};
-
-static const struct death *death_table(void)
-{
-    return deaths;
-}
-
 Test(select, send_case_on_closed_channel_panics)
 {
-    expect_death("send_closed", "panic: send on closed channel");
+    expect_death(d_send_closed, "panic: send on closed channel");
 }
 
 Test(select, close_under_a_blocked_send_case_panics)
 {
-    expect_death("blocked_send_closed", "panic: send on closed channel");
+    expect_death(d_blocked_send_closed, "panic: send on closed channel");
 }
 
 Test(select, empty_select_blocks_forever_and_deadlocks)
 {
-    expect_death("empty", "fatal error: all goroutines are asleep - deadlock!");
+    expect_death(d_empty, "fatal error: all goroutines are asleep - deadlock!");
 }
 
 Test(select, select_of_only_null_channels_blocks_forever)
 {
-    expect_death("all_nil",
+    expect_death(d_all_nil,
                  "fatal error: all goroutines are asleep - deadlock!");
 }

@@ -2,9 +2,8 @@
  * test_sync.c: the sync suite: mutex, rwmutex, waitgroup, once, cond,
  * weighted semaphore, pool, foreign threads, and Go's fatal messages.
  *
- * Death tests re-execute this binary with GORT_SYNC_DEATH=<scenario>: a
- * constructor runs the scenario before Criterion starts, and the parent
- * checks the exit status (2) and the message on stderr.
+ * Death tests run a scenario in a forked child (tests/helpers/harness.h
+ * expect_death) and check the exit status (2) and the message on stderr.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -15,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <threads.h> /* not pthread.h: -Iruntime shadows <sched.h> */
+#include <pthread.h> /* pthreads, not C11 threads: TSan intercepts these */
 #include <time.h>
 #include <unistd.h>
 
@@ -23,32 +22,13 @@
 
 #include "runtime.h" /* timers: run a callback on g0 for a death test */
 
-#if defined(__SANITIZE_THREAD__)
-#define SCALE 100 /* every live goroutine is a TSan fiber (~800 KiB) */
-#elif defined(GORT_SAN)
-#define SCALE 10 /* sanitizers: an order of magnitude fewer iterations */
-#else
-#define SCALE 1
-#endif
-
-static int run_on(int procs, int (*fn)(void *), void *arg)
-{
-    gort_maxprocs(procs);
-    return gort_run(fn, arg);
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "helpers/harness.h"
 
 /* busy holds the CPU for about ns nanoseconds without calling gort. */
 static void busy(int64_t ns)
 {
-    int64_t end = mono_ns() + ns;
-    while (mono_ns() < end)
+    int64_t end = now_ns() + ns;
+    while (now_ns() < end)
         ;
 }
 
@@ -92,24 +72,24 @@ static int mu_main(void *arg)
 
 static void check_exclusion(int procs, long per_g)
 {
-    cr_assert(eq(int, run_on(procs, mu_main, (void *)per_g), 0));
+    cr_assert(eq(int, run_rc(procs, mu_main, (void *)per_g), 0));
     cr_assert(eq(long, counter, per_g * MU_GS));
     cr_assert(eq(int, overlaps, 0));
 }
 
 Test(sync, mutex_excludes_with_1_proc)
 {
-    check_exclusion(1, 250000 / SCALE);
+    check_exclusion(1, SCALE(250000, 25000));
 }
 
 Test(sync, mutex_excludes_with_2_procs)
 {
-    check_exclusion(2, 250000 / SCALE);
+    check_exclusion(2, SCALE(250000, 25000));
 }
 
 Test(sync, mutex_excludes_with_8_procs)
 {
-    check_exclusion(8, 250000 / SCALE);
+    check_exclusion(8, SCALE(250000, 25000));
 }
 
 static int trylock_main(void *arg)
@@ -127,7 +107,7 @@ static int trylock_main(void *arg)
 
 Test(sync, mutex_trylock_fails_only_while_locked)
 {
-    cr_assert(eq(int, run_on(1, trylock_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, trylock_main, NULL), 0));
 }
 
 static int handed;
@@ -155,7 +135,7 @@ static int unlock_other_main(void *arg)
 
 Test(sync, mutex_may_be_unlocked_by_another_goroutine)
 {
-    cr_assert(eq(int, run_on(1, unlock_other_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, unlock_other_main, NULL), 0));
 }
 
 /* Go's TestMutexFairness: a goroutine that relocks at once must not keep a
@@ -197,13 +177,13 @@ static int fairness_main(void *arg)
 
 Test(sync, mutex_starving_waiter_acquires_with_2_procs, .timeout = 20)
 {
-    cr_assert(eq(int, run_on(2, fairness_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, fairness_main, NULL), 0));
     cr_assert(eq(int, atomic_load(&stop), 1));
 }
 
 Test(sync, mutex_starving_waiter_acquires_with_8_procs, .timeout = 20)
 {
-    cr_assert(eq(int, run_on(8, fairness_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, fairness_main, NULL), 0));
     cr_assert(eq(int, atomic_load(&stop), 1));
 }
 
@@ -251,7 +231,7 @@ static int starvation_main(void *arg)
 
 Test(sync, mutex_waiter_starved_over_1ms_gets_direct_handoff)
 {
-    cr_assert(eq(int, run_on(1, starvation_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, starvation_main, NULL), 0));
 }
 
 /* ---- RWMutex ------------------------------------------------------------ */
@@ -301,7 +281,7 @@ static int rw_pending_main(void *arg)
 
 Test(sync, rwmutex_pending_writer_blocks_new_readers)
 {
-    cr_assert(eq(int, run_on(2, rw_pending_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, rw_pending_main, NULL), 0));
 }
 
 enum { RW_READERS = 4 };
@@ -344,7 +324,7 @@ static int rw_starve_main(void *arg)
 
 Test(sync, rwmutex_readers_cannot_starve_a_waiting_writer, .timeout = 20)
 {
-    cr_assert(eq(int, run_on(8, rw_starve_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, rw_starve_main, NULL), 0));
     cr_assert(eq(int, atomic_load(&writes_done), 50));
 }
 
@@ -354,7 +334,7 @@ static _Atomic int torn;
 static void rw_mixed(void *arg)
 {
     long id = (long)arg;
-    for (int i = 0; i < 20000 / SCALE; i++) {
+    for (int i = 0; i < SCALE(20000, 2000); i++) {
         if ((i + id) % 8 == 0) {
             gort_rwmutex_lock(&rw);
             pair_a++;
@@ -383,10 +363,10 @@ static int rw_mixed_main(void *arg)
 
 Test(sync, rwmutex_writers_exclude_readers_with_8_procs)
 {
-    cr_assert(eq(int, run_on(8, rw_mixed_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, rw_mixed_main, NULL), 0));
     cr_assert(eq(int, atomic_load(&torn), 0));
     cr_assert(eq(long, pair_a, pair_b));
-    cr_assert(eq(long, pair_a, 8 * (20000 / SCALE) / 8));
+    cr_assert(eq(long, pair_a, 8 * SCALE(20000, 2000) / 8));
 }
 
 static int rw_try_main(void *arg)
@@ -408,7 +388,7 @@ static int rw_try_main(void *arg)
 
 Test(sync, rwmutex_try_calls_respect_readers_and_writer)
 {
-    cr_assert(eq(int, run_on(1, rw_try_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, rw_try_main, NULL), 0));
 }
 
 /* ---- WaitGroup ---------------------------------------------------------- */
@@ -426,7 +406,7 @@ static void wg_worker(void *arg)
 static int wg_rounds_main(void *arg)
 {
     (void)arg;
-    for (int round = 0; round < 200 / SCALE; round++) {
+    for (int round = 0; round < SCALE(200, 20); round++) {
         gort_wg_add(&wg, 10);
         for (int i = 0; i < 10; i++)
             gort_go(wg_worker, NULL);
@@ -439,7 +419,7 @@ static int wg_rounds_main(void *arg)
 
 Test(sync, waitgroup_is_reusable_across_rounds_with_8_procs)
 {
-    cr_assert(eq(int, run_on(8, wg_rounds_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, wg_rounds_main, NULL), 0));
 }
 
 static gort_wg wg2;
@@ -481,7 +461,7 @@ static int wg_multi_main(void *arg)
 
 Test(sync, waitgroup_releases_every_waiter_and_go_joins)
 {
-    cr_assert(eq(int, run_on(2, wg_multi_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, wg_multi_main, NULL), 0));
 }
 
 /* ---- Once --------------------------------------------------------------- */
@@ -520,7 +500,7 @@ static int once_main(void *arg)
 
 Test(sync, once_runs_once_and_every_caller_returns_after_it_with_8_procs)
 {
-    cr_assert(eq(int, run_on(8, once_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, once_main, NULL), 0));
     cr_assert(eq(int, atomic_load(&once_runs), 1));
     cr_assert(eq(int, atomic_load(&once_early), 0));
 }
@@ -575,7 +555,7 @@ static int bcast_main(void *arg)
 
 Test(sync, cond_broadcast_wakes_every_waiter_with_8_procs)
 {
-    cr_assert(eq(int, run_on(8, bcast_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, bcast_main, NULL), 0));
 }
 
 static void token_waiter(void *arg)
@@ -612,7 +592,7 @@ static int signal_main(void *arg)
 
 Test(sync, cond_signal_wakes_one_waiter_per_call_without_loss)
 {
-    cr_assert(eq(int, run_on(8, signal_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, signal_main, NULL), 0));
 }
 
 /* ---- Weighted semaphore ------------------------------------------------- */
@@ -623,7 +603,7 @@ static _Atomic int64_t sem_in_use, sem_max;
 static void sem_user(void *arg)
 {
     int64_t w = (int64_t)(long)arg;
-    for (int i = 0; i < 2000 / SCALE; i++) {
+    for (int i = 0; i < SCALE(2000, 200); i++) {
         cr_assert(eq(int, gort_sema_acquire(&sem, w), 0));
         int64_t now = atomic_fetch_add(&sem_in_use, w) + w;
         int64_t m = atomic_load(&sem_max);
@@ -657,7 +637,7 @@ static int sem_weights_main(void *arg)
 
 Test(sync, sema_weights_are_respected_with_8_procs)
 {
-    cr_assert(eq(int, run_on(8, sem_weights_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, sem_weights_main, NULL), 0));
 }
 
 static _Atomic int sem_order[2], sem_seq;
@@ -705,7 +685,7 @@ static int sem_fifo_main(void *arg)
 
 Test(sync, sema_large_waiter_is_served_before_later_small_ones)
 {
-    cr_assert(eq(int, run_on(2, sem_fifo_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, sem_fifo_main, NULL), 0));
 }
 
 /* ---- Pool --------------------------------------------------------------- */
@@ -761,7 +741,7 @@ static int pool_same_p_main(void *arg)
 
 Test(sync, pool_get_returns_what_put_stored_on_the_same_p)
 {
-    cr_assert(eq(int, run_on(1, pool_same_p_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, pool_same_p_main, NULL), 0));
 }
 
 static gort_pool spool;
@@ -788,7 +768,7 @@ static void pitem_free(void *item, void *arg)
 static void pool_user(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < 20000 / SCALE; i++) {
+    for (int i = 0; i < SCALE(20000, 2000); i++) {
         struct pitem *a = gort_pool_get(&spool), *b = gort_pool_get(&spool);
         if (atomic_exchange(&a->in_use, 1) || atomic_exchange(&b->in_use, 1))
             atomic_store(&pool_dup, 1); /* handed out twice */
@@ -816,7 +796,7 @@ static int pool_stress_main(void *arg)
 
 Test(sync, pool_never_hands_out_an_object_twice_with_8_procs)
 {
-    cr_assert(eq(int, run_on(8, pool_stress_main, NULL), 0));
+    cr_assert(eq(int, run_rc(8, pool_stress_main, NULL), 0));
     cr_assert(eq(int, atomic_load(&pool_dup), 0));
     /* Every object made was eventually freed: nothing leaks. */
     cr_assert(eq(int, atomic_load(&pool_news), atomic_load(&pool_frees)));
@@ -835,7 +815,7 @@ static void keeper(void *arg)
         gort_yield();
 }
 
-static int thread_incr(void *arg)
+static void *thread_incr(void *arg)
 {
     long n = (long)arg;
     for (long i = 0; i < n; i++) {
@@ -848,36 +828,36 @@ static int thread_incr(void *arg)
     }
     gort_wg_done(&wg); /* safe from a foreign thread */
     atomic_fetch_sub(&threads_running, 1);
-    return 0;
+    return NULL;
 }
 
 static int foreign_main(void *arg)
 {
     long per = (long)arg;
-    thrd_t t[2];
+    pthread_t t[2];
     gort_wg_add(&wg, 6);
     atomic_store(&threads_running, 2);
     gort_go(keeper, NULL);
     for (int i = 0; i < 2; i++)
-        cr_assert(eq(int, thrd_create(&t[i], thread_incr, (void *)per),
-                     thrd_success));
+        cr_assert(eq(int, pthread_create(&t[i], NULL, thread_incr,
+                                         (void *)per), 0));
     for (int i = 0; i < 4; i++)
         gort_go(mu_incr, (void *)per);
     gort_wg_wait(&wg);
     for (int i = 0; i < 2; i++)
-        thrd_join(t[i], NULL);
+        pthread_join(t[i], NULL);
     return 0;
 }
 
 Test(sync, foreign_threads_share_a_mutex_with_goroutines)
 {
-    long per = 50000 / SCALE;
-    cr_assert(eq(int, run_on(2, foreign_main, (void *)per), 0));
+    long per = SCALE(50000, 5000);
+    cr_assert(eq(int, run_rc(2, foreign_main, (void *)per), 0));
     cr_assert(eq(long, counter, 6 * per));
     cr_assert(eq(int, overlaps, 0));
 }
 
-static int thread_waits(void *arg)
+static void *thread_waits(void *arg)
 {
     (void)arg;
     gort_wg_wait(&wg2); /* a foreign thread may wait too */
@@ -886,7 +866,7 @@ static int thread_waits(void *arg)
     gort_cond_signal(&cond);
     gort_mutex_unlock(&mu);
     atomic_fetch_sub(&threads_running, 1);
-    return 0;
+    return NULL;
 }
 
 
@@ -901,10 +881,10 @@ static void wg2_done(void *arg)
 static int foreign_wait_main(void *arg)
 {
     (void)arg;
-    thrd_t t;
+    pthread_t t;
     gort_wg_add(&wg2, 3);
     atomic_store(&threads_running, 1);
-    cr_assert(eq(int, thrd_create(&t, thread_waits, NULL), thrd_success));
+    cr_assert(eq(int, pthread_create(&t, NULL, thread_waits, NULL), 0));
     gort_go(keeper, NULL);
     for (int i = 0; i < 3; i++)
         gort_go(wg2_done, NULL);
@@ -912,13 +892,13 @@ static int foreign_wait_main(void *arg)
     while (!go_flag)
         gort_cond_wait(&cond, &mu); /* signalled by the thread */
     gort_mutex_unlock(&mu);
-    thrd_join(t, NULL);
+    pthread_join(t, NULL);
     return 0;
 }
 
 Test(sync, foreign_thread_waits_on_a_waitgroup_and_signals_a_cond)
 {
-    cr_assert(eq(int, run_on(2, foreign_wait_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, foreign_wait_main, NULL), 0));
 }
 
 /* ---- Fatal errors (death tests) ----------------------------------------- */
@@ -1027,137 +1007,66 @@ static int d_g0_block(void *arg)
     gort_wg_add(&wg, 1);
     gort__timer_init(&g0_timer, g0_waits, NULL);
     gort__timer_reset(&g0_timer, gort__nanotime() + 1000000, 0, 0);
-    int64_t end = mono_ns() + GORT_S(5);
-    while (mono_ns() < end)
+    int64_t end = now_ns() + GORT_S(5);
+    while (now_ns() < end)
         gort_yield(); /* the timer fires meanwhile */
     return 0;
 }
 
-struct scenario {
-    const char *name;
-    int (*fn)(void *);
-};
-
-static const struct scenario scenarios[] = {
-    {"unlock_unlocked", d_unlock_unlocked},
-    {"runlock_unlocked", d_runlock_unlocked},
-    {"rw_unlock_unlocked", d_rw_unlock_unlocked},
-    {"wg_negative", d_wg_negative},
-    {"wg_reused", d_wg_reused},
-    {"wg_add_during_wait", d_wg_add_during_wait},
-    {"sema_overrelease", d_sema_overrelease},
-    {"cond_copied", d_cond_copied},
-    {"double_lock", d_double_lock},
-    {"g0_block", d_g0_block},
-};
-
-/* In a death child: run the scenario before Criterion's main, then exit 0
- * (the parent expects 2, so surviving fails the test). */
-__attribute__((constructor)) static void death_child(void)
-{
-    const char *name = getenv("GORT_SYNC_DEATH");
-    if (name == NULL)
-        return;
-    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
-        if (strcmp(scenarios[i].name, name) == 0) {
-            gort_maxprocs(1);
-            gort_run(scenarios[i].fn, NULL);
-            _exit(0);
-        }
-    }
-    _exit(100);
-}
-
-/* expect_death runs scenario `name` in a fresh process and checks that it
- * exits with status 2 and prints want on stderr. */
-static void expect_death(const char *name, const char *want)
-{
-    int fds[2];
-    cr_assert(eq(int, pipe(fds), 0));
-    pid_t pid = fork();
-    cr_assert(ge(int, pid, 0));
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        setenv("GORT_SYNC_DEATH", name, 1);
-        setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-        char *argv[] = {"test_sync", NULL};
-        execv("/proc/self/exe", argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    char buf[8192];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
-        len += (size_t)r;
-    buf[len] = '\0';
-    close(fds[0]);
-    int status = 0;
-    cr_assert(eq(int, waitpid(pid, &status, 0), pid));
-    bool exited = WIFEXITED(status);
-    int code = exited ? WEXITSTATUS(status) : -1;
-    cr_assert(exited, "scenario %s died by a signal; stderr:\n%s", name, buf);
-    cr_assert(eq(int, code, 2), "stderr:\n%s", buf);
-    cr_assert(strstr(buf, want) != NULL, "want \"%s\" in stderr:\n%s", want,
-              buf);
-}
-
 Test(sync_death, unlock_of_unlocked_mutex_is_fatal)
 {
-    expect_death("unlock_unlocked",
+    expect_death(d_unlock_unlocked,
                  "fatal error: sync: unlock of unlocked mutex");
 }
 
 Test(sync_death, runlock_of_unlocked_rwmutex_is_fatal)
 {
-    expect_death("runlock_unlocked",
+    expect_death(d_runlock_unlocked,
                  "fatal error: sync: RUnlock of unlocked RWMutex");
 }
 
 Test(sync_death, unlock_of_unlocked_rwmutex_is_fatal)
 {
-    expect_death("rw_unlock_unlocked",
+    expect_death(d_rw_unlock_unlocked,
                  "fatal error: sync: Unlock of unlocked RWMutex");
 }
 
 Test(sync_death, negative_waitgroup_counter_panics)
 {
-    expect_death("wg_negative", "panic: sync: negative WaitGroup counter");
+    expect_death(d_wg_negative, "panic: sync: negative WaitGroup counter");
 }
 
 Test(sync_death, waitgroup_reuse_before_wait_returned_panics)
 {
-    expect_death("wg_reused", "panic: sync: WaitGroup is reused before "
+    expect_death(d_wg_reused, "panic: sync: WaitGroup is reused before "
                               "previous Wait has returned");
 }
 
 Test(sync_death, waitgroup_add_concurrent_with_wait_panics)
 {
-    expect_death("wg_add_during_wait", "panic: sync: WaitGroup misuse: Add "
+    expect_death(d_wg_add_during_wait, "panic: sync: WaitGroup misuse: Add "
                                        "called concurrently with Wait");
 }
 
 Test(sync_death, sema_release_of_more_than_held_panics)
 {
-    expect_death("sema_overrelease",
+    expect_death(d_sema_overrelease,
                  "panic: semaphore: released more than held");
 }
 
 Test(sync_death, copied_cond_panics)
 {
-    expect_death("cond_copied", "panic: sync.Cond is copied");
+    expect_death(d_cond_copied, "panic: sync.Cond is copied");
 }
 
 Test(sync_death, locking_a_held_mutex_alone_is_a_deadlock)
 {
-    expect_death("double_lock",
+    expect_death(d_double_lock,
                  "fatal error: all goroutines are asleep - deadlock!");
 }
 
 Test(sync_death, blocking_on_g0_is_fatal_with_the_call_named)
 {
-    expect_death("g0_block",
+    expect_death(d_g0_block,
                  "fatal error: gort: gort_wg_wait called outside a goroutine");
 }

@@ -21,19 +21,7 @@
 
 #define LATE GORT_S(2) /* "fired in reasonable time", never a tight bound */
 
-#if defined(__SANITIZE_THREAD__)
-#define SCALE 100 /* every live goroutine is a TSan fiber (~800 KiB) */
-#elif defined(GORT_SAN)
-#define SCALE 10
-#else
-#define SCALE 1
-#endif
-
-static int run(int procs, int (*fn)(void *), void *arg)
-{
-    gort_maxprocs(procs);
-    return gort_run(fn, arg);
-}
+#include "helpers/harness.h"
 
 /* wait_for sleeps until *n reaches want or LATE*5 passes; returns *n. */
 static int wait_for(_Atomic int *n, int want)
@@ -71,8 +59,8 @@ static int sleep_main(void *arg)
 
 Test(time, sleep_lasts_at_least_the_requested_time)
 {
-    cr_assert(eq(int, run(1, sleep_main, NULL), 0));
-    cr_assert(eq(int, run(2, sleep_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, sleep_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, sleep_main, NULL), 0));
 }
 
 static int sleep_zero_main(void *arg)
@@ -89,7 +77,7 @@ static int sleep_zero_main(void *arg)
 
 Test(time, sleep_of_zero_or_less_returns_at_once)
 {
-    cr_assert(eq(int, run(1, sleep_zero_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, sleep_zero_main, NULL), 0));
 }
 
 static _Atomic bool sleeper_done;
@@ -118,7 +106,7 @@ static int others_run_main(void *arg)
 
 Test(time, sleeping_goroutine_lets_others_run_on_its_processor)
 {
-    cr_assert(eq(int, run(1, others_run_main, NULL), 1000));
+    cr_assert(eq(int, run_rc(1, others_run_main, NULL), 1000));
 }
 
 Test(time, sleep_outside_a_goroutine_blocks_the_thread)
@@ -138,8 +126,8 @@ static int only_sleeper_main(void *arg)
 
 Test(time, program_whose_only_goroutine_sleeps_is_not_deadlocked)
 {
-    cr_assert(eq(int, run(1, only_sleeper_main, NULL), 7));
-    cr_assert(eq(int, run(4, only_sleeper_main, NULL), 7));
+    cr_assert(eq(int, run_rc(1, only_sleeper_main, NULL), 7));
+    cr_assert(eq(int, run_rc(4, only_sleeper_main, NULL), 7));
 }
 
 static void send_after_sleep(void *arg)
@@ -162,7 +150,7 @@ static int blocked_on_sleeper_main(void *arg)
 
 Test(time, receiver_waiting_on_a_sleeper_is_not_deadlocked)
 {
-    cr_assert(eq(int, run(2, blocked_on_sleeper_main, NULL), 1));
+    cr_assert(eq(int, run_rc(2, blocked_on_sleeper_main, NULL), 1));
 }
 
 /* ---- Many sleepers ------------------------------------------------------ */
@@ -202,14 +190,14 @@ static int many_main(void *arg)
 Test(time, hundred_thousand_goroutines_sleeping_ten_times_all_finish,
      .timeout = 120)
 {
-    int n = 100000 / SCALE;
-    cr_assert(eq(int, run(2, many_main, &n), 0));
+    int n = SCALE(100000, 10000);
+    cr_assert(eq(int, run_rc(2, many_main, &n), 0));
 }
 
 Test(time, many_sleepers_on_eight_procs_all_finish, .timeout = 60)
 {
-    int n = 20000 / SCALE;
-    cr_assert(eq(int, run(8, many_main, &n), 0));
+    int n = SCALE(20000, 2000);
+    cr_assert(eq(int, run_rc(8, many_main, &n), 0));
 }
 
 /* ---- gort_after --------------------------------------------------------- */
@@ -234,7 +222,7 @@ static int after_main(void *arg)
 
 Test(time, after_delivers_the_time_once)
 {
-    cr_assert(eq(int, run(2, after_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, after_main, NULL), 0));
 }
 
 static int after_free_main(void *arg)
@@ -248,7 +236,7 @@ static int after_free_main(void *arg)
 
 Test(time, after_channel_freed_before_it_fires_is_safe)
 {
-    cr_assert(eq(int, run(2, after_free_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, after_free_main, NULL), 0));
 }
 
 static int after_select_main(void *arg)
@@ -273,7 +261,7 @@ static int after_select_main(void *arg)
 
 Test(time, after_works_as_a_select_timeout)
 {
-    cr_assert(eq(int, run(2, after_select_main, NULL), 20));
+    cr_assert(eq(int, run_rc(2, after_select_main, NULL), 20));
 }
 
 /* ---- Timers ------------------------------------------------------------- */
@@ -292,7 +280,7 @@ static int stop_before_main(void *arg)
 
 Test(time, timer_stopped_before_firing_returns_true_and_sends_nothing)
 {
-    cr_assert(eq(int, run(2, stop_before_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, stop_before_main, NULL), 0));
 }
 
 static int stop_after_recv_main(void *arg)
@@ -308,7 +296,7 @@ static int stop_after_recv_main(void *arg)
 
 Test(time, timer_stopped_after_its_value_was_received_returns_false)
 {
-    cr_assert(eq(int, run(2, stop_after_recv_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, stop_after_recv_main, NULL), 0));
 }
 
 static int stop_unreceived_main(void *arg)
@@ -325,7 +313,7 @@ static int stop_unreceived_main(void *arg)
 
 Test(time, timer_stopped_after_firing_but_before_receive_leaves_no_value)
 {
-    cr_assert(eq(int, run(2, stop_unreceived_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, stop_unreceived_main, NULL), 0));
 }
 
 static int reset_stale_main(void *arg)
@@ -347,7 +335,7 @@ static int reset_stale_main(void *arg)
 
 Test(time, timer_reset_drops_the_stale_value)
 {
-    cr_assert(eq(int, run(2, reset_stale_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, reset_stale_main, NULL), 0));
 }
 
 static int reset_pending_main(void *arg)
@@ -370,7 +358,7 @@ static int reset_pending_main(void *arg)
 
 Test(time, timer_reset_reports_whether_it_was_active)
 {
-    cr_assert(eq(int, run(1, reset_pending_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, reset_pending_main, NULL), 0));
 }
 
 static int free_pending_main(void *arg)
@@ -384,7 +372,7 @@ static int free_pending_main(void *arg)
 
 Test(time, timers_freed_while_pending_or_firing_are_safe)
 {
-    cr_assert(eq(int, run(2, free_pending_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, free_pending_main, NULL), 0));
 }
 
 /* ---- AfterFunc ---------------------------------------------------------- */
@@ -422,7 +410,7 @@ static int func_main(void *arg)
 
 Test(time, after_func_runs_fn_once_in_its_own_goroutine)
 {
-    cr_assert(eq(int, run(2, func_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, func_main, NULL), 0));
 }
 
 static int func_stop_main(void *arg)
@@ -439,7 +427,7 @@ static int func_stop_main(void *arg)
 
 Test(time, after_func_stopped_before_firing_never_runs)
 {
-    cr_assert(eq(int, run(2, func_stop_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, func_stop_main, NULL), 0));
 }
 
 /* ---- Tickers ------------------------------------------------------------ */
@@ -470,7 +458,7 @@ static int ticker_main(void *arg)
 
 Test(time, ticker_ticks_until_stopped_and_restarts_on_reset)
 {
-    cr_assert(eq(int, run(2, ticker_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, ticker_main, NULL), 0));
 }
 
 static int ticker_slow_main(void *arg)
@@ -485,7 +473,7 @@ static int ticker_slow_main(void *arg)
 
 Test(time, ticker_drops_ticks_for_a_slow_receiver)
 {
-    cr_assert(eq(int, run(1, ticker_slow_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, ticker_slow_main, NULL), 0));
 }
 
 /* death_output runs fn in a child's gort_run and returns its stderr and
@@ -595,7 +583,7 @@ Test(time, heap_fires_timers_in_deadline_order)
     /* One P: every callback runs on it, one after another. */
     struct order *o = calloc(1, sizeof *o);
     srand(42);
-    cr_assert(eq(int, run(1, order_main, o), 0));
+    cr_assert(eq(int, run_rc(1, order_main, o), 0));
     free(o);
 }
 
@@ -646,7 +634,7 @@ static int idle_main(void *arg)
 Test(time, timers_of_an_idle_processor_still_fire)
 {
     struct idle s = {0};
-    cr_assert(eq(int, run(2, idle_main, &s), 0));
+    cr_assert(eq(int, run_rc(2, idle_main, &s), 0));
 }
 
 static void spread_creator(void *arg)
@@ -676,7 +664,7 @@ static int shrink_main(void *arg)
 Test(time, timers_survive_shrinking_maxprocs)
 {
     struct idle s = {0};
-    cr_assert(eq(int, run(4, shrink_main, &s), 0));
+    cr_assert(eq(int, run_rc(4, shrink_main, &s), 0));
 }
 
 /* ---- Stress ------------------------------------------------------------- */
@@ -739,20 +727,20 @@ static int stress_main(void *arg)
 Test(time, stress_timers_stop_and_reset_concurrently_on_one_proc,
      .timeout = 60)
 {
-    int rounds = 400 / SCALE;
-    cr_assert(eq(int, run(1, stress_main, &rounds), 0));
+    int rounds = SCALE(400, 40);
+    cr_assert(eq(int, run_rc(1, stress_main, &rounds), 0));
 }
 
 Test(time, stress_timers_stop_and_reset_concurrently_on_two_procs,
      .timeout = 60)
 {
-    int rounds = 400 / SCALE;
-    cr_assert(eq(int, run(2, stress_main, &rounds), 0));
+    int rounds = SCALE(400, 40);
+    cr_assert(eq(int, run_rc(2, stress_main, &rounds), 0));
 }
 
 Test(time, stress_timers_stop_and_reset_concurrently_on_eight_procs,
      .timeout = 60)
 {
-    int rounds = 400 / SCALE;
-    cr_assert(eq(int, run(8, stress_main, &rounds), 0));
+    int rounds = SCALE(400, 40);
+    cr_assert(eq(int, run_rc(8, stress_main, &rounds), 0));
 }

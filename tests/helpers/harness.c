@@ -1,0 +1,96 @@
+/*
+ * harness.c: shared test harness linked into every test binary (see
+ * harness.h): failure recording, run wrappers, fork-based death tests.
+ *
+ * Invariants: the death-test child never returns into Criterion: it leaves
+ * with _exit (gort's fatal paths _exit(2) themselves).
+ * Locking: none; harness_failed is a CAS flag.
+ * See also: tests/helpers/harness.h.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gort.h>
+
+#include "harness.h"
+
+_Atomic int harness_failed;
+char harness_failmsg[512];
+
+void harness_fail_at(int line, const char *what, long long a, long long b)
+{
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&harness_failed, &expect, 1))
+        snprintf(harness_failmsg, sizeof harness_failmsg,
+                 "line %d: %s (%lld vs %lld)", line, what, a, b);
+}
+
+int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void settle(void)
+{
+    int64_t until = now_ns() + 5000000000LL;
+    while (gort_num_goroutine() > 1 && now_ns() < until)
+        gort_yield();
+    CHECK_EQ(gort_num_goroutine(), 1);
+}
+
+int run_rc(int procs, int (*fn)(void *), void *arg)
+{
+    gort_maxprocs(procs);
+    return gort_run(fn, arg);
+}
+
+void run(int procs, int (*fn)(void *), void *arg)
+{
+    int rc = run_rc(procs, fn, arg);
+    cr_assert(eq(str, harness_failmsg, ""));
+    cr_assert(eq(int, rc, 0));
+}
+
+int harness_run_child(int (*fn)(void *), void *arg, char *buf, size_t len)
+{
+    int fds[2];
+    cr_assert(eq(int, pipe(fds), 0));
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert(ge(int, pid, 0));
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        int rc = gort_run(fn, arg);
+        _exit(rc);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < len && (r = read(fds[0], buf + n, len - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(fds[0]);
+    int st = 0;
+    cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void expect_death(int (*fn)(void *), const char *msg)
+{
+    static char out[8192];
+    gort_maxprocs(1);
+    int st = harness_run_child(fn, NULL, out, sizeof out);
+    cr_assert(eq(int, st, 2), "stderr: %s", out);
+    cr_assert(ne(ptr, strstr(out, msg), NULL), "want \"%s\" in stderr: %s", msg,
+              out);
+}
