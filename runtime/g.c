@@ -195,7 +195,6 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
         }
     }
     gp->goid = new_goid(pp);
-    gp->is_main = is_main;
     gp->schedlink = NULL;
     gp->lockedm = NULL;
     gp->lockcount = 0;

@@ -176,6 +176,7 @@ static void *mstart(void *arg)
     struct m *mp = arg;
     pthread_sigmask(SIG_SETMASK, &gort__sigmask, NULL);
     gort__setm(mp);
+    mp->errnop = &errno;
     gort__signal_m_init(mp);
     mp->tsan_fiber = fiber_tsan_current();
     pthread_attr_t attr;

@@ -117,7 +117,6 @@ struct p *gort__p_alloc(int32_t id)
         return NULL;
     }
     pp->id = id;
-    pp->rand_state = (uint64_t)id * 0x9e3779b97f4a7c15ull + 1;
     gort__timers_init(&pp->timers, pp);
     atomic_init(&pp->status, P_IDLE);
     return pp;

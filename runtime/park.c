@@ -147,16 +147,17 @@ static void prepare_run(struct m *mp, struct g *gp, bool inherit)
     __atomic_store_n(&mp->curg, gp, __ATOMIC_RELEASE);
 }
 
-void gort__finish_switch(void)
+struct m *gort__finish_switch(void)
 {
     struct m *mp = gort__getm();
     struct g *prev = mp->prev;
     if (!prev)
-        return;
+        return mp;
     mp->prev = NULL;
     if (prev->stk.guard == GUARD_CANARY)
         gort__stack_check_canary(prev);
     after_switch(mp, prev, mp->after_switch);
+    return mp;
 }
 
 /* execute runs gp on mp until some goroutine switches back to g0. Runs
@@ -206,8 +207,10 @@ static struct g *direct_next(struct m *mp, struct g *gp, int action,
  * stack. Returns when gp runs again (maybe on another M). */
 void gort__switch_out(struct g *gp, int action)
 {
-    int saved_errno = errno; /* errno belongs to the M, not the G */
     struct m *mp = gp->m;
+    /* errno belongs to the thread, not the goroutine: carry it across. The
+     * M caches its thread's &errno, which spares two calls per switch. */
+    int saved_errno = *mp->errnop;
     bool inherit = false;
     struct g *next = direct_next(mp, gp, action, &inherit);
     mp->prev = gp;
@@ -225,8 +228,8 @@ void gort__switch_out(struct g *gp, int action)
         gort__ctx_switch(&gp->ctx, &mp->g0ctx);
     }
     fiber_asan_finish(gp->asan_fake_stack, NULL, NULL);
-    gort__finish_switch();
-    errno = saved_errno;
+    mp = gort__finish_switch(); /* maybe another M than before */
+    *mp->errnop = saved_errno;
 }
 
 static void after_switch(struct m *mp, struct g *gp, int action)

@@ -170,6 +170,7 @@ int gort_run(int (*main_fn)(void *), void *arg)
     }
     m0->is_m0 = true;
     gort__setm(m0);
+    m0->errnop = &errno;
     gort__signal_m_init(m0);
     m0->tsan_fiber = fiber_tsan_current();
     gort__acquirep(m0, gort__sched.allp[0]);

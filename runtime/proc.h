@@ -22,7 +22,7 @@ enum after_switch {
 __attribute__((visibility("hidden"))) void gort__schedule(struct m *mp);
 __attribute__((visibility("hidden"))) void gort__switch_out(struct g *gp,
                                                             int action);
-__attribute__((visibility("hidden"))) void gort__finish_switch(void);
+__attribute__((visibility("hidden"))) struct m *gort__finish_switch(void);
 __attribute__((visibility("hidden"))) void gort__wakep(void);
 __attribute__((visibility("hidden"))) void gort__startm(struct p *pp,
                                                         bool spinning);

@@ -124,7 +124,6 @@ struct g {
     uint32_t lockcount;        /* gort_lock_os_thread nesting */
     int saved_errno;           /* errno belongs to the M; carried per G */
     _Atomic bool preempt;      /* sysmon asks it to yield at the next call */
-    bool is_main;              /* goroutine 1 */
     uint16_t argsize;          /* gort_go_copy bytes (0: plain arg) */
 
     void (*fn)(void *);        /* entry point and its argument */
@@ -136,13 +135,11 @@ struct g {
     /* Parking. param carries a wake-up value from the waker to the woken
      * (Go: g.param, e.g. the winning sudog of a select). */
     void *param;
-    int64_t waitsince;         /* gort_now() when it parked (schedtrace) */
 
     /* Channels: the sudogs this G waits with (select), and the select's
      * winner flag. Owned by chan/. */
     void *waiting;
     _Atomic uint32_t selectdone;
-    bool parkingonchan;
 
     /* Timers: the G's cached sleep timer, owned by runtime/timer.c. */
     struct timer *sleeptimer;
@@ -191,10 +188,8 @@ struct p {
     struct stack_cache *stackcache; /* stack.c */
     struct gqueue gfree;       /* dead Gs for reuse (Go: p.gFree) */
     int32_t stack_credit;      /* stack slots reserved for this P's spawns */
-    uint64_t rand_state;
 
     struct timers timers;      /* timer.h; its own lock */
-    int64_t schedwhen_unused;
     /* Counters for gort_stats: written by the owner only, read racily by
      * anyone, so bumped with P_STAT_INC (no locked instruction). */
     _Atomic uint64_t nspawned, nsteals, nstolen, nparks, nyields;
@@ -213,7 +208,6 @@ struct m {
     struct m *alllink;         /* sched.allm list */
     struct note park;          /* futex the M sleeps on when idle */
     bool spinning;             /* looking for work (counts in nmspinning) */
-    bool blocked;              /* asleep on park */
     bool is_m0;                /* the thread that called gort_run */
     _Atomic bool exited;
     uint32_t syscalltick;
@@ -230,6 +224,7 @@ struct m {
     bool nextg_inherit;
 
     uint64_t fastrand;
+    int *errnop;               /* this thread's &errno */
     void *altstack;            /* sigaltstack memory */
     uintptr_t thread;          /* pthread_t */
     void *tsan_fiber;          /* g0's TSan fiber */
@@ -245,7 +240,6 @@ struct sched {
     int32_t nmidle;
     int32_t nmidlelocked;      /* idle Ms with a locked G */
     int64_t mnext;             /* Ms created so far = next id */
-    int32_t nmsys;             /* Ms not counted by checkdead (sysmon) */
     int32_t nmfreed;           /* Ms that exited */
     struct p *pidle;
     _Atomic int32_t npidle;
