@@ -249,8 +249,16 @@ drop:
             goto top;
         }
     }
+    bool retiring = pp->id >= atomic_load(&s->gomaxprocs);
     gort__releasep(mp);
-    gort__pidleput(pp);
+    gort__pidleput(pp); /* retires pp if gort_maxprocs shrank past it */
+    if (retiring && s->runq.n > 0 && (pp = gort__pidleget())) {
+        /* Retiring moved pp's queue to the global one: carry that work
+         * on a live P instead of leaving it to nobody. */
+        gort__unlock(&s->lock);
+        gort__acquirep(mp, pp);
+        goto top;
+    }
     gort__unlock(&s->lock);
 
     if (mp->spinning) {
