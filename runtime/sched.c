@@ -3,12 +3,11 @@
  * timers, the poller, stealing), wired threads, and the deadlock check
  * (Go: schedule, findRunnable, stealWork, checkdead).
  *
- * Every M runs gort__schedule on its g0, the thread's own stack. Running a
- * goroutine is a switch from g0 to the G; the G comes back to g0 by a
- * switch naming what g0 must do next (enum after_switch): finish a park,
- * requeue a yield, destroy an exited G. Because the G is off its stack
- * before g0 acts, a park's unlock can publish the G to a waker without any
- * window in which two Ms run on one stack.
+ * Every M runs gort__schedule on its g0, the thread's own stack, and
+ * comes here whenever a goroutine that parks, yields or exits has no local
+ * successor it can switch to directly (park.c decides). The switch names
+ * what must happen to the goroutine leaving (enum after_switch), and it is
+ * done on the next stack, never on the leaving one.
  *
  * Invariants:
  *  - An M runs goroutines only while it holds a P; a P has at most one M.
@@ -33,6 +32,7 @@
 #include "stack.h"
 
 struct sched gort__sched = {.lock = LOCK_INIT};
+
 /* ---- Deadlock detection -------------------------------------------------- */
 
 /* gort__checkdead reports a deadlock when no M is running (Go: checkdead).
