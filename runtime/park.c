@@ -24,7 +24,7 @@
 #include "proc.h"
 #include "stack.h"
 
-static _Noreturn void bad_status(struct g *gp, uint32_t from, uint32_t to,
+_Noreturn void gort__g_badstatus(struct g *gp, uint32_t from, uint32_t to,
                                  uint32_t old)
 {
     char msg[96];
@@ -33,21 +33,6 @@ static _Noreturn void bad_status(struct g *gp, uint32_t from, uint32_t to,
     gort__throw(msg);
 }
 
-/* gort__g_setstatus moves gp from `from` to `to`, throwing if gp is not in
- * `from`. Every transition is made by the G's sole owner of the moment
- * (the M running it, or the waker that dequeued it from a wait queue under
- * that queue's lock), so a checked store-release is enough: it pairs with
- * the load-acquire of the next owner, catches double wake-ups in practice,
- * and keeps locked instructions off the switch path (they cost ~20ns each
- * on the VMs measured here). */
-void gort__g_setstatus(struct g *gp, uint32_t from, uint32_t to)
-{
-    /* load-acquire; pairs with the store-release of the previous owner. */
-    uint32_t old = atomic_load_explicit(&gp->status, memory_order_acquire);
-    if (old != from)
-        bad_status(gp, from, to, old);
-    atomic_store_explicit(&gp->status, to, memory_order_release);
-}
 /* ---- Parking and readying ------------------------------------------------ */
 
 void gort__park(bool (*unlockf)(struct g *, void *), void *arg,

@@ -398,6 +398,23 @@ GORT_HIDDEN struct g *gort__globrunq_get(struct p *pp, int32_t max);
 
 /* ---- G state ------------------------------------------------------------ */
 
-GORT_HIDDEN void gort__g_setstatus(struct g *gp, uint32_t from, uint32_t to);
+GORT_HIDDEN _Noreturn void gort__g_badstatus(struct g *gp, uint32_t from,
+                                             uint32_t to, uint32_t old);
+
+/* gort__g_setstatus moves gp from `from` to `to`, throwing if gp is not in
+ * `from`. Every transition is made by the G's sole owner of the moment
+ * (the M running it, or the waker that dequeued it from a wait queue under
+ * that queue's lock), so a checked store-release is enough: it pairs with
+ * the load-acquire of the next owner, catches double wake-ups in practice,
+ * and keeps locked instructions off the switch path. Inline: it is on
+ * every park, ready and switch. */
+static inline void gort__g_setstatus(struct g *gp, uint32_t from, uint32_t to)
+{
+    /* load-acquire; pairs with the store-release of the previous owner. */
+    uint32_t old = atomic_load_explicit(&gp->status, memory_order_acquire);
+    if (__builtin_expect(old != from, 0))
+        gort__g_badstatus(gp, from, to, old);
+    atomic_store_explicit(&gp->status, to, memory_order_release);
+}
 
 #endif /* GORT_RUNTIME_H */
