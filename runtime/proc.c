@@ -51,9 +51,12 @@ void gort__stop_wake_all(void)
         mp->nextp = NULL;
         gort__note_wakeup(&mp->park);
     }
+    /* Wired Ms asleep waiting for their goroutine; one that is being
+     * handed it right now (idlelocked already cleared) wakes anyway. */
     for (mp = gort__sched.allm; mp; mp = mp->alllink)
-        if (mp->lockedg && !atomic_load(&mp->exited) &&
-            atomic_load(&mp->park.key) == 0 && !mp->p) {
+        if (mp->idlelocked) {
+            mp->idlelocked = false;
+            gort__sched.nmidlelocked--;
             mp->nextp = NULL;
             gort__note_wakeup(&mp->park);
         }

@@ -213,6 +213,8 @@ struct m {
     uint32_t syscalltick;
     uint32_t locks;            /* >0: runtime locks held; no preemption */
     struct g *lockedg;         /* goroutine wired to this M */
+    bool idlelocked;           /* asleep until lockedg is handed back
+                                * (sched.lock; counted in nmidlelocked) */
     struct g *dead_locked;     /* a wired G that exited: M must exit */
 
     /* Set by gort__park for the g0 side (Go: waitunlockf/waitlock). */

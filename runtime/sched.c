@@ -162,9 +162,8 @@ static struct g *global_get(struct p *pp, int32_t max)
     return gp;
 }
 
-static struct g *netpoll_get(bool block_ok, int64_t delay)
+static struct g *netpoll_get(int64_t delay)
 {
-    (void)block_ok;
     if (!gort__netpoll_inited() || !gort__netpoll_waiting() ||
         atomic_load(&gort__sched.lastpoll) == 0)
         return NULL;
@@ -217,7 +216,7 @@ top:
         return gp;
     if ((gp = global_get(pp, 0)))
         return gp;
-    if ((gp = netpoll_get(false, 0)))
+    if ((gp = netpoll_get(0)))
         return gp;
 
     int32_t procs = atomic_load(&s->gomaxprocs);
@@ -321,8 +320,11 @@ static bool stoplockedm(struct m *mp)
         gort__unlock(&gort__sched.lock);
         return false;
     }
-    gort__sched.nmidlelocked++;
-    gort__checkdead();
+    if (!mp->nextp) { /* not handed its G yet: idle until it is */
+        mp->idlelocked = true;
+        gort__sched.nmidlelocked++;
+        gort__checkdead();
+    }
     gort__unlock(&gort__sched.lock);
     gort__note_sleep(&mp->park);
     gort__note_clear(&mp->park);
@@ -341,9 +343,12 @@ static void startlockedm(struct m *mp, struct g *gp)
     struct m *lm = gp->lockedm;
     struct p *pp = gort__releasep(mp);
     gort__lock(&gort__sched.lock);
-    gort__sched.nmidlelocked--;
-    gort__unlock(&gort__sched.lock);
     lm->nextp = pp;
+    if (lm->idlelocked) {
+        lm->idlelocked = false;
+        gort__sched.nmidlelocked--;
+    }
+    gort__unlock(&gort__sched.lock);
     gort__note_wakeup(&lm->park);
 }
 

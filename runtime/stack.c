@@ -91,11 +91,6 @@ size_t gort__stack_cache_size(void)
     return sizeof(struct stack_cache);
 }
 
-size_t gort__stack_slot_size(void)
-{
-    return stk.slot;
-}
-
 static long read_max_map_count(void)
 {
     long v = 65530;

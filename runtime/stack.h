@@ -65,9 +65,6 @@ __attribute__((visibility("hidden"))) bool gort__stack_is_guard(struct g *gp,
 /* gort__stack_cache_size: bytes of a per-P struct stack_cache. */
 __attribute__((visibility("hidden"))) size_t gort__stack_cache_size(void);
 
-/* gort__stack_slot_size: reserved bytes per goroutine (guard included). */
-__attribute__((visibility("hidden"))) size_t gort__stack_slot_size(void);
-
 struct stack_stats {
     uint64_t cached, reserved;
     uint32_t madvise, mprotect, canary;

@@ -96,14 +96,10 @@ static int retake(int64_t now)
             atomic_fetch_add(&pp->syscalltick, 1);
             atomic_fetch_add_explicit(&gort__sched.nhandoffs, 1,
                                       memory_order_relaxed);
-            /* checkdead must not see a window with nobody running. */
-            gort__lock(&gort__sched.lock);
-            gort__sched.nmidlelocked--;
-            gort__unlock(&gort__sched.lock);
+            /* The M in the syscall still counts as running, so checkdead
+             * sees no window with nobody running (Go's incidlelocked dance
+             * is not needed). */
             gort__handoffp(pp);
-            gort__lock(&gort__sched.lock);
-            gort__sched.nmidlelocked++;
-            gort__unlock(&gort__sched.lock);
             n++;
         }
     }

@@ -490,6 +490,31 @@ static int abandon_main(void *arg)
     return 5;
 }
 
+static void wired_forever(void *arg)
+{
+    (void)arg;
+    gort_lock_os_thread();
+    gort_chan_recv(never, NULL);
+}
+
+static int abandon_wired_main(void *arg)
+{
+    (void)arg;
+    never = gort_chan_make(0, 0);
+    for (int i = 0; i < 4; i++)
+        gort_go(wired_forever, NULL);
+    for (int i = 0; i < 100; i++)
+        gort_yield();
+    return 9;
+}
+
+Test(sched, run_returns_with_wired_goroutines_still_blocked, .timeout = 30)
+{
+    gort_maxprocs(2);
+    for (int round = 0; round < 3; round++)
+        cr_assert(eq(int, gort_run(abandon_wired_main, NULL), 9));
+}
+
 Test(sched, run_abandons_goroutines_still_blocked)
 {
     gort_maxprocs(2);
