@@ -208,7 +208,7 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
     if (pp) {
         P_STAT_INC(pp->nspawned, 1);
-        gort__runq_put(pp, gp, true);
+        gort__runq_put_spawn(pp, gp);
         if (!is_main) /* main starts on m0, before any other M exists */
             gort__wakep();
         /* Back-pressure: a spawner that filled its P's queue lets the

@@ -5,11 +5,33 @@
  * Invariants:
  *  - The ring is single-producer (the owner P) and multi-consumer (the
  *    owner and thieves). runqtail is written only by the owner; runqhead is
- *    advanced by CAS by anyone. tail - head <= RUNQ_SIZE.
+ *    changed by CAS only: consumers advance it, the owner may also move it
+ *    back one slot to push a G at the head. tail - head <= RUNQ_SIZE.
+ *  - runqhead carries a version in its high 32 bits that every CAS bumps.
+ *    Go's head only grows, so a thief's CAS on a stale head must fail; a
+ *    head that can also shrink could come back to the same position with
+ *    a different G in the slot (ABA), and the version keeps the CAS
+ *    failing in that case too.
  *  - Only the owner sets runnext to a G; anyone may CAS it to NULL.
  *  - A G is on at most one queue, and queued Gs are G_RUNNABLE.
+ *
+ * Spawn order. Go puts a new goroutine in runnext and kicks the previous
+ * runnext to the ring's tail, so a tree of spawns runs breadth-first and
+ * every interior goroutine of the tree is parked, holding its stack, at
+ * once. gort kicks it to the ring's head instead: spawn trees run
+ * depth-first (the newest child first, as Cilk's work-first rule does) and
+ * only one path of the tree is parked at a time. Thieves take from the
+ * head, so they get the kicked Gs first. Fairness bound: while Gs that were
+ * queued at the tail wait behind head pushes, the owner serves at most
+ * LIFO_STREAK_MAX head-pushed Gs in a row; then it stops pushing at the
+ * head until everything queued at that moment has been taken (lifo_off),
+ * so a tail-queued G waits at most LIFO_STREAK_MAX + RUNQ_SIZE of its P's
+ * schedules, as against RUNQ_SIZE in Go. Wake-ups (gort__ready) keep Go's
+ * order exactly.
+ *
  * Locking: the global queue is under sched.lock; the rings take no lock.
- * See also: runtime/sched.c (who puts where), Go's proc.go.
+ * See also: runtime/sched.c (who puts where), Go's proc.go,
+ * docs/scheduler.md ("Run queues").
  */
 #include <unistd.h>
 
@@ -39,25 +61,64 @@ struct g *gort__gqueue_pop(struct gqueue *q)
     return gp;
 }
 
+/* ---- The head word ------------------------------------------------------ */
+
+static inline uint32_t head_pos(uint64_t word)
+{
+    return (uint32_t)word;
+}
+
+/* head_moved is old's successor: position pos, version bumped. */
+static inline uint64_t head_moved(uint64_t old, uint32_t pos)
+{
+    return ((old >> 32) + 1) << 32 | pos;
+}
+
+static inline uint64_t head_load(struct p *pp)
+{
+    /* load-acquire; pairs with the CAS-release of whoever moved it. */
+    return atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+}
+
+/* head_cas commits a move of pp's head from *old to pos: CAS-release so
+ * the slot reads and writes before it are ordered before the commit. */
+static inline bool head_cas(struct p *pp, uint64_t *old, uint32_t pos)
+{
+    return atomic_compare_exchange_strong_explicit(
+        &pp->runqhead, old, head_moved(*old, pos), memory_order_release,
+        memory_order_relaxed);
+}
+
+static inline struct g *slot_load(struct p *pp, uint32_t pos)
+{
+    return atomic_load_explicit(&pp->runq[pos % RUNQ_SIZE],
+                                memory_order_relaxed);
+}
+
+static inline void slot_store(struct p *pp, uint32_t pos, struct g *gp)
+{
+    atomic_store_explicit(&pp->runq[pos % RUNQ_SIZE], gp,
+                          memory_order_relaxed);
+}
+
+/* ---- The owner's side --------------------------------------------------- */
+
 /* runq_putslow moves half of pp's full ring plus gp to the global queue
  * (Go: runqputslow). Returns false if a thief emptied the ring meanwhile. */
-static bool runq_putslow(struct p *pp, struct g *gp, uint32_t head,
+static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
                          uint32_t tail)
 {
     enum { HALF = RUNQ_SIZE / 2 };
-    if (tail - head != RUNQ_SIZE)
+    uint32_t h = head_pos(head);
+    if (tail - h != RUNQ_SIZE)
         return false;
     struct g *batch[HALF + 1];
     for (uint32_t i = 0; i < HALF; i++)
-        batch[i] = atomic_load_explicit(&pp->runq[(head + i) % RUNQ_SIZE],
-                                        memory_order_relaxed);
-    /* CAS-release on head commits the grab; pairs with the thieves'
-     * load-acquire of head. */
-    if (!atomic_compare_exchange_strong_explicit(&pp->runqhead, &head,
-                                                 head + HALF,
-                                                 memory_order_release,
-                                                 memory_order_relaxed))
+        batch[i] = slot_load(pp, h + i);
+    if (!head_cas(pp, &head, h + HALF))
         return false;
+    /* The head-pushed Gs were the first to go. */
+    pp->runq_front = pp->runq_front > HALF ? pp->runq_front - HALF : 0;
     batch[HALF] = gp;
     struct gqueue q = {0};
     for (uint32_t i = 0; i <= HALF; i++)
@@ -66,32 +127,121 @@ static bool runq_putslow(struct p *pp, struct g *gp, uint32_t head,
     return true;
 }
 
+static void runq_put_tail(struct p *pp, struct g *gp)
+{
+    for (;;) {
+        uint64_t head = head_load(pp);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t - head_pos(head) < RUNQ_SIZE) {
+            slot_store(pp, t, gp);
+            /* store-release tail; pairs with the load-acquire in
+             * runq_grab and gort__runq_get. */
+            atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
+            return;
+        }
+        if (runq_putslow(pp, gp, head, t))
+            return;
+    }
+}
+
+/* runq_put_head pushes gp in front of the ring's head. The slot written
+ * is free: it is outside [head, tail) and, as tail - head < RUNQ_SIZE, not
+ * the tail's either. A thief reading it holds a stale head, so its CAS
+ * fails. Returns false when the ring is full. */
+static bool runq_put_head(struct p *pp, struct g *gp)
+{
+    for (;;) {
+        uint64_t head = head_load(pp);
+        uint32_t h = head_pos(head);
+        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+        if (t - h >= RUNQ_SIZE)
+            return false;
+        slot_store(pp, h - 1, gp);
+        if (head_cas(pp, &head, h - 1)) {
+            pp->runq_front++;
+            return true;
+        }
+    }
+}
+
+/* lifo_allowed says whether a kicked runnext may go to the head: not while
+ * the Gs queued when the last depth-first streak was cut short remain. */
+static bool lifo_allowed(struct p *pp)
+{
+    if (!pp->lifo_off)
+        return true;
+    if ((int32_t)(head_pos(head_load(pp)) - pp->lifo_barrier) < 0)
+        return false;
+    pp->lifo_off = false;
+    return true;
+}
+
+/* runnext_swap puts gp in pp's runnext and returns the G it displaced.
+ * Only the owner stores a G there and thieves only clear it, so an empty
+ * slot stays empty until the owner fills it: a plain store-release does,
+ * sparing the locked exchange on most hand-offs. That store, like Go's
+ * store-release of the ring's tail, is not a StoreLoad fence before
+ * wakep's look at the idle Ps; a wake-up lost to it costs parallelism,
+ * never the G (its own P runs it), and sysmon wakes an idle P for work
+ * that waits behind a long-running goroutine (sysmon.c, retake). */
+static inline struct g *runnext_swap(struct p *pp, struct g *gp)
+{
+    struct g *old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+    if (!old) {
+        atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+        return NULL;
+    }
+    return atomic_exchange_explicit(&pp->runnext, gp, memory_order_acq_rel);
+}
+
 /* gort__runq_put puts gp on pp's local queue: in runnext if next (kicking
  * the old runnext to the tail), else at the tail. Owner only. */
 void gort__runq_put(struct p *pp, struct g *gp, bool next)
 {
     if (next) {
-        struct g *old = atomic_exchange_explicit(&pp->runnext, gp,
-                                                 memory_order_acq_rel);
+        struct g *old = runnext_swap(pp, gp);
         if (!old)
             return;
         gp = old;
     }
-    for (;;) {
-        /* load-acquire head; pairs with the CAS-release of consumers. */
-        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
-        uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-        if (t - h < RUNQ_SIZE) {
-            atomic_store_explicit(&pp->runq[t % RUNQ_SIZE], gp,
-                                  memory_order_relaxed);
-            /* store-release tail; pairs with the load-acquire in
-             * runq_grab and runq_get. */
-            atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
-            return;
-        }
-        if (runq_putslow(pp, gp, h, t))
-            return;
+    runq_put_tail(pp, gp);
+}
+
+/* gort__runq_put_spawn puts a new G in runnext and kicks the old runnext
+ * to the ring's head (depth-first spawn order, see the file comment).
+ * Owner only. */
+void gort__runq_put_spawn(struct p *pp, struct g *gp)
+{
+    struct g *old = runnext_swap(pp, gp);
+    if (!old)
+        return;
+    if (lifo_allowed(pp) && runq_put_head(pp, old))
+        return;
+    runq_put_tail(pp, old);
+}
+
+/* account_pop updates the depth-first bookkeeping after the owner took the
+ * head of a ring that held len Gs, cutting a streak of head-pushed Gs that
+ * made older ones wait LIFO_STREAK_MAX times. */
+static void account_pop(struct p *pp, uint32_t len, uint32_t tail)
+{
+    if (pp->runq_front > len) /* thieves took some */
+        pp->runq_front = len;
+    if (pp->runq_front == 0) {
+        pp->lifo_streak = 0;
+        return;
     }
+    pp->runq_front--;
+    if (len - 1 == pp->runq_front) { /* nothing older waits */
+        pp->lifo_streak = 0;
+        return;
+    }
+    if (++pp->lifo_streak < LIFO_STREAK_MAX)
+        return;
+    pp->runq_front = 0;
+    pp->lifo_streak = 0;
+    pp->lifo_off = true;
+    pp->lifo_barrier = tail;
 }
 
 /* gort__runq_get takes the next G of pp: runnext first (*inherit = true:
@@ -107,39 +257,44 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
     }
     *inherit = false;
     for (;;) {
-        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint64_t head = head_load(pp);
+        uint32_t h = head_pos(head);
         uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-        if (t == h)
+        if (t == h) {
+            pp->runq_front = 0;
             return NULL;
-        struct g *gp = atomic_load_explicit(&pp->runq[h % RUNQ_SIZE],
-                                            memory_order_relaxed);
-        if (atomic_compare_exchange_weak_explicit(&pp->runqhead, &h, h + 1,
-                                                  memory_order_release,
-                                                  memory_order_relaxed))
+        }
+        struct g *gp = slot_load(pp, h);
+        if (head_cas(pp, &head, h + 1)) {
+            account_pop(pp, t - h, t);
             return gp;
+        }
     }
 }
 
 bool gort__runq_empty(struct p *pp)
 {
-    /* Go's runqempty: read head, tail, runnext, and re-read tail so a
-     * runnext kicked to the ring in between is not missed. */
+    /* Go's runqempty: read head, tail, runnext, and re-read the ring ends
+     * so a runnext kicked to the ring in between is not missed. */
     for (;;) {
-        uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+        uint64_t head = head_load(pp);
         uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
         struct g *next = atomic_load_explicit(&pp->runnext,
                                               memory_order_acquire);
-        if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire))
-            return h == t && next == NULL;
+        if (t == atomic_load_explicit(&pp->runqtail, memory_order_acquire) &&
+            head == head_load(pp))
+            return head_pos(head) == t && next == NULL;
     }
 }
 
 uint32_t gort__runq_len(struct p *pp)
 {
-    uint32_t h = atomic_load_explicit(&pp->runqhead, memory_order_acquire);
+    uint32_t h = head_pos(head_load(pp));
     uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
     return t - h;
 }
+
+/* ---- Thieves ------------------------------------------------------------ */
 
 /* runq_grab copies half of victim's ring (rounded up) into batch and
  * commits by CAS on victim's head. With stealnext, an empty ring yields
@@ -147,8 +302,8 @@ uint32_t gort__runq_len(struct p *pp)
 static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
 {
     for (;;) {
-        uint32_t h = atomic_load_explicit(&victim->runqhead,
-                                          memory_order_acquire);
+        uint64_t head = head_load(victim);
+        uint32_t h = head_pos(head);
         uint32_t t = atomic_load_explicit(&victim->runqtail,
                                           memory_order_acquire);
         uint32_t n = t - h;
@@ -176,12 +331,8 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
         if (n > RUNQ_SIZE / 2)
             continue; /* read an inconsistent head/tail pair: retry */
         for (uint32_t i = 0; i < n; i++)
-            batch[i] = atomic_load_explicit(&victim->runq[(h + i) % RUNQ_SIZE],
-                                            memory_order_relaxed);
-        if (atomic_compare_exchange_strong_explicit(&victim->runqhead, &h,
-                                                    h + n,
-                                                    memory_order_release,
-                                                    memory_order_relaxed))
+            batch[i] = slot_load(victim, h + i);
+        if (head_cas(victim, &head, h + n))
             return n;
     }
 }
@@ -199,8 +350,7 @@ struct g *gort__runq_steal(struct p *pp, struct p *victim, bool stealnext)
         return gp;
     uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
     for (uint32_t i = 0; i < n; i++)
-        atomic_store_explicit(&pp->runq[(t + i) % RUNQ_SIZE], batch[i],
-                              memory_order_relaxed);
+        slot_store(pp, t + i, batch[i]);
     /* store-release; pairs with load-acquire of consumers. */
     atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);
     return gp;

@@ -36,6 +36,7 @@
 enum {
     RUNQ_SIZE = 256,          /* local ring per P (Go: len(p.runq)) */
     GLOBAL_FAIR_TICK = 61,    /* check the global queue every 61st tick */
+    LIFO_STREAK_MAX = 61,     /* depth-first pops before older work's turn */
     STEAL_TRIES = 4,          /* passes over all Ps in stealWork */
     GOID_BATCH = 16,          /* goids cached per P */
     MAX_MPROCS = 10000,       /* thread cap (Go: sched.maxmcount) */
@@ -166,6 +167,7 @@ struct sysmontick {
     int64_t schedwhen;
     uint32_t syscalltick;
     int64_t syscallwhen;
+    struct g *curg;            /* the goroutine seen running last time */
 };
 
 struct p {
@@ -177,11 +179,19 @@ struct p {
     _Atomic uint32_t syscalltick; /* +1 per syscall */
     struct sysmontick sysmontick; /* sysmon only */
 
-    /* Run queue: single producer (owner), many consumers (thieves). */
-    _Atomic uint32_t runqhead;
+    /* Run queue: single producer (owner), many consumers (thieves).
+     * runqhead packs the head position (low 32 bits) with a version
+     * (high 32 bits) that every CAS bumps: see runq.c. */
+    _Atomic uint64_t runqhead;
     _Atomic uint32_t runqtail;
     struct g *_Atomic runq[RUNQ_SIZE];
     struct g *_Atomic runnext;
+    /* Owner-only depth-first bookkeeping (runq.c): how many Gs at the
+     * ring's head were pushed there, how many pops in a row served them
+     * while older Gs waited, and, while lifo_off, the tail position that
+     * must be consumed before the next push at the head. */
+    uint32_t runq_front, lifo_streak, lifo_barrier;
+    bool lifo_off;
 
     /* Owner-only caches. */
     uint64_t goidcache, goidcacheend;
@@ -389,6 +399,7 @@ GORT_HIDDEN void gort__gqueue_push(struct gqueue *q, struct g *gp);
 GORT_HIDDEN struct g *gort__gqueue_pop(struct gqueue *q);
 
 GORT_HIDDEN void gort__runq_put(struct p *pp, struct g *gp, bool next);
+GORT_HIDDEN void gort__runq_put_spawn(struct p *pp, struct g *gp);
 GORT_HIDDEN struct g *gort__runq_get(struct p *pp, bool *inherit);
 GORT_HIDDEN struct g *gort__runq_steal(struct p *pp, struct p *victim,
                                        bool stealnext);

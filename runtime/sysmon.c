@@ -4,7 +4,8 @@
  *
  * Each round it sleeps 20us, doubling after 50 idle rounds up to 10ms,
  * then: retakes Ps stuck in system calls (handoffp), flags goroutines that
- * ran a whole 10ms slice (they yield at their next runtime call), polls the
+ * ran a whole 10ms slice (they yield at their next runtime call), wakes an
+ * idle P for work queued behind a goroutine that keeps running, polls the
  * network if nobody did for 10ms, returns cold stack pages to the kernel,
  * and prints schedtrace lines when GORT_DEBUG asks. With every P idle and
  * nothing in a syscall it sleeps until woken (deep sleep), so an idle
@@ -54,6 +55,22 @@ static void preemptone(struct p *pp)
         atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
 }
 
+/* stranded_check wakes an idle P when pp's queue waits behind a goroutine
+ * that has kept running since our last look while Ps idle and nobody looks
+ * for work: the repair for a wake-up lost to the unfenced runnext store
+ * (runq.c, runnext_swap). A chain of hand-offs through runnext keeps the
+ * schedtick too, so the goroutine itself must be the same. */
+static void stranded_check(struct p *pp, struct sysmontick *pd)
+{
+    struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    struct g *gp = mp ? __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) : NULL;
+    bool same = gp && gp == pd->curg;
+    pd->curg = gp;
+    if (same && atomic_load(&gort__sched.npidle) > 0 &&
+        atomic_load(&gort__sched.nmspinning) == 0 && !gort__runq_empty(pp))
+        gort__wakep();
+}
+
 /* retake handles each P's time slice and syscall (Go: retake). Returns
  * how many Ps were taken from syscalls. */
 static int retake(int64_t now)
@@ -71,9 +88,12 @@ static int retake(int64_t now)
             if (pd->schedtick != t) {
                 pd->schedtick = t;
                 pd->schedwhen = now;
-            } else if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
-                preemptone(pp);
-                pd->schedwhen = now; /* once per slice */
+            } else {
+                stranded_check(pp, pd);
+                if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
+                    preemptone(pp);
+                    pd->schedwhen = now; /* once per slice */
+                }
             }
         }
         if (st != P_SYSCALL)

@@ -220,6 +220,43 @@ Test(sched, idle_processor_steals_work)
     cr_assert(eq(int, gort_run(steal_main, NULL), 0));
 }
 
+/* A goroutine woken into runnext while its waker keeps the P busy without
+ * ever calling the runtime must still run: an idle P steals it (Go's
+ * runnext steal), or sysmon wakes one for it. */
+static _Atomic int woken_ran;
+
+static void woken(void *arg)
+{
+    gort_chan *c = arg;
+    int v;
+    gort_chan_recv(c, &v);
+    atomic_store(&woken_ran, v);
+}
+
+static int busy_waker_main(void *arg)
+{
+    (void)arg;
+    for (int round = 1; round <= 200; round++) {
+        gort_chan *c = gort_chan_make(sizeof(int), 0);
+        gort_go(woken, c);
+        gort_sleep(100000); /* let it block in recv */
+        gort_chan_send(c, &round);
+        int64_t give_up = now_ns() + 5000000000;
+        while (atomic_load(&woken_ran) != round && now_ns() < give_up)
+            ; /* no runtime call: only another P can run it */
+        cr_assert(eq(int, atomic_load(&woken_ran), round),
+                  "round %d: woken goroutine never ran", round);
+        gort_chan_free(c);
+    }
+    return 0;
+}
+
+Test(sched, woken_goroutine_runs_beside_a_busy_waker, .timeout = 60)
+{
+    gort_maxprocs(2);
+    cr_assert(eq(int, gort_run(busy_waker_main, NULL), 0));
+}
+
 /* ---- GOMAXPROCS ---------------------------------------------------------- */
 
 static int procs_main(void *arg)

@@ -5,6 +5,8 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "runtime.h"
@@ -109,4 +111,151 @@ Test(runq, global_batch_is_a_fair_share)
     /* 100 / 2 procs + 1 = 51: one returned, 50 on the local ring. */
     cr_assert(eq(u32, gort__runq_len(pp), 50));
     cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), 49));
+}
+
+Test(runq, spawns_run_depth_first)
+{
+    /* Each spawn takes runnext and kicks the previous one to the head, so
+     * the newest child runs first and older siblings follow newest-first,
+     * ahead of work queued at the tail. */
+    gort__runq_put(pp, &gs[100], false);
+    for (int i = 0; i < 5; i++)
+        gort__runq_put_spawn(pp, &gs[i]);
+    bool inherit;
+    cr_assert(eq(ptr, gort__runq_get(pp, &inherit), &gs[4]));
+    cr_assert(inherit);
+    for (int i = 3; i >= 0; i--) {
+        cr_assert(eq(ptr, gort__runq_get(pp, &inherit), &gs[i]));
+        cr_assert(not(inherit));
+    }
+    cr_assert(eq(ptr, gort__runq_get(pp, &inherit), &gs[100]));
+    cr_assert(gort__runq_empty(pp));
+}
+
+Test(runq, wake_ups_keep_go_order)
+{
+    gort__runq_put(pp, &gs[0], true);
+    gort__runq_put(pp, &gs[1], true); /* kicks gs[0] to the tail */
+    gort__runq_put(pp, &gs[2], false);
+    bool inherit;
+    cr_assert(eq(ptr, gort__runq_get(pp, &inherit), &gs[1]));
+    cr_assert(eq(ptr, gort__runq_get(pp, &inherit), &gs[0]));
+    cr_assert(eq(ptr, gort__runq_get(pp, &inherit), &gs[2]));
+}
+
+Test(runq, depth_first_order_cannot_starve_older_work)
+{
+    /* An endless spawn tree, one G queued at the tail before it: every G
+     * taken from the ring spawns two (the newest goes to runnext and runs
+     * next as a leaf, the other is kicked to the head). Runnext chains are
+     * bounded by the time slice, not by the ring, so only ring pops count:
+     * the tail G must come within LIFO_STREAK_MAX + RUNQ_SIZE of them. */
+    gort__runq_put(pp, &gs[1023], false);
+    int next = 0, ring_pops = 0;
+    bool inherit, found = false;
+    gort__runq_put_spawn(pp, &gs[next++]);
+    gort__runq_put_spawn(pp, &gs[next++]); /* kicks the root to the head */
+    while (ring_pops <= LIFO_STREAK_MAX + RUNQ_SIZE && next < 1023) {
+        struct g *gp = gort__runq_get(pp, &inherit);
+        cr_assert(not(eq(ptr, gp, NULL)));
+        if (inherit)
+            continue; /* a leaf */
+        ring_pops++;
+        if (gp == &gs[1023]) {
+            found = true;
+            break;
+        }
+        for (int k = 0; k < 2 && next < 1023; k++)
+            gort__runq_put_spawn(pp, &gs[next++]);
+    }
+    cr_assert(found, "tail G still waiting after %d ring pops", ring_pops);
+    cr_assert(gt(i32, ring_pops, LIFO_STREAK_MAX)); /* depth-first before */
+}
+
+Test(runq, head_pushes_count_against_a_full_ring)
+{
+    for (int i = 0; i < RUNQ_SIZE; i++)
+        gort__runq_put_spawn(pp, &gs[i]);
+    cr_assert(eq(u32, gort__runq_len(pp), RUNQ_SIZE - 1));
+    gort__runq_put_spawn(pp, &gs[RUNQ_SIZE]);
+    cr_assert(eq(u32, gort__runq_len(pp), RUNQ_SIZE));
+    gort__runq_put_spawn(pp, &gs[RUNQ_SIZE + 1]); /* full: half goes global */
+    cr_assert(eq(u32, gort__runq_len(pp), RUNQ_SIZE / 2));
+    cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), RUNQ_SIZE / 2 + 1));
+    /* Nothing lost: runnext + ring + global hold every G once. */
+    static bool seen[RUNQ_SIZE + 2];
+    bool inherit;
+    struct g *gp;
+    int n = 0;
+    while ((gp = gort__runq_get(pp, &inherit))) {
+        cr_assert(not(seen[gp->goid]));
+        seen[gp->goid] = true;
+        n++;
+    }
+    for (gp = gort__sched.runq.head; gp; gp = gp->schedlink) {
+        cr_assert(not(seen[gp->goid]));
+        seen[gp->goid] = true;
+        n++;
+    }
+    cr_assert(eq(int, n, RUNQ_SIZE + 2));
+}
+
+/* A thief thread steals while the owner spawns (head pushes) and pops:
+ * every G must come out exactly once. This is the ABA case the versioned
+ * head exists for. */
+enum { RACE_GS = 1024, RACE_ROUNDS = 2000 };
+static _Atomic int taken[RACE_GS];
+static _Atomic bool race_done;
+
+static void *race_thief(void *arg)
+{
+    struct p *mine = arg;
+    bool inherit;
+    while (!atomic_load(&race_done)) {
+        struct g *gp = gort__runq_steal(mine, pp, false);
+        while (gp) {
+            atomic_fetch_add(&taken[gp->goid], 1);
+            gp = gort__runq_get(mine, &inherit);
+        }
+    }
+    return NULL;
+}
+
+Test(runq, head_pushes_race_thieves_without_loss_or_duplicates)
+{
+    pthread_t th;
+    pthread_create(&th, NULL, race_thief, thief);
+    bool inherit;
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        for (int i = 0; i < RACE_GS; i++)
+            atomic_store(&taken[i], 0);
+        int next = 0;
+        while (next < RACE_GS) {
+            for (int k = 0; k < 3 && next < RACE_GS; k++)
+                gort__runq_put_spawn(pp, &gs[next++]);
+            struct g *gp = gort__runq_get(pp, &inherit);
+            if (gp)
+                atomic_fetch_add(&taken[gp->goid], 1);
+        }
+        struct g *gp;
+        while ((gp = gort__runq_get(pp, &inherit)))
+            atomic_fetch_add(&taken[gp->goid], 1);
+        /* The thief may still hold a batch: wait for its count. */
+        gort__lock(&gort__sched.lock);
+        while ((gp = gort__gqueue_pop(&gort__sched.runq))) {
+            atomic_fetch_sub(&gort__sched.runqsize, 1);
+            atomic_fetch_add(&taken[gp->goid], 1);
+        }
+        gort__unlock(&gort__sched.lock);
+        for (int i = 0; i < RACE_GS; i++) {
+            for (int spin = 0; atomic_load(&taken[i]) == 0 && spin < 1000000;
+                 spin++)
+                sched_yield();
+            cr_assert(eq(int, atomic_load(&taken[i]), 1),
+                      "round %d: G %d taken %d times", round, i,
+                      atomic_load(&taken[i]));
+        }
+    }
+    atomic_store(&race_done, true);
+    pthread_join(th, NULL);
 }
