@@ -116,6 +116,18 @@ bool gort__stopm(struct m *mp)
     return true;
 }
 
+/* gort__m_reserve_id counts a new M in sched.mnext and returns its id.
+ * Caller holds sched.lock. */
+int64_t gort__m_reserve_id(void)
+{
+    if (gort__sched.mnext - gort__sched.nmfreed >= MAX_MPROCS) {
+        fprintf(stderr, "runtime: program exceeds %d-thread limit\n",
+                MAX_MPROCS);
+        gort__throw("thread exhaustion");
+    }
+    return gort__sched.mnext++;
+}
+
 /* gort__startm runs pp (or any idle P if NULL) on an idle or new M
  * (Go: startm). spinning: the caller already counted it in nmspinning. */
 void gort__startm(struct p *pp, bool spinning)
@@ -132,9 +144,12 @@ void gort__startm(struct p *pp, bool spinning)
     }
     struct m *nmp = mget();
     if (!nmp && !atomic_load(&gort__sched.stopping)) {
-        /* Reserve the M's id under the lock so checkdead counts it. */
+        /* Count the new M before the lock goes (Go: mReserveID): pp left
+         * the idle list, so until the thread runs nobody else may look
+         * like the last M awake to checkdead. */
+        int64_t id = gort__m_reserve_id();
         gort__unlock(&gort__sched.lock);
-        if (gort__newm(pp, spinning) != 0) {
+        if (gort__newm(pp, spinning, id) != 0) {
             gort__lock(&gort__sched.lock);
             gort__pidleput(pp);
             gort__unlock(&gort__sched.lock);
@@ -211,30 +226,41 @@ static void *mstart(void *arg)
     return NULL;
 }
 
-struct m *gort__m_alloc(void)
+/* m_alloc_id makes the M whose id was reserved (sched.mnext bumped under
+ * sched.lock, Go: mReserveID), or undoes the reservation and returns
+ * NULL. */
+static struct m *m_alloc_id(int64_t id)
 {
     struct m *mp = calloc(1, sizeof *mp);
-    if (!mp)
+    if (!mp) {
+        gort__lock(&gort__sched.lock);
+        gort__sched.nmfreed++;
+        gort__unlock(&gort__sched.lock);
         return NULL;
+    }
     mp->fastrand = (uint64_t)gort__nanotime() * 0x9e3779b97f4a7c15ull |
                    1;
+    mp->id = id;
     gort__lock(&gort__sched.lock);
-    mp->id = gort__sched.mnext++;
     mp->alllink = gort__sched.allm;
     gort__sched.allm = mp;
     gort__unlock(&gort__sched.lock);
     return mp;
 }
 
-/* gort__newm starts a thread that runs pp (Go: newm). */
-int gort__newm(struct p *pp, bool spinning)
+struct m *gort__m_alloc(void)
 {
-    if (gort__sched.mnext - gort__sched.nmfreed >= MAX_MPROCS) {
-        fprintf(stderr, "runtime: program exceeds %d-thread limit\n",
-                MAX_MPROCS);
-        gort__throw("thread exhaustion");
-    }
-    struct m *mp = gort__m_alloc();
+    gort__lock(&gort__sched.lock);
+    int64_t id = gort__sched.mnext++;
+    gort__unlock(&gort__sched.lock);
+    return m_alloc_id(id);
+}
+
+/* gort__newm starts a thread that runs pp as M number id, which the caller
+ * reserved with gort__m_reserve_id (Go: newm). */
+int gort__newm(struct p *pp, bool spinning, int64_t id)
+{
+    struct m *mp = m_alloc_id(id);
     if (!mp)
         return -ENOMEM;
     mp->nextp = pp;

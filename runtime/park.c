@@ -85,14 +85,18 @@ void gort__ready_list(struct gqueue *q)
         gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
     struct m *mp = gort__getm();
     struct p *pp = mp ? mp->p : NULL;
-    int32_t npidle = atomic_load(&gort__sched.npidle);
     if (!pp) {
         int32_t n = q->n;
         gort__globrunq_putbatch(q);
-        for (int32_t i = 0; i < n && i < npidle; i++)
+        /* Count idle Ps only now (Go: startIdle): a P released after we
+         * looked but before the batch was queued would have found the
+         * global queue empty and gone idle, stranding the batch. */
+        for (int32_t i = 0; i < n && atomic_load(&gort__sched.npidle) > 0;
+             i++)
             gort__startm(NULL, false);
         return;
     }
+    int32_t npidle = atomic_load(&gort__sched.npidle);
     struct gqueue global = {0};
     for (int32_t i = 0; i < npidle && q->head; i++)
         gort__gqueue_push(&global, gort__gqueue_pop(q));

@@ -51,8 +51,10 @@ __attribute__((visibility("hidden"))) void gort__g_flush(struct p *pp);
 __attribute__((visibility("hidden"))) void gort__g_fini(void);
 
 /* m.c */
+__attribute__((visibility("hidden"))) int64_t gort__m_reserve_id(void);
 __attribute__((visibility("hidden"))) int gort__newm(struct p *pp,
-                                                     bool spinning);
+                                                     bool spinning,
+                                                     int64_t id);
 __attribute__((visibility("hidden"))) bool gort__stopm(struct m *mp);
 __attribute__((visibility("hidden"))) struct m *gort__m_alloc(void);
 __attribute__((visibility("hidden"))) extern _Atomic int32_t gort__mlive;

@@ -177,14 +177,18 @@ static struct g *netpoll_get(int64_t delay)
     return gp;
 }
 
-/* recheck_runqs looks at every P's queue after a spinning M stopped
- * spinning; returns an idle P if work exists somewhere. */
+/* recheck_runqs looks at the global queue and every P's queue after a
+ * spinning M stopped spinning; returns an idle P if work exists somewhere.
+ * The global queue matters as much as the rings: a G readied from a
+ * thread without a P goes there, and its wakep saw us spinning. */
 static struct p *recheck_runqs(void)
 {
     int32_t procs = atomic_load(&gort__sched.gomaxprocs);
-    for (int32_t i = 0; i < procs; i++) {
-        struct p *v = gort__sched.allp[i];
-        if (v && !gort__runq_empty(v)) {
+    for (int32_t i = -1; i < procs; i++) {
+        struct p *v = i < 0 ? NULL : gort__sched.allp[i];
+        bool work = i < 0 ? atomic_load(&gort__sched.runqsize) > 0
+                          : v && !gort__runq_empty(v);
+        if (work) {
             gort__lock(&gort__sched.lock);
             struct p *pp = gort__pidleget();
             gort__unlock(&gort__sched.lock);

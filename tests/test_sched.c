@@ -257,6 +257,94 @@ Test(sched, woken_goroutine_runs_beside_a_busy_waker, .timeout = 60)
     cr_assert(eq(int, gort_run(busy_waker_main, NULL), 0));
 }
 
+/* Readiness found by an M blocked in the poller while another M holds the
+ * only P and is about to give it up must still reach a running M: the
+ * poller's M queues the goroutines globally and must count the idle Ps
+ * after that (a P that went idle in between found the global queue
+ * empty). Lost, the program died with "checkdead: runnable g". The other
+ * M comes from a foreign thread waking a goroutine (a channel send), at
+ * the same moment as it makes pipes readable. Stochastic: many rounds. */
+enum { POLL_GS = 16, POLL_ROUNDS = 2000 };
+static int poll_pipes[POLL_GS][2];
+static gort_wg poll_wg;
+static _Atomic int poll_round;
+static gort_chan *poll_kick;
+
+static void poll_reader(void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    for (int r = 0; r < POLL_ROUNDS; r++) {
+        char b;
+        CHECK(gort_read(poll_pipes[i][0], &b, 1) == 1);
+        gort_wg_done(&poll_wg);
+    }
+}
+
+static void poll_kicked(void *arg)
+{
+    (void)arg;
+    for (int r = 0; r < POLL_ROUNDS; r++) {
+        int v;
+        CHECK(gort_chan_recv(poll_kick, &v));
+        gort_wg_done(&poll_wg);
+    }
+}
+
+static void *poll_writer(void *arg)
+{
+    (void)arg;
+    unsigned seed = 7;
+    for (int r = 0; r < POLL_ROUNDS; r++) {
+        while (atomic_load(&poll_round) != r)
+            sched_yield();
+        int half = rand_r(&seed) % POLL_GS;
+        for (int i = 0; i < half; i++)
+            CHECK(write(poll_pipes[i][1], "x", 1) == 1);
+        /* A foreign thread's wake-up: the G goes to the global queue
+         * and an M is started for the idle P. */
+        while (!gort_chan_trysend(poll_kick, &r))
+            sched_yield();
+        if (rand_r(&seed) % 2)
+            usleep(rand_r(&seed) % 20);
+        for (int i = half; i < POLL_GS; i++)
+            CHECK(write(poll_pipes[i][1], "x", 1) == 1);
+    }
+    return NULL;
+}
+
+static int poll_burst_main(void *arg)
+{
+    (void)arg;
+    poll_kick = gort_chan_make(sizeof(int), 0);
+    for (int i = 0; i < POLL_GS; i++) {
+        CHECK(pipe(poll_pipes[i]) == 0);
+        CHECK(gort_fd_register(poll_pipes[i][0]) == 0);
+    }
+    for (int i = 0; i < POLL_GS; i++)
+        gort_go(poll_reader, (void *)(intptr_t)i);
+    gort_go(poll_kicked, NULL);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, poll_writer, NULL) == 0);
+    for (int r = 0; r < POLL_ROUNDS; r++) {
+        gort_wg_add(&poll_wg, POLL_GS + 1);
+        atomic_store(&poll_round, r);
+        gort_wg_wait(&poll_wg);
+    }
+    pthread_join(th, NULL);
+    settle();
+    for (int i = 0; i < POLL_GS; i++) {
+        gort_close(poll_pipes[i][0]);
+        close(poll_pipes[i][1]);
+    }
+    gort_chan_free(poll_kick);
+    return 0;
+}
+
+Test(sched, poller_wakeups_are_not_stranded_by_a_p_going_idle, .timeout = 60)
+{
+    run(1, poll_burst_main, NULL);
+}
+
 /* ---- GOMAXPROCS ---------------------------------------------------------- */
 
 static int procs_main(void *arg)
