@@ -16,7 +16,9 @@
 #      PARK_BIG_RUNS (how many of the runs include park -n 1000000; 1),
 #      STRICT=1 (exit 1 when a target is missed, not only when a run fails).
 # Go is used when `go` is installed (bench/go is built into $B/bench-go);
-# otherwise only gort runs and the Go column is empty. http needs wrk.
+# otherwise twins already in $B/bench-go are used (they are static: build
+# them here, carry them to another machine), else only gort runs and the Go
+# column is empty. http needs wrk.
 # Output: progress on stderr; raw result lines in $B/bench/results-*.txt
 # (also copied to $B/bench/results.txt); the table on stdout and in
 # $B/bench/table.txt. Exit 1 if any run failed its check, crashed or hung.
@@ -56,8 +58,13 @@ log() { echo "run.sh: $*" >&2; }
 # ---- Go side --------------------------------------------------------------
 IMPLS="gort go"
 if ! command -v go >/dev/null 2>&1; then
-  log "note: go is not installed; running gort only (apt-get install golang-go for the Go column)"
-  IMPLS="gort"
+  if [[ -x $GOBIN/skynet ]]; then
+    # Twins built elsewhere and carried here (Go binaries are static).
+    log "note: go is not installed; using the Go twins already in $GOBIN"
+  else
+    log "note: go is not installed; running gort only (apt-get install golang-go for the Go column)"
+    IMPLS="gort"
+  fi
 else
   [[ -w ${HOME:-/nonexistent} ]] || export GOCACHE=$ROOT/build/go-cache GOPATH=$ROOT/build/go-path
   log "building the Go twins into $GOBIN"

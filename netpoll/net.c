@@ -1,7 +1,8 @@
 /*
  * net.c: the fd-level calls of <gort/net.h>: read, write, accept,
- * shutdown, close, deadlines and the pollable-fd API (Go: internal/poll's
- * FD methods).
+ * shutdown, close, deadlines, the callback calls (gort_read_with,
+ * gort_write_with) and the pollable-fd API (Go: internal/poll's FD methods
+ * and RawConn).
  *
  * Every call tries the system call first and parks only on EAGAIN, so the
  * fast path is the syscall plus two atomic operations (the op lock, Go's
@@ -57,6 +58,49 @@ ssize_t gort_read(int fd, void *buf, size_t n)
     }
     gort__pd_release(pd, PD_OP_READ);
     return r;
+}
+
+/* rw_with runs try_fn under fd's op for `mode` until it returns something
+ * other than -EAGAIN, parking on the poller in between (Go: RawConn.Read
+ * and Write). The prepare comes before the first try, so an edge that
+ * arrives between a try's EAGAIN and the park is kept, not lost. -EINTR
+ * from the callback is retried at once, as gort_read retries it. */
+static ssize_t rw_with(int fd, int mode, ssize_t (*try_fn)(int, void *),
+                       void *arg)
+{
+    int err;
+    enum pd_op op = mode == POLL_READ ? PD_OP_READ : PD_OP_WRITE;
+    struct polldesc *pd = gort__pd_acquire(fd, op, &err);
+    if (pd == NULL)
+        return err;
+    ssize_t r = gort__pd_prepare(pd, mode);
+    while (r == 0) {
+        r = try_fn(fd, arg);
+        if (r == -EINTR)
+            r = 0;
+        else if (r == -EAGAIN)
+            r = gort__pd_wait(pd, mode);
+        else
+            break;
+    }
+    gort__pd_release(pd, op);
+    return r;
+}
+
+ssize_t gort_read_with(int fd, ssize_t (*try_read)(int fd, void *arg),
+                       void *arg)
+{
+    if (try_read == NULL)
+        return -EINVAL;
+    return rw_with(fd, POLL_READ, try_read, arg);
+}
+
+ssize_t gort_write_with(int fd, ssize_t (*try_write)(int fd, void *arg),
+                        void *arg)
+{
+    if (try_write == NULL)
+        return -EINVAL;
+    return rw_with(fd, POLL_WRITE, try_write, arg);
 }
 
 static ssize_t write_once(struct polldesc *pd, const char *p, size_t n)

@@ -1,7 +1,8 @@
 /*
  * test_net.c: the netpoller and the net API (netpoll/): C10K echo round
  * trips against a forked client process, deadlines, close and fd reuse,
- * dial timeouts, error surfacing, pollable fds, foreign threads, and the
+ * dial timeouts, error surfacing, callback reads and writes
+ * (gort_read_with, gort_write_with), pollable fds, foreign threads, and the
  * scheduler's syscall hand-off.
  *
  * Clients that must not share the runtime run in a child forked before
@@ -750,6 +751,240 @@ static int peer_errors_main(void *arg)
 Test(net, eof_reset_and_broken_pipe_are_errors_not_crashes)
 {
     cr_assert(eq(int, run(2, peer_errors_main, NULL), 0));
+}
+
+/* ---- Callback reads and writes (gort_read_with, gort_write_with) ----------- */
+
+/* A callback's context: the fd it ran on, how often it ran, and what it
+ * read. `fake` != 0 makes it return that instead of reading; `eintrs`
+ * makes its first calls return -EINTR. */
+struct cb {
+    int fd;
+    _Atomic int started, done, calls;
+    _Atomic long result;
+    long fake;
+    int eintrs;
+    char buf[16];
+};
+
+static ssize_t try_read_cb(int fd, void *arg)
+{
+    struct cb *c = arg;
+    int n = atomic_fetch_add(&c->calls, 1);
+    cr_assert(eq(int, fd, c->fd));
+    if (n < c->eintrs)
+        return -EINTR;
+    if (c->fake)
+        return c->fake;
+    ssize_t r = read(fd, c->buf, sizeof c->buf);
+    return r < 0 ? -errno : r;
+}
+
+static void read_with_goroutine(void *arg)
+{
+    struct cb *c = arg;
+    atomic_store(&c->started, 1);
+    atomic_store(&c->result, gort_read_with(c->fd, try_read_cb, c));
+    atomic_store(&c->done, 1);
+}
+
+/* start_parked_read_with starts a goroutine in gort_read_with on c->fd and
+ * returns once it has tried once and (very likely) parked. */
+static void start_parked_read_with(struct cb *c)
+{
+    gort_go(read_with_goroutine, c);
+    wait_flag(&c->started, 1);
+    gort_sleep(GORT_MS(20));
+    cr_assert(eq(int, atomic_load(&c->done), 0));
+    cr_assert(eq(int, atomic_load(&c->calls), 1));
+}
+
+static int read_with_data_main(void *arg)
+{
+    (void)arg;
+    int a, b;
+    mkpair(&a, &b);
+    cr_assert(eq(long, gort_write(b, "hello", 5), 5));
+    gort_sleep(GORT_MS(10)); /* loopback delivers at once; be generous */
+    struct cb c = {.fd = a};
+    cr_assert(eq(long, gort_read_with(a, try_read_cb, &c), 5));
+    cr_assert(eq(int, atomic_load(&c.calls), 1));
+    cr_assert(eq(int, memcmp(c.buf, "hello", 5), 0));
+    /* EOF is passed through as 0. */
+    gort_close(b);
+    struct cb e = {.fd = a};
+    cr_assert(eq(long, gort_read_with(a, try_read_cb, &e), 0));
+    cr_assert(eq(long, gort_read_with(a, NULL, NULL), -EINVAL));
+    gort_close(a);
+    cr_assert(eq(long, gort_read_with(a, try_read_cb, &e), -EBADF));
+    return 0;
+}
+
+Test(net, read_with_returns_what_the_callback_read)
+{
+    cr_assert(eq(int, run(2, read_with_data_main, NULL), 0));
+}
+
+static int read_with_park_main(void *arg)
+{
+    (void)arg;
+    int a, b;
+    mkpair(&a, &b);
+    struct cb c = {.fd = a};
+    start_parked_read_with(&c);
+    cr_assert(eq(long, gort_write(b, "x", 1), 1));
+    wait_flag(&c.done, 1);
+    cr_assert(eq(long, atomic_load(&c.result), 1));
+    cr_assert(eq(int, atomic_load(&c.calls), 2));
+    cr_assert(eq(int, c.buf[0], 'x'));
+    gort_close(a);
+    gort_close(b);
+    return 0;
+}
+
+Test(net, read_with_parks_on_eagain_and_calls_again_once_data_arrives)
+{
+    cr_assert(eq(int, run(2, read_with_park_main, NULL), 0));
+}
+
+static int read_with_deadline_main(void *arg)
+{
+    (void)arg;
+    int a, b;
+    mkpair(&a, &b);
+    struct cb c = {.fd = a};
+    int64_t t0 = gort_now();
+    gort_set_read_deadline(a, t0 + GORT_MS(50));
+    cr_assert(eq(long, gort_read_with(a, try_read_cb, &c), -ETIMEDOUT));
+    cr_assert(ge(long, gort_now() - t0, GORT_MS(50)));
+    cr_assert(eq(int, atomic_load(&c.calls), 1));
+    /* Expired, it fails before calling the callback, data or not. */
+    cr_assert(eq(long, gort_write(b, "x", 1), 1));
+    cr_assert(eq(long, gort_read_with(a, try_read_cb, &c), -ETIMEDOUT));
+    cr_assert(eq(int, atomic_load(&c.calls), 1));
+    gort_close(a);
+    gort_close(b);
+    return 0;
+}
+
+Test(net, read_with_fails_with_etimedout_when_the_read_deadline_expires)
+{
+    cr_assert(eq(int, run(2, read_with_deadline_main, NULL), 0));
+}
+
+static int read_with_close_main(void *arg)
+{
+    (void)arg;
+    int a, b;
+    mkpair(&a, &b);
+    struct cb c = {.fd = a};
+    start_parked_read_with(&c);
+    cr_assert(eq(int, gort_close(a), 0));
+    wait_flag(&c.done, 1);
+    cr_assert(eq(long, atomic_load(&c.result), -EBADF));
+    cr_assert(eq(int, atomic_load(&c.calls), 1));
+    gort_close(b);
+    return 0;
+}
+
+Test(net, read_with_parked_wakes_with_ebadf_when_another_goroutine_closes)
+{
+    cr_assert(eq(int, run(2, read_with_close_main, NULL), 0));
+}
+
+static int read_with_errors_main(void *arg)
+{
+    (void)arg;
+    int a, b;
+    mkpair(&a, &b);
+    struct cb c = {.fd = a, .fake = -ECONNRESET};
+    cr_assert(eq(long, gort_read_with(a, try_read_cb, &c), -ECONNRESET));
+    cr_assert(eq(int, atomic_load(&c.calls), 1));
+    /* -EINTR is retried at once, without waiting for readiness. */
+    struct cb i = {.fd = a, .fake = 7, .eintrs = 2};
+    cr_assert(eq(long, gort_read_with(a, try_read_cb, &i), 7));
+    cr_assert(eq(int, atomic_load(&i.calls), 3));
+    gort_close(a);
+    gort_close(b);
+    return 0;
+}
+
+Test(net, read_with_returns_a_callback_error_as_is_and_retries_eintr)
+{
+    cr_assert(eq(int, run(2, read_with_errors_main, NULL), 0));
+}
+
+/* The write callback's first call fills the socket until EAGAIN; the
+ * second sends one byte. */
+struct wcb {
+    int fd;
+    _Atomic int filled, done, calls;
+    _Atomic long total, result;
+};
+
+static ssize_t try_write_cb(int fd, void *arg)
+{
+    static char chunk[65536];
+    struct wcb *w = arg;
+    if (atomic_fetch_add(&w->calls, 1) > 0) {
+        ssize_t r = send(fd, "!", 1, MSG_NOSIGNAL);
+        return r < 0 ? -errno : r;
+    }
+    for (;;) {
+        ssize_t r = send(fd, chunk, sizeof chunk, MSG_NOSIGNAL);
+        if (r < 0) {
+            int err = errno;
+            atomic_store(&w->filled, 1);
+            return -err;
+        }
+        atomic_fetch_add(&w->total, r);
+    }
+}
+
+static void write_with_goroutine(void *arg)
+{
+    struct wcb *w = arg;
+    atomic_store(&w->result, gort_write_with(w->fd, try_write_cb, w));
+    atomic_store(&w->done, 1);
+}
+
+static int write_with_main(void *arg)
+{
+    (void)arg;
+    int a, b;
+    mkpair(&a, &b);
+    struct wcb w = {.fd = a};
+    gort_go(write_with_goroutine, &w);
+    wait_flag(&w.filled, 1);
+    gort_sleep(GORT_MS(20));
+    cr_assert(eq(int, atomic_load(&w.done), 0));
+    cr_assert(eq(int, atomic_load(&w.calls), 1));
+    /* Drain exactly what it wrote (the '!' may follow before the end):
+     * the writable edge wakes the writer. */
+    static char sink[65536];
+    for (long left = atomic_load(&w.total); left > 0;) {
+        size_t n = left < (long)sizeof sink ? (size_t)left : sizeof sink;
+        ssize_t r = gort_read(b, sink, n);
+        cr_assert(gt(long, r, 0));
+        left -= r;
+    }
+    wait_flag(&w.done, 1);
+    cr_assert(eq(long, atomic_load(&w.result), 1));
+    cr_assert(eq(int, atomic_load(&w.calls), 2));
+    cr_assert(eq(long, gort_read(b, sink, 1), 1));
+    cr_assert(eq(int, sink[0], '!'));
+    /* An expired write deadline fails before the callback runs. */
+    gort_set_write_deadline(a, gort_now() - 1);
+    cr_assert(eq(long, gort_write_with(a, try_write_cb, &w), -ETIMEDOUT));
+    cr_assert(eq(int, atomic_load(&w.calls), 2));
+    gort_close(a);
+    gort_close(b);
+    return 0;
+}
+
+Test(net, write_with_parks_while_the_socket_is_full_and_honours_deadline)
+{
+    cr_assert(eq(int, run(2, write_with_main, NULL), 0));
 }
 
 /* ---- Pollable fds ----------------------------------------------------------- */

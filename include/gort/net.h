@@ -100,6 +100,48 @@ GORT_API ssize_t gort_read(int fd, void *buf, size_t n);
  */
 GORT_API ssize_t gort_write(int fd, const void *buf, size_t n);
 
+/*
+ * gort_read_with calls try_read(fd, arg) holding fd's read op, and while it
+ * returns -EAGAIN parks until fd is readable and calls it again (Go:
+ * syscall.RawConn.Read). try_read should do one non-blocking read (read(2),
+ * recvmsg, a TLS library's read) and return what it returns, or -errno:
+ * -EAGAIN means "not ready, wait"; -EINTR is retried at once; anything else
+ * ends the call. Honours fd's read deadline and close as gort_read does.
+ * Can park.
+ *
+ * Why: a goroutine parked here holds no buffer. With gort_read the caller's
+ * buffer (usually on its stack) stays pinned across the park, and C stacks
+ * cannot shrink, so an idle connection with a 4 KiB stack buffer costs two
+ * stack pages; with gort_read_with the callback takes a buffer (from a
+ * gort_pool) only once data is there, and an idle connection costs one.
+ *
+ * try_read may call gort_write on fd (and park in it: the read and write
+ * ops are separate), but must not call gort_read, gort_read_with,
+ * gort_accept or gort_fd_wait_read on fd (it already holds the read op:
+ * that would wait for itself), nor gort_close on fd.
+ *
+ * Returns try_read's first result other than -EAGAIN and -EINTR (a byte
+ * count, 0 at end of file, or its -errno, passed through), or -EBADF,
+ * -ETIMEDOUT, -EPERM from the wait, or -EINVAL if try_read is NULL.
+ */
+GORT_API ssize_t gort_read_with(int fd, ssize_t (*try_read)(int fd, void *arg),
+                                void *arg);
+/*
+ * gort_write_with: as gort_read_with for the write side (Go:
+ * syscall.RawConn.Write). try_write runs holding fd's write op, parks on
+ * -EAGAIN until fd is writable, honours the write deadline. It may call
+ * gort_read on fd, but not gort_write, gort_write_with or
+ * gort_fd_wait_write (it holds the write op), nor gort_close. Write sockets
+ * with send(MSG_NOSIGNAL), as gort_write does, in case the program handles
+ * SIGPIPE. Can park.
+ *
+ * Returns try_write's first result other than -EAGAIN and -EINTR, or
+ * -EBADF, -ETIMEDOUT, -EPERM, -EINVAL as gort_read_with.
+ */
+GORT_API ssize_t gort_write_with(int fd,
+                                 ssize_t (*try_write)(int fd, void *arg),
+                                 void *arg);
+
 /* gort_shutdown shuts down the read side (SHUT_RD), the write side
  * (SHUT_WR, Go: CloseWrite) or both. Does not park. Returns 0, -EBADF or
  * another shutdown(2) error (-ENOTCONN). */
