@@ -187,7 +187,7 @@ __attribute__((noinline)) static void send_park(struct hchan *c,
     gp->waiting = &sg;
     gp->param = NULL;
     waitq_enqueue(&c->sendq, &sg);
-    gort__park(chanparkcommit, c, WAIT_CHAN_SEND);
+    gort__park_g(gp, chanparkcommit, c, WAIT_CHAN_SEND);
     /* Woken: the receiver or close filled in sg (before gort__ready). */
     gp->waiting = NULL;
     gp->param = NULL;
@@ -206,7 +206,7 @@ __attribute__((noinline)) static bool recv_park(struct hchan *c, void *ep,
     gp->waiting = &sg;
     gp->param = NULL;
     waitq_enqueue(&c->recvq, &sg);
-    gort__park(chanparkcommit, c, WAIT_CHAN_RECV);
+    gort__park_g(gp, chanparkcommit, c, WAIT_CHAN_RECV);
     gp->waiting = NULL;
     gp->param = NULL;
     return sg.success;

@@ -235,7 +235,7 @@ static int select_wait(struct g *gp, gort_select_case *cases,
     }
     gp->waiting = n > 0 ? &sgs[0] : NULL;
     gp->param = NULL;
-    gort__park(selparkcommit, NULL, WAIT_SELECT);
+    gort__park_g(gp, selparkcommit, NULL, WAIT_SELECT);
 
     sellock(cases, lockorder, n);
     bool success = false;

@@ -82,10 +82,11 @@ _Noreturn void gort__panic(const char *msg)
     _exit(2);
 }
 
-/* gort__debug_parse reads GORT_DEBUG=schedtrace=MS,scheddetail=1. */
+/* gort__debug_parse reads GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0. */
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
+    gort__debug.solo = true;
     const char *env = getenv("GORT_DEBUG");
     if (!env)
         return 0;
@@ -105,6 +106,8 @@ int gort__debug_parse(void)
             gort__debug.schedtrace_ms = v;
         else if (strcmp(kv, "scheddetail") == 0)
             gort__debug.scheddetail = v != 0;
+        else if (strcmp(kv, "solo") == 0)
+            gort__debug.solo = v != 0;
         else
             fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", kv);
     }

@@ -8,6 +8,8 @@
  *    as nobody runs on it, its queue, timers, stacks and descriptors handed
  *    to the rest.
  *  - A P on sched.pidle has an empty run queue and no M.
+ *  - sched.solo implies exactly one P is not P_DEAD and the kernel has
+ *    membarrier; it is set and cleared under sched.lock (solo mode, below).
  * Locking: sched.lock guards the idle list and gomaxprocs changes.
  * See also: runtime/m.c, runtime/sched.c, docs/scheduler.md.
  */
@@ -18,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fiber.h"
@@ -25,6 +29,68 @@
 #include "stack.h"
 
 static int maxprocs_next; /* gort_maxprocs before gort_run */
+
+/* ---- Solo mode -----------------------------------------------------------
+ *
+ * Thieves are Ms holding another P, so with one live P nobody steals from
+ * it, and its owner may take Gs from runnext and the ring with plain loads
+ * and stores instead of a locked CAS each (runq.c: solo_enter). Entering
+ * needs nothing special: once the last other P is dead no thief exists.
+ * Leaving (gort_maxprocs growing) is the rare side of an asymmetric Dekker
+ * handshake: clear sched.solo, then membarrier(2), which makes every
+ * thread's earlier stores visible and its later loads see the clear, then
+ * wait until the owner is out of its plain section (solo_busy) before any
+ * other P comes to life. The owner's side costs a relaxed store, a
+ * compiler barrier and a load. Without membarrier (an old kernel, a
+ * seccomp filter) solo mode stays off.
+ */
+static bool membarrier_ok;
+
+static long membarrier(int cmd)
+{
+    return syscall(SYS_membarrier, cmd, 0, 0);
+}
+
+void gort__solo_init(void)
+{
+    long cmds = membarrier(MEMBARRIER_CMD_QUERY);
+    membarrier_ok = cmds > 0 &&
+                    (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+                    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+}
+
+/* gort__solo_update enters solo mode when exactly one P is live. Caller
+ * holds sched.lock. */
+void gort__solo_update(void)
+{
+    int live = 0;
+    for (int i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
+        struct p *pp = gort__sched.allp[i];
+        if (pp && atomic_load(&pp->status) != P_DEAD)
+            live++;
+    }
+    if (live == 1 && membarrier_ok && gort__debug.solo)
+        atomic_store(&gort__sched.solo, true);
+}
+
+/* solo_leave ends solo mode before a second P comes to life. Caller holds
+ * sched.lock (the owner's plain section never takes it). */
+static void solo_leave(void)
+{
+    if (!atomic_load(&gort__sched.solo))
+        return;
+    atomic_store(&gort__sched.solo, false);
+    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+        gort__throw("membarrier failed after registration");
+    for (int i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
+        struct p *pp = gort__sched.allp[i];
+        /* load-acquire; pairs with solo_exit's store-release, so whoever
+         * steals next sees the owner's plain stores. */
+        while (pp && atomic_load_explicit(&pp->solo_busy,
+                                          memory_order_acquire))
+            gort__procyield(10);
+    }
+}
 
 /* gort__pidleput puts pp on the idle list, or retires it if gort_maxprocs
  * shrank below it. Caller holds sched.lock. */
@@ -138,6 +204,7 @@ void gort__retire_p(struct p *pp)
     gort__g_flush(pp);
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
     atomic_store(&pp->status, P_DEAD);
+    gort__solo_update();
 }
 
 int gort__default_procs(void)
@@ -166,16 +233,19 @@ int gort_maxprocs(int n)
     }
     if (n > GORT_MAXPROCS_LIMIT)
         n = GORT_MAXPROCS_LIMIT;
+    if (n > old)
+        solo_leave();
     int added = 0, target = n;
     for (int i = old; i < n; i++) {
         struct p *pp = gort__sched.allp[i];
-        if (!pp && !(pp = gort__sched.allp[i] = gort__p_alloc(i))) {
+        bool fresh = pp == NULL;
+        if (fresh && !(pp = gort__sched.allp[i] = gort__p_alloc(i))) {
             target = i; /* out of memory: grow as far as we could */
             break;
         }
         /* A P not yet retired from an earlier shrink is simply live
-         * again; a dead one is revived onto the idle list. */
-        if (atomic_load(&pp->status) == P_DEAD) {
+         * again; a new or dead one goes onto the idle list. */
+        if (fresh || atomic_load(&pp->status) == P_DEAD) {
             atomic_store(&gort__sched.gomaxprocs, i + 1);
             gort__pidleput(pp);
             added++;

@@ -41,6 +41,12 @@ void gort__park(bool (*unlockf)(struct g *, void *), void *arg,
     struct g *gp = gort__getg();
     if (!gp)
         gort__throw("park outside a goroutine");
+    gort__park_g(gp, unlockf, arg, reason);
+}
+
+void gort__park_g(struct g *gp, bool (*unlockf)(struct g *, void *),
+                  void *arg, enum waitreason reason)
+{
     struct m *mp = gp->m;
     mp->waitunlockf = unlockf;
     mp->waitlock = arg;

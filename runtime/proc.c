@@ -82,6 +82,8 @@ static int runtime_init(int procs)
     atomic_store(&s->gomaxprocs, procs);
     for (int i = procs - 1; i > 0; i--)
         gort__pidleput(s->allp[i]);
+    gort__solo_init();
+    gort__solo_update();
     return 0;
 }
 

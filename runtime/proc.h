@@ -52,6 +52,10 @@ __attribute__((visibility("hidden"))) void gort__g_fini(void);
 
 /* m.c */
 __attribute__((visibility("hidden"))) int64_t gort__m_reserve_id(void);
+
+/* p.c: solo mode (one live P, so nobody steals: runq.c skips its CAS). */
+__attribute__((visibility("hidden"))) void gort__solo_init(void);
+__attribute__((visibility("hidden"))) void gort__solo_update(void);
 __attribute__((visibility("hidden"))) int gort__newm(struct p *pp,
                                                      bool spinning,
                                                      int64_t id);
@@ -86,6 +90,7 @@ __attribute__((visibility("hidden"))) void gort__signal_m_fini(struct m *mp);
 struct debug_settings {
     int64_t schedtrace_ms;
     bool scheddetail;
+    bool solo;         /* solo mode allowed (default; solo=0 turns it off) */
 };
 __attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
 __attribute__((visibility("hidden"))) int gort__debug_parse(void);

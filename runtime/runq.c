@@ -101,6 +101,33 @@ static inline void slot_store(struct p *pp, uint32_t pos, struct g *gp)
                           memory_order_relaxed);
 }
 
+/* ---- Solo mode ------------------------------------------------------------
+ *
+ * With one live P there are no thieves (p.c, "Solo mode"), so the owner
+ * takes Gs with plain loads and stores. solo_enter marks the plain section
+ * in solo_busy, then re-reads sched.solo: whoever clears it runs
+ * membarrier(2) and then waits for solo_busy to drop, so either it sees
+ * the mark or the re-read sees the clear. Stores in the section stay
+ * atomic (relaxed or release) so a later thief reads whole values.
+ */
+static inline bool solo_enter(struct p *pp)
+{
+    if (!atomic_load_explicit(&gort__sched.solo, memory_order_relaxed))
+        return false;
+    atomic_store_explicit(&pp->solo_busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
+    if (atomic_load_explicit(&gort__sched.solo, memory_order_relaxed))
+        return true;
+    atomic_store_explicit(&pp->solo_busy, 0, memory_order_release);
+    return false;
+}
+
+static inline void solo_exit(struct p *pp)
+{
+    /* store-release; pairs with solo_leave's load-acquire. */
+    atomic_store_explicit(&pp->solo_busy, 0, memory_order_release);
+}
+
 /* ---- The owner's side --------------------------------------------------- */
 
 /* runq_putslow moves half of pp's full ring plus gp to the global queue
@@ -150,6 +177,21 @@ static void runq_put_tail(struct p *pp, struct g *gp)
  * fails. Returns false when the ring is full. */
 static bool runq_put_head(struct p *pp, struct g *gp)
 {
+    if (solo_enter(pp)) {
+        uint64_t head = head_load(pp);
+        uint32_t h = head_pos(head);
+        bool room = atomic_load_explicit(&pp->runqtail,
+                                         memory_order_relaxed) - h <
+                    RUNQ_SIZE;
+        if (room) {
+            slot_store(pp, h - 1, gp);
+            atomic_store_explicit(&pp->runqhead, head_moved(head, h - 1),
+                                  memory_order_release);
+            pp->runq_front++;
+        }
+        solo_exit(pp);
+        return room;
+    }
     for (;;) {
         uint64_t head = head_load(pp);
         uint32_t h = head_pos(head);
@@ -190,6 +232,11 @@ static inline struct g *runnext_swap(struct p *pp, struct g *gp)
     if (!old) {
         atomic_store_explicit(&pp->runnext, gp, memory_order_release);
         return NULL;
+    }
+    if (solo_enter(pp)) {
+        atomic_store_explicit(&pp->runnext, gp, memory_order_release);
+        solo_exit(pp);
+        return old;
     }
     return atomic_exchange_explicit(&pp->runnext, gp, memory_order_acq_rel);
 }
@@ -246,8 +293,37 @@ static void account_pop(struct p *pp, uint32_t len, uint32_t tail)
 
 /* gort__runq_get takes the next G of pp: runnext first (*inherit = true:
  * it shares the current time slice), then the ring head. Owner only. */
+/* runq_get_solo is gort__runq_get inside a solo section: no CAS. */
+static struct g *runq_get_solo(struct p *pp, bool *inherit)
+{
+    struct g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+    if (next) {
+        atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
+        *inherit = true;
+        return next;
+    }
+    *inherit = false;
+    uint64_t head = head_load(pp);
+    uint32_t h = head_pos(head);
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    if (t == h) {
+        pp->runq_front = 0;
+        return NULL;
+    }
+    struct g *gp = slot_load(pp, h);
+    atomic_store_explicit(&pp->runqhead, head_moved(head, h + 1),
+                          memory_order_release);
+    account_pop(pp, t - h, t);
+    return gp;
+}
+
 struct g *gort__runq_get(struct p *pp, bool *inherit)
 {
+    if (solo_enter(pp)) {
+        struct g *gp = runq_get_solo(pp, inherit);
+        solo_exit(pp);
+        return gp;
+    }
     struct g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
     if (next && atomic_compare_exchange_strong_explicit(
                     &pp->runnext, &next, NULL, memory_order_acquire,

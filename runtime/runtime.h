@@ -192,6 +192,9 @@ struct p {
      * must be consumed before the next push at the head. */
     uint32_t runq_front, lifo_streak, lifo_barrier;
     bool lifo_off;
+    /* Solo mode (p.c): 1 while the owner is inside a plain (non-locked)
+     * run-queue operation; read by whoever leaves solo mode. */
+    _Atomic uint32_t solo_busy;
 
     /* Owner-only caches. */
     uint64_t goidcache, goidcacheend;
@@ -257,6 +260,7 @@ struct sched {
     _Atomic int32_t npidle;
     _Atomic int32_t nmspinning;
     _Atomic bool needspinning;
+    _Atomic bool solo;         /* one live P: no thieves (p.c, solo mode) */
     struct gqueue runq;        /* global run queue */
     _Atomic int32_t runqsize;
     struct m *allm;
@@ -320,6 +324,11 @@ GORT_HIDDEN struct g *gort__getg(void);
  */
 GORT_HIDDEN void gort__park(bool (*unlockf)(struct g *gp, void *arg),
                             void *arg, enum waitreason reason);
+/* gort__park_g is gort__park for a caller that already holds gp, the
+ * running goroutine (gort__getg()), sparing the TLS lookup. */
+GORT_HIDDEN void gort__park_g(struct g *gp,
+                              bool (*unlockf)(struct g *gp, void *arg),
+                              void *arg, enum waitreason reason);
 
 /* gort__park_unlock parks and releases l once off the stack (Go:
  * goparkunlock). */

@@ -403,6 +403,101 @@ Test(sched, maxprocs_changes_under_load)
     cr_assert(eq(long, atomic_load(&counter), 64 * 200));
 }
 
+/* With one P the owner takes Gs without a CAS (solo mode); a second P must
+ * not come to life while it is inside such a section. A foreign thread
+ * grows and shrinks the P count while goroutines hand off through runnext
+ * and the ring as fast as they can: a G taken twice would fail its status
+ * check, a G lost would hang the wait group. */
+enum { SOLO_PAIRS = 8, SOLO_TRIPS = 50000, SOLO_YIELDERS = 64,
+       SOLO_YIELDS = 20000 };
+static _Atomic long solo_trips;
+static _Atomic bool solo_flipping;
+static _Atomic int solo_flips;
+
+static void solo_ponger(void *arg)
+{
+    gort_chan **ch = arg;
+    int v;
+    while (gort_chan_recv(ch[0], &v) && v >= 0) {
+        gort_chan_send(ch[1], &v);
+        if (v % 64 == 0)
+            gort_yield();
+    }
+    gort_wg_done(&wg);
+}
+
+static void solo_pinger(void *arg)
+{
+    gort_chan **ch = arg;
+    for (int i = 0; i < SOLO_TRIPS; i++) {
+        int v = i;
+        gort_chan_send(ch[0], &v);
+        CHECK(gort_chan_recv(ch[1], &v) && v == i);
+        atomic_fetch_add(&solo_trips, 1);
+    }
+    int stop = -1;
+    gort_chan_send(ch[0], &stop);
+    gort_wg_done(&wg);
+}
+
+static void solo_yielder(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < SOLO_YIELDS; i++) {
+        atomic_fetch_add(&solo_trips, 1);
+        gort_yield(); /* the ring: owner pops vs thieves' steals */
+    }
+    gort_wg_done(&wg);
+}
+
+static void *solo_flipper(void *arg)
+{
+    (void)arg;
+    for (int i = 0; atomic_load(&solo_flipping); i++) {
+        gort_maxprocs(2 + i % 3);
+        usleep(200 + i % 300);
+        gort_maxprocs(1);
+        usleep(50 + i % 100);
+        atomic_fetch_add(&solo_flips, 1);
+    }
+    return NULL;
+}
+
+static int solo_main(void *arg)
+{
+    (void)arg;
+    static gort_chan *chans[SOLO_PAIRS][2];
+    gort_wg_add(&wg, 2 * SOLO_PAIRS + SOLO_YIELDERS);
+    for (int i = 0; i < SOLO_YIELDERS; i++)
+        gort_go(solo_yielder, NULL);
+    for (int i = 0; i < SOLO_PAIRS; i++) {
+        chans[i][0] = gort_chan_make(sizeof(int), 0);
+        chans[i][1] = gort_chan_make(sizeof(int), 0);
+        gort_go(solo_ponger, chans[i]);
+        gort_go(solo_pinger, chans[i]);
+    }
+    atomic_store(&solo_flipping, true);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, solo_flipper, NULL) == 0);
+    gort_wg_wait(&wg);
+    atomic_store(&solo_flipping, false);
+    pthread_join(th, NULL);
+    CHECK(atomic_load(&solo_trips) ==
+          (long)SOLO_PAIRS * SOLO_TRIPS + (long)SOLO_YIELDERS * SOLO_YIELDS);
+    CHECK(atomic_load(&solo_flips) >= 10); /* it did flip under load */
+    for (int i = 0; i < SOLO_PAIRS; i++) {
+        gort_chan_free(chans[i][0]);
+        gort_chan_free(chans[i][1]);
+    }
+    return 0;
+}
+
+Test(sched, leaving_solo_mode_under_load_loses_and_repeats_nothing,
+     .timeout = 120)
+{
+    run(1, solo_main, NULL);
+}
+
 Test(sched, malformed_maxprocs_env_is_rejected)
 {
     setenv("GORT_MAXPROCS", "two", 1);

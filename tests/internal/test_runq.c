@@ -259,3 +259,25 @@ Test(runq, head_pushes_race_thieves_without_loss_or_duplicates)
     atomic_store(&race_done, true);
     pthread_join(th, NULL);
 }
+
+Test(runq, solo_mode_takes_in_the_same_order)
+{
+    /* With one live P the owner skips the CAS (solo mode); the order must
+     * be exactly the order with it: runnext, head pushes, then FIFO. */
+    atomic_store(&gort__sched.solo, true);
+    gort__runq_put(pp, &gs[100], false);
+    gort__runq_put(pp, &gs[101], false);
+    for (int i = 0; i < 4; i++)
+        gort__runq_put_spawn(pp, &gs[i]);
+    gort__runq_put(pp, &gs[50], true); /* a wake-up kicks gs[3] to the tail */
+    int want[] = {50, 2, 1, 0, 100, 101, 3};
+    bool inherit;
+    for (int i = 0; i < 7; i++) {
+        struct g *gp = gort__runq_get(pp, &inherit);
+        cr_assert(eq(ptr, gp, &gs[want[i]]), "pop %d", i);
+        cr_assert(eq(int, inherit, i == 0));
+    }
+    cr_assert(eq(ptr, gort__runq_get(pp, &inherit), NULL));
+    cr_assert(eq(u32, atomic_load(&pp->solo_busy), 0));
+    atomic_store(&gort__sched.solo, false);
+}
