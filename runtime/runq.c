@@ -293,12 +293,23 @@ static void account_pop(struct p *pp, uint32_t len, uint32_t tail)
 
 /* gort__runq_get takes the next G of pp: runnext first (*inherit = true:
  * it shares the current time slice), then the ring head. Owner only. */
+/* count_runnext_take counts the owner's takes of runnext (runq_grab
+ * reads it). */
+static inline void count_runnext_take(struct p *pp)
+{
+    atomic_store_explicit(
+        &pp->runnext_taken,
+        atomic_load_explicit(&pp->runnext_taken, memory_order_relaxed) + 1,
+        memory_order_relaxed);
+}
+
 /* runq_get_solo is gort__runq_get inside a solo section: no CAS. */
 static struct g *runq_get_solo(struct p *pp, bool *inherit)
 {
     struct g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
     if (next) {
         atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
+        count_runnext_take(pp);
         *inherit = true;
         return next;
     }
@@ -328,6 +339,7 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
     if (next && atomic_compare_exchange_strong_explicit(
                     &pp->runnext, &next, NULL, memory_order_acquire,
                     memory_order_relaxed)) {
+        count_runnext_take(pp);
         *inherit = true;
         return next;
     }
@@ -393,10 +405,21 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
                 return 0;
             /* The victim is probably about to run its runnext itself
              * (a channel hand-off is ~50ns): back off first, as Go does
-             * with usleep(3), which timer slack stretches to tens of us. */
+             * with usleep(3), which timer slack stretches to tens of us.
+             * If it took its runnext meanwhile, it is handing goroutines
+             * back and forth and will take this one too: stealing would
+             * split the pair across Ps (and a CAS on the same G coming
+             * back, ABA, would succeed). A runnext left waiting behind a
+             * long-running goroutine is still taken. */
+            uint32_t taken = atomic_load_explicit(&victim->runnext_taken,
+                                                  memory_order_relaxed);
             if (atomic_load_explicit(&victim->status, memory_order_relaxed) ==
-                P_RUNNING)
+                P_RUNNING) {
                 usleep(3);
+                if (atomic_load_explicit(&victim->runnext_taken,
+                                         memory_order_relaxed) != taken)
+                    return 0;
+            }
             if (!atomic_compare_exchange_strong_explicit(
                     &victim->runnext, &next, NULL, memory_order_acq_rel,
                     memory_order_relaxed))

@@ -186,6 +186,9 @@ struct p {
     _Atomic uint32_t runqtail;
     struct g *_Atomic runq[RUNQ_SIZE];
     struct g *_Atomic runnext;
+    /* Times the owner took runnext (owner-written): a thief that sees it
+     * move during its back-off leaves runnext alone (runq.c). */
+    _Atomic uint32_t runnext_taken;
     /* Owner-only depth-first bookkeeping (runq.c): how many Gs at the
      * ring's head were pushed there, how many pops in a row served them
      * while older Gs waited, and, while lifo_off, the tail position that
