@@ -14,7 +14,8 @@
 # Env: QUICK=1 (1 run, 1 s loads, echo at 100 and 1000, park only n=100000),
 #      ECHO_PORT (9000), HTTP_PORT (8080), BENCH_TIMEOUT (s per run, 300),
 #      PARK_BIG_RUNS (how many of the runs include park -n 1000000; 1),
-#      STRICT=1 (exit 1 when a target is missed, not only when a run fails).
+#      STRICT=1 (exit 1 when a target is missed, not only when a run fails),
+#      TABLE_FROM="FILE..." (no runs: the table of those raw result files).
 # Go is used when `go` is installed (bench/go is built into $B/bench-go);
 # otherwise twins already in $B/bench-go are used (they are static: build
 # them here, carry them to another machine), else only gort runs and the Go
@@ -222,9 +223,17 @@ run_bench() {
 
 # ---- the runs: for each run, bench and procs, both impls back to back;
 # odd runs start with gort, even runs with Go, so neither always goes first.
+# TABLE_FROM="results-A.txt results-B.txt" skips the runs and tables the
+# medians over those sessions' raw lines together.
+NRUNS=$RUNS SESSION="median of $RUNS run(s)"
+if [[ -n ${TABLE_FROM:-} ]]; then
+  # shellcheck disable=SC2086
+  cat $TABLE_FROM >"$RESULTS" || exit 2
+  NRUNS=0 BENCHES="" SESSION="median of every run in $TABLE_FROM"
+fi
 [[ " $BENCHES " == *" echo "* && ! -x $B/tools/echo-load ]] &&
   log "note: $B/tools/echo-load is missing (make B=$B benchbins)"
-for ((r = 1; r <= RUNS; r++)); do
+for ((r = 1; r <= NRUNS; r++)); do
   order=$IMPLS
   ((r % 2 == 0)) && order=$(tr ' ' '\n' <<<"$IMPLS" | tac | tr '\n' ' ')
   for b in $BENCHES; do
@@ -245,7 +254,7 @@ MEDIANS=$(for k in ns_per_op bytes_per_g overhead_ms msgs_per_s p99_us server_hw
 done)
 TABLE=$OUT/table.txt
 {
-  echo "gort vs Go: median of $RUNS run(s), $(date '+%Y-%m-%d %H:%M'), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(go version 2>/dev/null | awk '{print $3}')"
+  echo "gort vs Go: $SESSION, $(date '+%Y-%m-%d %H:%M'), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(go version 2>/dev/null | awk '{print $3}')"
   echo "ratio = gort/go; targets: <= for time, latency and memory, >= for throughput; abs = absolute bound on gort's value"
   awk -v fails="$FAILS" '
     BEGIN { while ((getline l < fails) > 0) { split(l, f, " "); failed[f[1] "|" f[3] "|" f[4]] = 1 } }

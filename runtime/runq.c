@@ -154,21 +154,38 @@ static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
     return true;
 }
 
-static void runq_put_tail(struct p *pp, struct g *gp)
+/* runq_put_tail_slow is runq_put_tail when the ring looked full: move
+ * half of it to the global queue, or retry if a thief made room. */
+__attribute__((noinline)) static void runq_put_tail_slow(struct p *pp,
+                                                         struct g *gp)
 {
     for (;;) {
         uint64_t head = head_load(pp);
         uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
         if (t - head_pos(head) < RUNQ_SIZE) {
             slot_store(pp, t, gp);
-            /* store-release tail; pairs with the load-acquire in
-             * runq_grab and gort__runq_get. */
             atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
             return;
         }
         if (runq_putslow(pp, gp, head, t))
             return;
     }
+}
+
+/* runq_put_tail appends gp to pp's ring (owner only). The fast path is a
+ * leaf: no loop, no call, nothing to save. */
+static inline void runq_put_tail(struct p *pp, struct g *gp)
+{
+    uint64_t head = head_load(pp);
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    if (__builtin_expect(t - head_pos(head) >= RUNQ_SIZE, 0)) {
+        runq_put_tail_slow(pp, gp);
+        return;
+    }
+    slot_store(pp, t, gp);
+    /* store-release tail; pairs with the load-acquire in runq_grab and
+     * gort__runq_get. */
+    atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
 }
 
 /* runq_put_head pushes gp in front of the ring's head. The slot written
