@@ -196,6 +196,7 @@ static void spin_work(void *arg)
     volatile long x = 0;
     for (long i = 0; i < 200000; i++)
         x += i;
+    (void)x;
     gort_wg_done(&wg);
 }
 
