@@ -5,14 +5,17 @@
  * Invariants:
  *  - The ring is single-producer (the owner P) and multi-consumer (the
  *    owner and thieves). runqtail is written only by the owner; runqhead is
- *    changed by CAS only: consumers advance it, the owner may also move it
+ *    changed by CAS: consumers advance it, the owner may also move it
  *    back one slot to push a G at the head. tail - head <= RUNQ_SIZE.
- *  - runqhead carries a version in its high 32 bits that every CAS bumps.
- *    Go's head only grows, so a thief's CAS on a stale head must fail; a
- *    head that can also shrink could come back to the same position with
- *    a different G in the slot (ABA), and the version keeps the CAS
- *    failing in that case too.
+ *  - runqhead carries a version in its high 32 bits that every change
+ *    bumps. Go's head only grows, so a thief's CAS on a stale head must
+ *    fail; a head that can also shrink could come back to the same
+ *    position with a different G in the slot (ABA), and the version keeps
+ *    the CAS failing in that case too.
  *  - Only the owner sets runnext to a G; anyone may CAS it to NULL.
+ *  - In solo mode (one live P, so no thieves) the owner changes runqhead
+ *    and runnext with plain atomic stores instead of CAS, inside a
+ *    solo_enter/solo_exit section (below).
  *  - A G is on at most one queue, and queued Gs are G_RUNNABLE.
  *
  * Spawn order. Go puts a new goroutine in runnext and kicks the previous
