@@ -92,6 +92,19 @@ static inline bool head_cas(struct p *pp, uint64_t *old, uint32_t pos)
         memory_order_relaxed);
 }
 
+/* head_move commits a move of pp's head from *old to pos: a plain
+ * store-release inside a solo section (nobody else moves it), else
+ * head_cas, which fails if somebody moved it first. */
+static inline bool head_move(struct p *pp, uint64_t *old, uint32_t pos,
+                             bool solo)
+{
+    if (!solo)
+        return head_cas(pp, old, pos);
+    atomic_store_explicit(&pp->runqhead, head_moved(*old, pos),
+                          memory_order_release);
+    return true;
+}
+
 static inline struct g *slot_load(struct p *pp, uint32_t pos)
 {
     return atomic_load_explicit(&pp->runq[pos % RUNQ_SIZE],
@@ -197,33 +210,25 @@ static inline void runq_put_tail(struct p *pp, struct g *gp)
  * fails. Returns false when the ring is full. */
 static bool runq_put_head(struct p *pp, struct g *gp)
 {
-    if (solo_enter(pp)) {
-        uint64_t head = head_load(pp);
-        uint32_t h = head_pos(head);
-        bool room = atomic_load_explicit(&pp->runqtail,
-                                         memory_order_relaxed) - h <
-                    RUNQ_SIZE;
-        if (room) {
-            slot_store(pp, h - 1, gp);
-            atomic_store_explicit(&pp->runqhead, head_moved(head, h - 1),
-                                  memory_order_release);
-            pp->runq_front++;
-        }
-        solo_exit(pp);
-        return room;
-    }
+    bool solo = solo_enter(pp), put;
     for (;;) {
         uint64_t head = head_load(pp);
         uint32_t h = head_pos(head);
         uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-        if (t - h >= RUNQ_SIZE)
-            return false;
+        if (t - h >= RUNQ_SIZE) {
+            put = false;
+            break;
+        }
         slot_store(pp, h - 1, gp);
-        if (head_cas(pp, &head, h - 1)) {
+        if (head_move(pp, &head, h - 1, solo)) {
             pp->runq_front++;
-            return true;
+            put = true;
+            break;
         }
     }
+    if (solo)
+        solo_exit(pp);
+    return put;
 }
 
 /* lifo_allowed says whether a kicked runnext may go to the head: not while
@@ -311,8 +316,6 @@ static void account_pop(struct p *pp, uint32_t len, uint32_t tail)
     pp->lifo_barrier = tail;
 }
 
-/* gort__runq_get takes the next G of pp: runnext first (*inherit = true:
- * it shares the current time slice), then the ring head. Owner only. */
 /* count_runnext_take counts the owner's takes of runnext (runq_grab
  * reads it). */
 static inline void count_runnext_take(struct p *pp)
@@ -323,47 +326,26 @@ static inline void count_runnext_take(struct p *pp)
         memory_order_relaxed);
 }
 
-/* runq_get_solo is gort__runq_get inside a solo section: no CAS. */
-static struct g *runq_get_solo(struct p *pp, bool *inherit)
+/* runnext_take takes pp's runnext, or returns NULL if it is empty or a
+ * thief took it first. */
+static inline struct g *runnext_take(struct p *pp, bool solo)
 {
     struct g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-    if (next) {
-        atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
-        count_runnext_take(pp);
-        *inherit = true;
-        return next;
-    }
-    *inherit = false;
-    uint64_t head = head_load(pp);
-    uint32_t h = head_pos(head);
-    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-    if (t == h) {
-        pp->runq_front = 0;
+    if (!next)
         return NULL;
-    }
-    struct g *gp = slot_load(pp, h);
-    atomic_store_explicit(&pp->runqhead, head_moved(head, h + 1),
-                          memory_order_release);
-    account_pop(pp, t - h, t);
-    return gp;
+    if (solo)
+        atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
+    else if (!atomic_compare_exchange_strong_explicit(
+                 &pp->runnext, &next, NULL, memory_order_acquire,
+                 memory_order_relaxed))
+        return NULL;
+    count_runnext_take(pp);
+    return next;
 }
 
-struct g *gort__runq_get(struct p *pp, bool *inherit)
+/* ring_take takes the G at the head of pp's ring, or returns NULL. */
+static inline struct g *ring_take(struct p *pp, bool solo)
 {
-    if (solo_enter(pp)) {
-        struct g *gp = runq_get_solo(pp, inherit);
-        solo_exit(pp);
-        return gp;
-    }
-    struct g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-    if (next && atomic_compare_exchange_strong_explicit(
-                    &pp->runnext, &next, NULL, memory_order_acquire,
-                    memory_order_relaxed)) {
-        count_runnext_take(pp);
-        *inherit = true;
-        return next;
-    }
-    *inherit = false;
     for (;;) {
         uint64_t head = head_load(pp);
         uint32_t h = head_pos(head);
@@ -373,11 +355,25 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
             return NULL;
         }
         struct g *gp = slot_load(pp, h);
-        if (head_cas(pp, &head, h + 1)) {
+        if (head_move(pp, &head, h + 1, solo)) {
             account_pop(pp, t - h, t);
             return gp;
         }
     }
+}
+
+/* gort__runq_get takes the next G of pp: runnext first (*inherit = true:
+ * it shares the current time slice), then the ring head. Owner only. */
+struct g *gort__runq_get(struct p *pp, bool *inherit)
+{
+    bool solo = solo_enter(pp);
+    struct g *gp = runnext_take(pp, solo);
+    *inherit = gp != NULL;
+    if (!gp)
+        gp = ring_take(pp, solo);
+    if (solo)
+        solo_exit(pp);
+    return gp;
 }
 
 bool gort__runq_empty(struct p *pp)
