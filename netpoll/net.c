@@ -251,27 +251,22 @@ int gort_fd_unregister(int fd)
     return gort__pd_close(fd, true);
 }
 
+/* poll_level is fd_wait's try: edge-triggered epoll reports changes, not
+ * levels, so look at the level; rw_with's prepare comes first, so no edge
+ * can fall between that look and the park. */
+static ssize_t poll_level(int fd, void *arg)
+{
+    struct pollfd pfd = {.fd = fd, .events = *(short *)arg};
+    int n = poll(&pfd, 1, 0);
+    if (n < 0)
+        return -errno;
+    return n > 0 ? 0 : -EAGAIN;
+}
+
 static int fd_wait(int fd, int mode)
 {
-    int err;
-    enum pd_op op = mode == POLL_READ ? PD_OP_READ : PD_OP_WRITE;
-    struct polldesc *pd = gort__pd_acquire(fd, op, &err);
-    if (pd == NULL)
-        return err;
-    int r = gort__pd_prepare(pd, mode);
-    if (r == 0) {
-        /* Edge-triggered epoll reports changes, not levels: look at the
-         * level once, after the prepare, so no edge can fall in between. */
-        struct pollfd pfd = {.fd = fd,
-                             .events = mode == POLL_READ ? POLLIN : POLLOUT};
-        int n = poll(&pfd, 1, 0);
-        if (n < 0)
-            r = -errno;
-        else if (n == 0)
-            r = gort__pd_wait(pd, mode);
-    }
-    gort__pd_release(pd, op);
-    return r;
+    short events = mode == POLL_READ ? POLLIN : POLLOUT;
+    return (int)rw_with(fd, mode, poll_level, &events);
 }
 
 int gort_fd_wait_read(int fd)

@@ -183,19 +183,18 @@ static struct g *netpoll_get(int64_t delay)
  * thread without a P goes there, and its wakep saw us spinning. */
 static struct p *recheck_runqs(void)
 {
+    bool work = atomic_load(&gort__sched.runqsize) > 0;
     int32_t procs = atomic_load(&gort__sched.gomaxprocs);
-    for (int32_t i = -1; i < procs; i++) {
-        struct p *v = i < 0 ? NULL : gort__sched.allp[i];
-        bool work = i < 0 ? atomic_load(&gort__sched.runqsize) > 0
-                          : v && !gort__runq_empty(v);
-        if (work) {
-            gort__lock(&gort__sched.lock);
-            struct p *pp = gort__pidleget();
-            gort__unlock(&gort__sched.lock);
-            return pp;
-        }
+    for (int32_t i = 0; !work && i < procs; i++) {
+        struct p *v = gort__sched.allp[i];
+        work = v && !gort__runq_empty(v);
     }
-    return NULL;
+    if (!work)
+        return NULL;
+    gort__lock(&gort__sched.lock);
+    struct p *pp = gort__pidleget();
+    gort__unlock(&gort__sched.lock);
+    return pp;
 }
 
 /* findrunnable returns a G to run, blocking until one exists; NULL when
