@@ -834,12 +834,8 @@ Test(sched, stack_overflow_is_reported_and_fatal, .timeout = 30)
 
 Test(sched, mprotect_guard_catches_overflow_too, .timeout = 30)
 {
-    char buf[4096];
     setenv("GORT_STACK_GUARD", "mprotect", 1);
-    int st = harness_run_child(overflow_main, NULL, buf, sizeof buf);
-    cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
-    cr_assert(not(eq(ptr, strstr(buf, "fatal error: stack overflow"), NULL)),
-              "%s", buf);
+    expect_death(overflow_main, "fatal error: stack overflow");
 }
 
 /* use_stack touches about `bytes` of stack below its caller, then yields:
@@ -870,13 +866,9 @@ static int slight_overflow_main(void *arg)
 
 Test(sched, canary_guard_catches_overflow_at_the_next_switch, .timeout = 30)
 {
-    char buf[4096];
     setenv("GORT_STACK_GUARD", "canary", 1);
     setenv("GORT_STACK_MAX", "16K", 1);
-    int st = harness_run_child(slight_overflow_main, NULL, buf, sizeof buf);
-    cr_assert(eq(int, st, 2), "exit %d: %s", st, buf);
-    cr_assert(not(eq(ptr, strstr(buf, "fatal error: stack overflow"), NULL)),
-              "%s", buf);
+    expect_death(slight_overflow_main, "fatal error: stack overflow");
 }
 
 static int deadlock_main(void *arg)
