@@ -251,7 +251,7 @@ static struct m *m_alloc_id(int64_t id)
 struct m *gort__m_alloc(void)
 {
     gort__lock(&gort__sched.lock);
-    int64_t id = gort__sched.mnext++;
+    int64_t id = gort__m_reserve_id();
     gort__unlock(&gort__sched.lock);
     return m_alloc_id(id);
 }

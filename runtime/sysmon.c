@@ -44,13 +44,18 @@ void gort__sysmon_wake(void)
     }
 }
 
+/* running_g is the goroutine running on pp, or NULL (a stale answer at
+ * worst: G descriptors are type-stable). */
+static struct g *running_g(struct p *pp)
+{
+    struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    return mp ? __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) : NULL;
+}
+
 /* preemptone flags the goroutine running on pp (Go: preemptone). */
 static void preemptone(struct p *pp)
 {
-    struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
-    if (!mp)
-        return;
-    struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
+    struct g *gp = running_g(pp);
     if (gp)
         atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
 }
@@ -62,8 +67,7 @@ static void preemptone(struct p *pp)
  * schedtick too, so the goroutine itself must be the same. */
 static void stranded_check(struct p *pp, struct sysmontick *pd)
 {
-    struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
-    struct g *gp = mp ? __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) : NULL;
+    struct g *gp = running_g(pp);
     bool same = gp && gp == pd->curg;
     pd->curg = gp;
     if (same && atomic_load(&gort__sched.npidle) > 0 &&
