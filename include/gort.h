@@ -171,6 +171,12 @@ typedef struct gort_stats_t {
     uint32_t guards_madvise;  /* stacks guarded by MADV_GUARD_INSTALL */
     uint32_t guards_mprotect; /* stacks guarded by an mprotect'ed page */
     uint32_t guards_canary;   /* stacks guarded by a canary only */
+    uint64_t batched_calls;   /* socket calls through the system-call
+                               * batcher (monotonic; docs/netpoll.md) */
+    uint64_t batch_flushes;   /* io_uring_enter calls that completed them
+                               * (monotonic) */
+    int32_t batcher;          /* 1 when the batcher is on (io_uring works
+                               * and GORT_DEBUG has no batch=0), else 0 */
 } gort_stats_t;
 
 /* gort_stats fills *st. Returns 0, or -EINVAL if st is NULL. Safe from any

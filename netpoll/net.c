@@ -6,7 +6,9 @@
  *
  * Every call tries the system call first and parks only on EAGAIN, so the
  * fast path is the syscall plus two atomic operations (the op lock, Go's
- * fdMutex) and no allocation.
+ * fdMutex) and no allocation. A socket's reads and writes go through the
+ * system-call batcher (sysbatch.c), which shares one kernel entry among
+ * the calls of many goroutines.
  *
  * Invariants: a call holds its op (PD_OP_READ, PD_OP_WRITE or PD_OP_REF)
  * from gort__pd_acquire to gort__pd_release, so the fd number cannot be
@@ -30,6 +32,16 @@
 
 #define MAX_RW (1 << 30) /* Go: maxRW, bytes per read/write system call */
 
+/* read_once is one non-blocking read of pd's fd: a socket's goes through
+ * the system-call batcher (sysbatch.c). Returns bytes or -errno. */
+static ssize_t read_once(struct polldesc *pd, void *buf, size_t n)
+{
+    if (pd->is_sock)
+        return gort__sysbatch_recv(pd->fd, buf, n);
+    ssize_t r = read(pd->fd, buf, n);
+    return r < 0 ? -errno : r;
+}
+
 ssize_t gort_read(int fd, void *buf, size_t n)
 {
     int err;
@@ -41,18 +53,10 @@ ssize_t gort_read(int fd, void *buf, size_t n)
         if (n > MAX_RW)
             n = MAX_RW;
         for (;;) {
-            r = read(fd, buf, n);
-            if (r >= 0)
+            r = read_once(pd, buf, n);
+            if (r >= 0 || (r != -EINTR && r != -EAGAIN))
                 break;
-            err = errno; /* saved before anything that may park */
-            if (err == EINTR)
-                continue;
-            if (err != EAGAIN) {
-                r = -err;
-                break;
-            }
-            r = gort__pd_wait(pd, POLL_READ);
-            if (r < 0)
+            if (r == -EAGAIN && (r = gort__pd_wait(pd, POLL_READ)) < 0)
                 break;
         }
     }
@@ -103,13 +107,15 @@ ssize_t gort_write_with(int fd, ssize_t (*try_write)(int fd, void *arg),
     return rw_with(fd, POLL_WRITE, try_write, arg);
 }
 
+/* write_once is one non-blocking write of pd's fd, as read_once. */
 static ssize_t write_once(struct polldesc *pd, const char *p, size_t n)
 {
     if (n > MAX_RW)
         n = MAX_RW;
     if (pd->is_sock)
-        return send(pd->fd, p, n, MSG_NOSIGNAL);
-    return write(pd->fd, p, n);
+        return gort__sysbatch_send(pd->fd, p, n);
+    ssize_t r = write(pd->fd, p, n);
+    return r < 0 ? -errno : r;
 }
 
 ssize_t gort_write(int fd, const void *buf, size_t n)
@@ -124,20 +130,56 @@ ssize_t gort_write(int fd, const void *buf, size_t n)
     size_t done = 0;
     while (r == 0 && done < n) {
         ssize_t w = write_once(pd, (const char *)buf + done, n - done);
-        if (w >= 0) {
+        if (w >= 0)
             done += (size_t)w;
-            continue;
-        }
-        err = errno;
-        if (err == EINTR)
-            continue;
-        if (err != EAGAIN)
-            r = -err;
-        else
+        else if (w == -EAGAIN)
             r = gort__pd_wait(pd, POLL_WRITE);
+        else if (w != -EINTR)
+            r = w;
     }
     gort__pd_release(pd, PD_OP_WRITE);
     return r < 0 ? r : (ssize_t)n;
+}
+
+/* sys_ref takes a reference on fd if it is a registered socket, so the fd
+ * number cannot be closed and reused while its call sits in a batch. */
+static struct polldesc *sys_ref(int fd)
+{
+    int err;
+    struct polldesc *pd = gort__pd_acquire(fd, PD_OP_REF, &err);
+    if (pd && !pd->is_sock) {
+        gort__pd_release(pd, PD_OP_REF);
+        pd = NULL;
+    }
+    return pd;
+}
+
+ssize_t gort_sys_read(int fd, void *buf, size_t n)
+{
+    if (n > MAX_RW)
+        n = MAX_RW;
+    struct polldesc *pd = n > 0 ? sys_ref(fd) : NULL; /* read(2) of 0 is 0 */
+    if (pd == NULL) {
+        ssize_t r = read(fd, buf, n);
+        return r < 0 ? -errno : r;
+    }
+    ssize_t r = gort__sysbatch_recv(fd, buf, n);
+    gort__pd_release(pd, PD_OP_REF);
+    return r;
+}
+
+ssize_t gort_sys_write(int fd, const void *buf, size_t n)
+{
+    if (n > MAX_RW)
+        n = MAX_RW;
+    struct polldesc *pd = sys_ref(fd);
+    if (pd == NULL) {
+        ssize_t r = write(fd, buf, n);
+        return r < 0 ? -errno : r;
+    }
+    ssize_t r = gort__sysbatch_send(fd, buf, n);
+    gort__pd_release(pd, PD_OP_REF);
+    return r;
 }
 
 /* conn_setup applies Go's defaults to a new TCP connection: no Nagle, and

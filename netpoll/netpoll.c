@@ -372,13 +372,18 @@ bool gort__netpoll_inited(void)
 
 bool gort__netpoll_waiting(void)
 {
-    return atomic_load_explicit(&nwaiters, memory_order_relaxed) > 0;
+    return atomic_load_explicit(&nwaiters, memory_order_relaxed) > 0 ||
+           gort__sysbatch_pending();
 }
 
 void gort__netpoll(int64_t delay, struct gqueue *q)
 {
-    if (gort__netpoll_inited())
-        gort__netpoll_backend_poll(delay, q);
+    if (!gort__netpoll_inited())
+        return;
+    /* Batched calls first: they complete at once, so if any goroutine is
+     * ready because of them this poll must not sleep. */
+    gort__sysbatch_flush(q);
+    gort__netpoll_backend_poll(q->head ? 0 : delay, q);
 }
 
 void gort__netpoll_break(void)
@@ -411,6 +416,7 @@ int gort__netpoll_init(void)
     if (!atomic_load_explicit(&inited, memory_order_relaxed)) {
         err = gort__netpoll_backend_init();
         if (err == 0) {
+            gort__sysbatch_init();
             /* A write to a pipe whose reader is gone must fail with EPIPE,
              * not kill the process (sockets also use MSG_NOSIGNAL). A
              * handler the program installed is left alone. */

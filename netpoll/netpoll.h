@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "../runtime/lock.h"
 #include "../runtime/timer.h"
@@ -157,6 +158,21 @@ __attribute__((visibility("hidden"))) void gort__pd_set_deadline(
  * returns once the last user released it (on a goroutine). 0 or -EBADF. */
 __attribute__((visibility("hidden"))) int gort__pd_close(int fd,
                                                          bool noclose);
+
+/* ---- System-call batcher (sysbatch.c) ----------------------------------- */
+
+/* gort__sysbatch_init sets up the io_uring ring, or leaves the batcher off
+ * (no io_uring, GORT_DEBUG=batch=0, or a kernel that fails the probe).
+ * Called once, under the poller's init lock. */
+__attribute__((visibility("hidden"))) void gort__sysbatch_init(void);
+/* gort__sysbatch_recv / _send: one recv(2) / send(2) of a socket with
+ * MSG_DONTWAIT (send also MSG_NOSIGNAL), batched when that pays; returns
+ * bytes or -errno (-EAGAIN: would block). The caller holds fd's op or a
+ * reference. May park (briefly, until the batch is submitted). */
+__attribute__((visibility("hidden"))) ssize_t gort__sysbatch_recv(
+    int fd, void *buf, size_t n);
+__attribute__((visibility("hidden"))) ssize_t gort__sysbatch_send(
+    int fd, const void *buf, size_t n);
 
 /* gort__net_conn_setup gives a new TCP connection Go's defaults
  * (TCP_NODELAY, 15 s keep-alive); other families are left alone. */

@@ -82,7 +82,8 @@ _Noreturn void gort__panic(const char *msg)
     _exit(2);
 }
 
-/* gort__debug_parse reads GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0. */
+/* gort__debug_parse reads
+ * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0. */
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
@@ -108,6 +109,8 @@ int gort__debug_parse(void)
             gort__debug.scheddetail = v != 0;
         else if (strcmp(kv, "solo") == 0)
             gort__debug.solo = v != 0;
+        else if (strcmp(kv, "batch") == 0)
+            gort__debug.nobatch = v == 0;
         else
             fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", kv);
     }
@@ -217,6 +220,9 @@ int gort_stats(gort_stats_t *st)
     st->syscalls = atomic_load(&s->nsyscalls);
     st->handoffs = atomic_load(&s->nhandoffs);
     st->netpoll_waits = atomic_load(&s->nnetpollwaits);
+    st->batched_calls = atomic_load(&s->nbatched);
+    st->batch_flushes = atomic_load(&s->nbatchflushes);
+    st->batcher = gort__sysbatch_on();
     for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
         struct p *pp = s->allp[i];
         if (!pp)

@@ -171,13 +171,14 @@ void gort__execute(struct m *mp, struct g *gp, bool inherit)
 
 /* direct_next picks the goroutine gp can switch straight to, skipping g0,
  * or NULL when the scheduler proper must decide: no local work, a fairness
- * tick for the global queue, due timers, a wired thread, or a stop. */
+ * tick for the global queue, due timers, an old batch of system calls, a
+ * wired thread, or a stop. */
 static struct g *direct_next(struct m *mp, struct g *gp, int action,
                              bool *inherit)
 {
     struct p *pp = mp->p;
     if (action == AFTER_SYSCALL || action == AFTER_PREEMPT || !pp ||
-        mp->lockedg || (pp->schedtick + 1) % GLOBAL_FAIR_TICK == 0 ||
+        mp->lockedg || GLOBAL_FAIR_DUE(pp) ||
         atomic_load_explicit(&gort__sched.stopping, memory_order_relaxed) ||
         pp->id >= atomic_load_explicit(&gort__sched.gomaxprocs,
                                        memory_order_relaxed))
@@ -186,6 +187,8 @@ static struct g *direct_next(struct m *mp, struct g *gp, int action,
                                         memory_order_relaxed);
     if (when && when <= gort__nanotime())
         return NULL;
+    if (SYSBATCH_AGED(pp))
+        return NULL; /* findrunnable flushes the batch */
     struct g *next = gort__runq_get(pp, inherit);
     if (next && next->lockedm) {
         /* Only the scheduler hands a G to its wired M: give it back. */

@@ -91,6 +91,8 @@ struct debug_settings {
     int64_t schedtrace_ms;
     bool scheddetail;
     bool solo;         /* solo mode allowed (default; solo=0 turns it off) */
+    bool nobatch;      /* batch=0: no system-call batcher (zero, the
+                        * default, holds before gort_run parses too) */
 };
 __attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
 __attribute__((visibility("hidden"))) int gort__debug_parse(void);

@@ -42,6 +42,14 @@ enum {
     MAX_MPROCS = 10000,       /* thread cap (Go: sched.maxmcount) */
 };
 #define FORCE_PREEMPT_NS 10000000 /* 10ms time slice (Go: forcePreemptNS) */
+/* A P's next pick takes one goroutine from the global queue first when
+ * this holds (Go: schedtick%61 == 0 in findRunnable). It names the pick
+ * about to happen, schedtick + 1, because direct_next (park.c), which
+ * decides whether to enter findrunnable at all, and findrunnable must test
+ * the same tick: a test that direct_next passes and findrunnable fails
+ * starves the global queue for as long as local goroutines keep
+ * switching. */
+#define GLOBAL_FAIR_DUE(pp) (((pp)->schedtick + 1) % GLOBAL_FAIR_TICK == 0)
 
 /*
  * G states. Each says who owns the stack, whether the G is queued and
@@ -198,6 +206,10 @@ struct p {
     /* Solo mode (p.c): 1 while the owner is inside a plain (non-locked)
      * run-queue operation; read by whoever leaves solo mode. */
     _Atomic uint32_t solo_busy;
+    /* Owner-only: a goroutine of ours queued a call for the system-call
+     * batcher at schedtick sb_tick, and we have not flushed since. */
+    bool sb_queued;
+    uint32_t sb_tick;
 
     /* Owner-only caches. */
     uint64_t goidcache, goidcacheend;
@@ -280,6 +292,7 @@ struct sched {
     struct p *allp[GORT_MAXPROCS_LIMIT];
     _Atomic int32_t gomaxprocs;
     _Atomic uint64_t npreempts, nsyscalls, nhandoffs, nnetpollwaits;
+    _Atomic uint64_t nbatched, nbatchflushes; /* netpoll/sysbatch.c */
     int64_t start_ns;
 };
 
@@ -404,6 +417,21 @@ GORT_HIDDEN bool gort__netpoll_waiting(void);
 GORT_HIDDEN void gort__netpoll(int64_t delay, struct gqueue *q);
 /* gort__netpoll_break interrupts a blocking gort__netpoll. */
 GORT_HIDDEN void gort__netpoll_break(void);
+/* gort__sysbatch_on: the batcher has a ring (it starts with the poller). */
+GORT_HIDDEN bool gort__sysbatch_on(void);
+/* gort__sysbatch_pending: socket calls are queued in or out for the
+ * system-call batcher (netpoll/sysbatch.c). */
+GORT_HIDDEN bool gort__sysbatch_pending(void);
+/* gort__sysbatch_flush submits the batch and appends the goroutines whose
+ * calls completed to *q (G_WAITING, for gort__ready_list). Never blocks
+ * for long: every batched call is non-blocking. */
+GORT_HIDDEN void gort__sysbatch_flush(struct gqueue *q);
+/* A P whose run queue never empties still flushes calls its goroutines
+ * queued this many time slices ago (the batch normally spans one pass
+ * over the run queue, and a pass over a full ring is 256 slices). */
+#define SYSBATCH_AGE_TICKS 256u
+#define SYSBATCH_AGED(pp)                                                    \
+    ((pp)->sb_queued && (pp)->schedtick - (pp)->sb_tick >= SYSBATCH_AGE_TICKS)
 
 /* ---- Run queues (runq.c) ------------------------------------------------ */
 

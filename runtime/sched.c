@@ -177,6 +177,22 @@ static struct g *netpoll_get(int64_t delay)
     return gp;
 }
 
+/* batch_get submits the system-call batch (netpoll/sysbatch.c) and
+ * returns one goroutine whose call completed, readying the others
+ * (netpoll_get's twin). Unlike netpoll_get it does not need lastpoll: the
+ * batch never blocks, and a P must flush before it goes idle. */
+static struct g *batch_get(void)
+{
+    struct gqueue q = {0};
+    gort__sysbatch_flush(&q);
+    struct g *gp = gort__gqueue_pop(&q);
+    if (!gp)
+        return NULL;
+    gort__ready_list(&q);
+    gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
+    return gp;
+}
+
 /* recheck_runqs looks at the global queue and every P's queue after a
  * spinning M stopped spinning; returns an idle P if work exists somewhere.
  * The global queue matters as much as the rings: a G readied from a
@@ -213,11 +229,15 @@ top:
         gort__timers_check(&pp->timers, gort__nanotime());
 
     struct g *gp;
-    if (pp->schedtick % GLOBAL_FAIR_TICK == 0 && (gp = global_get(pp, 1)))
+    if (SYSBATCH_AGED(pp) && (gp = batch_get()))
+        return gp;
+    if (GLOBAL_FAIR_DUE(pp) && (gp = global_get(pp, 1)))
         return gp;
     if ((gp = gort__runq_get(pp, inherit)))
         return gp;
     if ((gp = global_get(pp, 0)))
+        return gp;
+    if (pp->sb_queued && (gp = batch_get()))
         return gp;
     if ((gp = netpoll_get(0)))
         return gp;

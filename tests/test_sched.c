@@ -258,6 +258,57 @@ Test(sched, woken_goroutine_runs_beside_a_busy_waker, .timeout = 60)
     cr_assert(eq(int, gort_run(busy_waker_main, NULL), 0));
 }
 
+/* A goroutine readied by a thread without a P lands in the global queue.
+ * With one P whose two local goroutines keep yielding, it must still run
+ * within GLOBAL_FAIR_TICK picks (Go's schedtick%61 check). It used to
+ * starve: the check that sends a switch to findrunnable and the check
+ * inside it tested different ticks. */
+static _Atomic bool yielders_stop;
+static gort_wg yielders;
+
+static void stoppable_yielder(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&yielders_stop))
+        gort_yield();
+    gort_wg_done(&yielders);
+}
+
+static void *foreign_sender(void *arg)
+{
+    int v = 42;
+    usleep(20000); /* the receiver is parked by now, or trysend waits */
+    while (!gort_chan_trysend(arg, &v))
+        usleep(1000);
+    return NULL;
+}
+
+static int global_fair_main(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&yielders, 2);
+    gort_go(stoppable_yielder, NULL);
+    gort_go(stoppable_yielder, NULL);
+    gort_chan *c = gort_chan_make(sizeof(int), 0);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, foreign_sender, c) == 0);
+    int v = 0;
+    gort_chan_recv(c, &v); /* readied from the foreign thread */
+    atomic_store(&yielders_stop, true);
+    gort_wg_wait(&yielders);
+    pthread_join(th, NULL);
+    gort_chan_free(c);
+    cr_assert(eq(int, v, 42));
+    return 0;
+}
+
+Test(sched, global_queue_is_served_while_local_goroutines_keep_yielding,
+     .timeout = 30)
+{
+    gort_maxprocs(1);
+    cr_assert(eq(int, gort_run(global_fair_main, NULL), 0));
+}
+
 /* Readiness found by an M blocked in the poller while another M holds the
  * only P and is about to give it up must still reach a running M: the
  * poller's M queues the goroutines globally and must count the idle Ps

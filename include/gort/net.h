@@ -103,8 +103,10 @@ GORT_API ssize_t gort_write(int fd, const void *buf, size_t n);
 /*
  * gort_read_with calls try_read(fd, arg) holding fd's read op, and while it
  * returns -EAGAIN parks until fd is readable and calls it again (Go:
- * syscall.RawConn.Read). try_read should do one non-blocking read (read(2),
- * recvmsg, a TLS library's read) and return what it returns, or -errno:
+ * syscall.RawConn.Read). try_read should do one non-blocking read
+ * (gort_sys_read, which shares kernel entries with other goroutines'
+ * calls; read(2), recvmsg, a TLS library's read) and return its result as
+ * -errno:
  * -EAGAIN means "not ready, wait"; -EINTR is retried at once; anything else
  * ends the call. Honours fd's read deadline and close as gort_read does.
  * Can park.
@@ -141,6 +143,25 @@ GORT_API ssize_t gort_read_with(int fd, ssize_t (*try_read)(int fd, void *arg),
 GORT_API ssize_t gort_write_with(int fd,
                                  ssize_t (*try_write)(int fd, void *arg),
                                  void *arg);
+
+/*
+ * gort_sys_read and gort_sys_write make one non-blocking read(2) or
+ * write(2) of fd and return what it returns, as -errno: a byte count, 0 at
+ * end of file, -EAGAIN when it would block. They never wait for
+ * readiness; they are the calls to make inside a gort_read_with or
+ * gort_write_with callback. Writes to sockets use MSG_NOSIGNAL.
+ *
+ * On a socket registered with gort (gort_accept, gort_dial, gort_listen,
+ * gort_fd_register), the call goes through the system-call batcher when
+ * other goroutines are runnable or have calls waiting: it joins one
+ * io_uring submission shared with their calls, and the goroutine parks
+ * until its processor submits the batch, at the latest when it runs out
+ * of goroutines (docs/netpoll.md). gort_read and gort_write do the same.
+ * Other fds, and every fd when the batcher is off (no io_uring, or
+ * GORT_DEBUG=batch=0), get the plain system call. Can park (briefly).
+ */
+GORT_API ssize_t gort_sys_read(int fd, void *buf, size_t n);
+GORT_API ssize_t gort_sys_write(int fd, const void *buf, size_t n);
 
 /* gort_shutdown shuts down the read side (SHUT_RD), the write side
  * (SHUT_WR, Go: CloseWrite) or both. Does not park. Returns 0, -EBADF or

@@ -1,0 +1,342 @@
+/*
+ * test_sysbatch.c: the system-call batcher (netpoll/sysbatch.c): socket
+ * reads and writes of many goroutines sharing io_uring submissions, the
+ * results of gort_sys_read / gort_sys_write against their system calls,
+ * deadlines and close around batched calls, and GORT_DEBUG=batch=0.
+ *
+ * Pairs are AF_UNIX socketpairs made goroutine-aware with
+ * gort_fd_register, so no ports or client processes are involved.
+ * "Batched" is asserted from gort_stats: calls that went through the ring
+ * outnumber the io_uring_enter calls that completed them.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <gort.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define PAIRS 100 /* every live goroutine is a TSan fiber */
+#else
+#define PAIRS 600 /* beyond the ring's 256 slots */
+#endif
+#define ROUNDS 20
+#define MSG 48
+
+static int run(int procs, int (*fn)(void *), void *arg)
+{
+    gort_maxprocs(procs);
+    return gort_run(fn, arg);
+}
+
+/* uring_usable: whether this kernel lets us make an io_uring at all; when
+ * it does, the batcher must be on (unless GORT_DEBUG turned it off). */
+static bool uring_usable(void)
+{
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    int fd = (int)syscall(__NR_io_uring_setup, 4, &p);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void mkpair(int *a, int *b)
+{
+    int sv[2];
+    cr_assert(eq(int, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                 0));
+    cr_assert(eq(int, gort_fd_register(sv[0]), 0));
+    cr_assert(eq(int, gort_fd_register(sv[1]), 0));
+    *a = sv[0];
+    *b = sv[1];
+}
+
+static void fill(char *m, int id, int round)
+{
+    for (int j = 0; j < MSG; j++)
+        m[j] = (char)(id * 131 + round * 31 + j * 7);
+}
+
+/* ---- Many goroutines' round trips ----------------------------------------- */
+
+struct pair {
+    int cfd, sfd, id;
+};
+
+static gort_wg wg;
+static _Atomic long bad;
+
+static ssize_t echo_cb(int fd, void *arg)
+{
+    char *buf = arg;
+    ssize_t n = gort_sys_read(fd, buf, MSG);
+    if (n > 0 && gort_write(fd, buf, (size_t)n) != n)
+        return -EIO;
+    return n;
+}
+
+static void server(void *arg)
+{
+    struct pair *p = arg;
+    char buf[MSG];
+    while (gort_read_with(p->sfd, echo_cb, buf) > 0)
+        ;
+    gort_close(p->sfd);
+}
+
+static void client(void *arg)
+{
+    struct pair *p = arg;
+    char out[MSG], in[MSG];
+    for (int r = 0; r < ROUNDS; r++) {
+        fill(out, p->id, r);
+        if (gort_write(p->cfd, out, MSG) != MSG)
+            atomic_fetch_add(&bad, 1);
+        size_t got = 0;
+        while (got < MSG) {
+            ssize_t n = gort_read(p->cfd, in + got, MSG - got);
+            if (n <= 0)
+                break;
+            got += (size_t)n;
+        }
+        if (got != MSG || memcmp(in, out, MSG) != 0)
+            atomic_fetch_add(&bad, 1);
+    }
+    gort_shutdown(p->cfd, SHUT_WR);
+    char c;
+    if (gort_read(p->cfd, &c, 1) != 0) /* the server's close */
+        atomic_fetch_add(&bad, 1);
+    gort_close(p->cfd);
+    gort_wg_done(&wg);
+}
+
+static int round_trips_main(void *arg)
+{
+    (void)arg;
+    static struct pair pairs[PAIRS];
+    raise_nofile();
+    gort_wg_add(&wg, PAIRS);
+    for (int i = 0; i < PAIRS; i++) {
+        pairs[i].id = i;
+        mkpair(&pairs[i].cfd, &pairs[i].sfd);
+        cr_assert(eq(int, gort_go(server, &pairs[i]), 0));
+        cr_assert(eq(int, gort_go(client, &pairs[i]), 0));
+    }
+    gort_wg_wait(&wg);
+    cr_assert(eq(long, atomic_load(&bad), 0), "bad round trips");
+    return 0;
+}
+
+static void expect_batching(bool want)
+{
+    gort_stats_t st;
+    gort_stats(&st);
+    if (!want || !uring_usable()) {
+        cr_assert(eq(u64, st.batched_calls, 0));
+        cr_assert(eq(i32, st.batcher, 0));
+        return;
+    }
+    cr_assert(eq(i32, st.batcher, 1), "io_uring works but the batcher is off");
+    cr_assert(gt(u64, st.batched_calls, 2 * st.batch_flushes),
+              "%llu calls in %llu flushes: not batched",
+              (unsigned long long)st.batched_calls,
+              (unsigned long long)st.batch_flushes);
+}
+
+static int round_trips_and_stats_main(void *arg)
+{
+    round_trips_main(arg);
+    expect_batching(*(bool *)arg);
+    return 0;
+}
+
+Test(sysbatch, many_goroutines_round_trips_share_kernel_entries_procs_1)
+{
+    bool on = true;
+    cr_assert(eq(int, run(1, round_trips_and_stats_main, &on), 0));
+}
+
+Test(sysbatch, many_goroutines_round_trips_lose_no_byte_procs_8)
+{
+    bool on = true;
+    cr_assert(eq(int, run(8, round_trips_and_stats_main, &on), 0));
+}
+
+Test(sysbatch, batch_off_makes_direct_calls_with_the_same_results)
+{
+    setenv("GORT_DEBUG", "batch=0", 1);
+    bool on = false;
+    cr_assert(eq(int, run(2, round_trips_and_stats_main, &on), 0));
+}
+
+/* ---- gort_sys_read / gort_sys_write results ------------------------------- */
+
+static _Atomic bool stop_spinning;
+
+/* spinner keeps its P's run queue non-empty, so the calls under test take
+ * the batched path rather than the direct one. */
+static void spinner(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop_spinning))
+        gort_yield();
+    gort_wg_done(&wg);
+}
+
+static void check_sys_calls(void)
+{
+    int a, b;
+    mkpair(&a, &b);
+    char buf[8];
+    cr_assert(eq(long, gort_sys_read(a, buf, sizeof buf), -EAGAIN));
+    cr_assert(eq(long, gort_sys_write(b, "abc", 3), 3));
+    cr_assert(eq(long, gort_sys_read(a, buf, sizeof buf), 3));
+    cr_assert(eq(int, memcmp(buf, "abc", 3), 0));
+    cr_assert(eq(long, gort_sys_read(a, buf, 0), 0));
+    cr_assert(eq(int, gort_shutdown(b, SHUT_WR), 0));
+    cr_assert(eq(long, gort_sys_read(a, buf, sizeof buf), 0)); /* EOF */
+    cr_assert(eq(int, gort_close(a), 0));
+    /* The peer is gone: EPIPE, and no SIGPIPE kills us. */
+    cr_assert(eq(long, gort_sys_write(b, "x", 1), -EPIPE));
+    cr_assert(eq(int, gort_close(b), 0));
+    /* Closed or never opened: the plain call's EBADF. */
+    cr_assert(eq(long, gort_sys_read(b, buf, 1), -EBADF));
+    cr_assert(eq(long, gort_sys_write(-1, "x", 1), -EBADF));
+    /* Not a registered socket: a pipe gets plain read(2)/write(2). */
+    int pfd[2];
+    cr_assert(eq(int, pipe(pfd), 0));
+    cr_assert(eq(long, gort_sys_write(pfd[1], "pq", 2), 2));
+    cr_assert(eq(long, gort_sys_read(pfd[0], buf, sizeof buf), 2));
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static int sys_calls_main(void *arg)
+{
+    (void)arg;
+    check_sys_calls(); /* alone on the P: direct calls */
+    gort_stats_t before, after;
+    gort_stats(&before);
+    atomic_store(&stop_spinning, false);
+    gort_wg_add(&wg, 2);
+    gort_go(spinner, NULL);
+    gort_go(spinner, NULL);
+    check_sys_calls(); /* with company: batched calls */
+    gort_stats(&after);
+    atomic_store(&stop_spinning, true);
+    gort_wg_wait(&wg);
+    if (uring_usable())
+        cr_assert(gt(u64, after.batched_calls, before.batched_calls),
+                  "the calls beside runnable goroutines were not batched");
+    return 0;
+}
+
+Test(sysbatch, sys_read_and_sys_write_return_what_the_system_call_returns)
+{
+    cr_assert(eq(int, run(1, sys_calls_main, NULL), 0));
+}
+
+/* ---- Deadlines and close around batched calls ----------------------------- */
+
+enum { WAITERS = 64 };
+static _Atomic int timed_out, closed_out;
+
+static void deadline_reader(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char c;
+    gort_set_read_deadline(fd, gort_now() + GORT_MS(30));
+    if (gort_read(fd, &c, 1) == -ETIMEDOUT)
+        atomic_fetch_add(&timed_out, 1);
+    gort_wg_done(&wg);
+}
+
+static int deadline_main(void *arg)
+{
+    (void)arg;
+    int a[WAITERS], b[WAITERS];
+    atomic_store(&stop_spinning, false);
+    gort_wg_add(&wg, WAITERS + 2);
+    gort_go(spinner, NULL);
+    gort_go(spinner, NULL);
+    for (int i = 0; i < WAITERS; i++) {
+        mkpair(&a[i], &b[i]);
+        gort_go(deadline_reader, (void *)(intptr_t)a[i]);
+    }
+    while (atomic_load(&timed_out) < WAITERS)
+        gort_sleep(GORT_MS(1));
+    atomic_store(&stop_spinning, true);
+    gort_wg_wait(&wg);
+    for (int i = 0; i < WAITERS; i++) {
+        gort_close(a[i]);
+        gort_close(b[i]);
+    }
+    return 0;
+}
+
+Test(sysbatch, read_deadlines_expire_for_readers_beside_busy_goroutines)
+{
+    cr_assert(eq(int, run(2, deadline_main, NULL), 0));
+}
+
+static void close_reader(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char c;
+    ssize_t r;
+    while ((r = gort_read(fd, &c, 1)) == 1)
+        ;
+    if (r == -EBADF)
+        atomic_fetch_add(&closed_out, 1);
+    gort_wg_done(&wg);
+}
+
+static void close_writer(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    while (gort_sys_write(fd, "z", 1) == 1)
+        gort_yield();
+}
+
+static int close_main(void *arg)
+{
+    (void)arg;
+    int a[WAITERS], b[WAITERS];
+    gort_wg_add(&wg, WAITERS);
+    for (int i = 0; i < WAITERS; i++) {
+        mkpair(&a[i], &b[i]);
+        gort_go(close_reader, (void *)(intptr_t)a[i]);
+        gort_go(close_writer, (void *)(intptr_t)b[i]);
+    }
+    gort_sleep(GORT_MS(20));
+    for (int i = 0; i < WAITERS; i++)
+        cr_assert(eq(int, gort_close(a[i]), 0));
+    gort_wg_wait(&wg);
+    cr_assert(eq(int, atomic_load(&closed_out), WAITERS));
+    for (int i = 0; i < WAITERS; i++)
+        gort_close(b[i]); /* its writer now fails and ends */
+    return 0;
+}
+
+Test(sysbatch, close_wakes_every_reader_amid_batched_reads_and_writes)
+{
+    cr_assert(eq(int, run(2, close_main, NULL), 0));
+}
