@@ -79,8 +79,8 @@ static struct lock initlock;
 static _Atomic bool inited;
 static _Atomic int32_t nwaiters;
 
-static void rt_fire(void *arg, uintptr_t seq, int64_t delay);
-static void wt_fire(void *arg, uintptr_t seq, int64_t delay);
+static void rt_fire(void *arg, uintptr_t seq, int64_t when);
+static void wt_fire(void *arg, uintptr_t seq, int64_t when);
 
 /* ---- Descriptor cache (Go: pollCache) ----------------------------------- */
 
@@ -641,15 +641,15 @@ static void deadline_fire(struct polldesc *pd, uintptr_t seq, int mode)
         gort__ready(gp);
 }
 
-static void rt_fire(void *arg, uintptr_t seq, int64_t delay)
+static void rt_fire(void *arg, uintptr_t seq, int64_t when)
 {
-    (void)delay;
+    (void)when;
     deadline_fire(arg, seq, POLL_READ);
 }
 
-static void wt_fire(void *arg, uintptr_t seq, int64_t delay)
+static void wt_fire(void *arg, uintptr_t seq, int64_t when)
 {
-    (void)delay;
+    (void)when;
     deadline_fire(arg, seq, POLL_WRITE);
 }
 

@@ -39,6 +39,7 @@ struct gort_timer {
     void (*fn)(void *);      /* func timer: run in a new goroutine */
     void *arg;
     uintptr_t seq;           /* current arming; older firings are stale */
+    int64_t last_when;       /* due time of this arming's latest firing */
     bool active;             /* one-shot armed and not yet delivered */
 };
 
@@ -78,10 +79,10 @@ struct sleeper {
 };
 
 /* sleep_wake is the sleep timer's callback (Go: goroutineReady). */
-static void sleep_wake(void *arg, uintptr_t seq, int64_t delay)
+static void sleep_wake(void *arg, uintptr_t seq, int64_t when)
 {
     (void)seq;
-    (void)delay;
+    (void)when;
     gort__ready(arg);
 }
 
@@ -129,11 +130,11 @@ void gort_sleep(int64_t ns)
 
 /* after_fire sends the due time, then frees the timer (TIMER_HANDOFF).
  * The buffer is empty: this is the only send. */
-static void after_fire(void *arg, uintptr_t seq, int64_t delay)
+static void after_fire(void *arg, uintptr_t seq, int64_t when)
 {
     (void)seq;
     struct after *a = arg;
-    int64_t v = gort__nanotime() - delay;
+    int64_t v = when;
     gort_chan_trysend(a->c, &v);
     gort_chan_free(a->c);
     free(a);
@@ -158,14 +159,20 @@ gort_chan *gort_after(int64_t ns)
 
 /* ---- Timers and tickers ------------------------------------------------- */
 
-/* chan_fire is a channel timer's callback (Go: sendTime). A slow ticker
- * receiver finds the buffer full and the tick is dropped, as in Go. */
-static void chan_fire(void *arg, uintptr_t seq, int64_t delay)
+/* chan_fire is a channel timer's callback (Go: sendTime). It sends the
+ * due time, which Go approximates as Now() minus the lateness it measured.
+ * A slow ticker receiver finds the buffer full and the tick is dropped,
+ * as in Go. */
+static void chan_fire(void *arg, uintptr_t seq, int64_t when)
 {
     struct gort_timer *gt = arg;
     gort__lock(&gt->mu);
-    if (seq == gt->seq) {
-        int64_t v = gort__nanotime() - delay;
+    /* A firing whose M the OS descheduled between the heap and here can
+     * arrive after a later one of the same arming: drop it, as a tick
+     * that met a full buffer is dropped, so ticks only move forward. */
+    if (seq == gt->seq && when > gt->last_when) {
+        gt->last_when = when;
+        int64_t v = when;
         if (gt->t.period == 0)
             gt->active = false;
         gort_chan_trysend(gt->c, &v);
@@ -182,9 +189,9 @@ static void go_from_g0(void (*fn)(void *), void *arg)
 }
 
 /* func_fire is a func timer's callback (Go: goFunc). */
-static void func_fire(void *arg, uintptr_t seq, int64_t delay)
+static void func_fire(void *arg, uintptr_t seq, int64_t when)
 {
-    (void)delay;
+    (void)when;
     struct gort_timer *gt = arg;
     gort__lock(&gt->mu);
     bool run = seq == gt->seq && gt->active;
@@ -228,6 +235,7 @@ static struct gort_timer *timer_alloc(size_t size, bool chan,
 static bool arm(struct gort_timer *gt, int64_t when, int64_t period)
 {
     gt->seq++;
+    gt->last_when = 0;
     bool pending = gt->active;
     gort__timer_reset(&gt->t, when, period, gt->seq);
     gt->active = true;

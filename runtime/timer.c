@@ -210,7 +210,7 @@ static void run_head(struct timers *ts, int64_t now)
     void *arg = t->arg;
     uintptr_t seq = t->seq;
     bool handoff = (t->state & TIMER_HANDOFF) != 0;
-    int64_t delay = now - when;
+    int64_t delay = now - when; /* >= 0; now may be stale, see timer.h */
 
     /* Count ourselves before t can be seen off the heap (see heap_del);
      * relaxed: published by the release store of t->ts or ts->lock. */
@@ -234,7 +234,7 @@ static void run_head(struct timers *ts, int64_t now)
         __builtin_prefetch(entry_timer(ts->heap[0]), 1);
     gort__unlock(&ts->lock);
 
-    f(arg, seq, delay);
+    f(arg, seq, when);
 
     /* store-release; pairs with the load-acquire in gort__timer_wait. */
     if (!handoff)

@@ -27,14 +27,17 @@ struct timer;
  * struct timer: one runtime timer (Go: runtime.timer). Embedded by its
  * owner (a sleeping G, a gort_timer, a poll descriptor's deadline), never
  * allocated by the heap code. f runs on g0 with a P when the timer fires,
- * holding no timer lock; it must not park. seq lets an owner that reuses
+ * holding no timer lock; it must not park. Its third argument is the time
+ * the firing was due (its `when`), not the clock when f runs: a caller's
+ * `now` can be milliseconds stale when the OS preempts the M, and ticks
+ * derived from it would not increase. seq lets an owner that reuses
  * a timer tell a stale firing from a current one (netpoll deadlines).
  * Fields after `seq` belong to timer.c.
  */
 struct timer {
     int64_t when;                /* absolute gort__nanotime(); 0: not set */
     int64_t period;              /* >0: re-arm every period after firing */
-    void (*f)(void *arg, uintptr_t seq, int64_t delay);
+    void (*f)(void *arg, uintptr_t seq, int64_t when);
     void *arg;
     uintptr_t seq;
     struct lock mu;              /* protects the fields above and below */
@@ -58,7 +61,7 @@ enum {
     TIMER_HANDOFF = 1u << 0,
 };
 
-/* gort__timer_init prepares t with callback f(arg, seq, delay). */
+/* gort__timer_init prepares t with callback f(arg, seq, when). */
 __attribute__((visibility("hidden"))) void gort__timer_init(
     struct timer *t, void (*f)(void *, uintptr_t, int64_t), void *arg);
 /*

@@ -993,11 +993,11 @@ static int d_double_lock(void *arg)
  * there would stall the P, so it must die with a clear message. */
 static struct timer g0_timer;
 
-static void g0_waits(void *arg, uintptr_t seq, int64_t delay)
+static void g0_waits(void *arg, uintptr_t seq, int64_t when)
 {
     (void)arg;
     (void)seq;
-    (void)delay;
+    (void)when;
     gort_wg_wait(&wg);
 }
 

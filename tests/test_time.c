@@ -542,9 +542,9 @@ struct order {
     int nfired;
 };
 
-static void order_fire(void *arg, uintptr_t seq, int64_t delay)
+static void order_fire(void *arg, uintptr_t seq, int64_t when)
 {
-    (void)delay;
+    (void)when;
     struct order *o = arg;
     o->fired[o->nfired++] = o->t[seq].when;
 }
