@@ -212,14 +212,18 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
         if (!is_main) /* main starts on m0, before any other M exists */
             gort__wakep();
         /* Back-pressure: a spawner that filled its P's queue lets the
-         * children run before it goes on (it resumes from the global
-         * queue within GLOBAL_FAIR_TICK schedules). Go would spill half
-         * the queue to the global list and keep spawning for the rest
-         * of its slice; running the children now keeps their
-         * descriptors and stacks hot in cache and memory bounded. */
+         * children run before it goes on: it yields to the global
+         * overflow queue, and resumes once a P runs out of work (or after
+         * FAIR_HOLD_NS, see sched.c's fair_get).
+         * Go would spill half the queue to the global list and keep
+         * spawning for the rest of its slice; running the children now
+         * keeps their descriptors and stacks hot in cache and memory
+         * bounded. */
         struct g *cur = mp->curg;
-        if (cur && gort__runq_len(pp) >= RUNQ_SIZE)
+        if (cur && gort__runq_len(pp) >= RUNQ_SIZE) {
+            cur->fair_after = gort__nanotime() + FAIR_HOLD_NS;
             atomic_store_explicit(&cur->preempt, true, memory_order_relaxed);
+        }
     } else {
         gort__lock(&gort__sched.lock);
         gort__globrunq_put(gp);

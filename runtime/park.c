@@ -260,7 +260,10 @@ static void after_switch(struct m *mp, struct g *gp, int action)
         gort__g_setstatus(gp, G_RUNNING, G_RUNNABLE);
         gp->m = NULL;
         gort__lock(&gort__sched.lock);
-        gort__globrunq_put(gp);
+        if (gp->fair_after) /* spawn back-pressure (g.c) */
+            gort__globrunq_put_overflow(gp);
+        else
+            gort__globrunq_put(gp);
         gort__unlock(&gort__sched.lock);
         break;
     case AFTER_EXIT:

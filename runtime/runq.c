@@ -148,6 +148,8 @@ static inline void solo_exit(struct p *pp)
 
 /* runq_putslow moves half of pp's full ring plus gp to the global queue
  * (Go: runqputslow). Returns false if a thief emptied the ring meanwhile. */
+static void gqueue_append(struct gqueue *dst, struct gqueue *q);
+
 static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
                          uint32_t tail)
 {
@@ -163,10 +165,17 @@ static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
     /* The head-pushed Gs were the first to go. */
     pp->runq_front = pp->runq_front > HALF ? pp->runq_front - HALF : 0;
     batch[HALF] = gp;
+    /* To the overflow, not the queue proper: the fairness pick would hand
+     * them back every 61 picks and undo depth-first order (sched.c). */
+    int64_t after = gort__nanotime() + FAIR_HOLD_NS;
     struct gqueue q = {0};
-    for (uint32_t i = 0; i <= HALF; i++)
+    for (uint32_t i = 0; i <= HALF; i++) {
+        batch[i]->fair_after = after;
         gort__gqueue_push(&q, batch[i]);
-    gort__globrunq_putbatch(&q);
+    }
+    gort__lock(&gort__sched.lock);
+    gqueue_append(&gort__sched.overflow, &q);
+    gort__unlock(&gort__sched.lock);
     return true;
 }
 
@@ -479,6 +488,28 @@ void gort__globrunq_put(struct g *gp)
     atomic_fetch_add_explicit(&gort__sched.runqsize, 1, memory_order_relaxed);
 }
 
+/* gort__globrunq_put_overflow appends gp, held back by its P's overflow,
+ * to sched.overflow. Caller holds sched.lock and set gp->fair_after. */
+void gort__globrunq_put_overflow(struct g *gp)
+{
+    gort__gqueue_push(&gort__sched.overflow, gp);
+    atomic_fetch_add_explicit(&gort__sched.runqsize, 1, memory_order_relaxed);
+}
+
+static void gqueue_append(struct gqueue *dst, struct gqueue *q)
+{
+    if (dst->tail)
+        dst->tail->schedlink = q->head;
+    else
+        dst->head = q->head;
+    dst->tail = q->tail;
+    dst->n += q->n;
+    atomic_fetch_add_explicit(&gort__sched.runqsize, q->n,
+                              memory_order_relaxed);
+    q->head = q->tail = NULL;
+    q->n = 0;
+}
+
 /* gort__globrunq_putbatch appends q to the global queue, taking
  * sched.lock itself. */
 void gort__globrunq_putbatch(struct gqueue *q)
@@ -486,18 +517,8 @@ void gort__globrunq_putbatch(struct gqueue *q)
     if (!q->head)
         return;
     gort__lock(&gort__sched.lock);
-    struct gqueue *gq = &gort__sched.runq;
-    if (gq->tail)
-        gq->tail->schedlink = q->head;
-    else
-        gq->head = q->head;
-    gq->tail = q->tail;
-    gq->n += q->n;
-    atomic_fetch_add_explicit(&gort__sched.runqsize, q->n,
-                              memory_order_relaxed);
+    gqueue_append(&gort__sched.runq, q);
     gort__unlock(&gort__sched.lock);
-    q->head = q->tail = NULL;
-    q->n = 0;
 }
 
 /* gort__globrunq_get takes a batch from the global queue for pp: returns
@@ -505,7 +526,10 @@ void gort__globrunq_putbatch(struct gqueue *q)
  * max 0 means "a fair share". Caller holds sched.lock. */
 struct g *gort__globrunq_get(struct p *pp, int32_t max)
 {
+    /* The overflow only once the queue proper is empty. */
     struct gqueue *gq = &gort__sched.runq;
+    if (gq->n == 0)
+        gq = &gort__sched.overflow;
     if (gq->n == 0)
         return NULL;
     int32_t procs = atomic_load_explicit(&gort__sched.gomaxprocs,
@@ -523,7 +547,24 @@ struct g *gort__globrunq_get(struct p *pp, int32_t max)
         n = room + 1;
     atomic_fetch_sub_explicit(&gort__sched.runqsize, n, memory_order_relaxed);
     struct g *gp = gort__gqueue_pop(gq);
-    while (--n > 0)
-        gort__runq_put(pp, gort__gqueue_pop(gq), false);
+    gp->fair_after = 0;
+    while (--n > 0) {
+        struct g *more = gort__gqueue_pop(gq);
+        more->fair_after = 0;
+        gort__runq_put(pp, more, false);
+    }
     return gp;
+}
+
+/* gort__globrunq_get_fair is the GLOBAL_FAIR_TICK pick (Go: globrunqget(pp,
+ * 1) every 61 ticks): one G from the queue proper, or else the overflow's
+ * head once it has waited FAIR_HOLD_NS. Caller holds sched.lock. */
+struct g *gort__globrunq_get_fair(struct p *pp)
+{
+    if (gort__sched.runq.n > 0)
+        return gort__globrunq_get(pp, 1);
+    struct g *head = gort__sched.overflow.head;
+    if (head == NULL || head->fair_after > gort__nanotime())
+        return NULL;
+    return gort__globrunq_get(pp, 1);
 }

@@ -42,6 +42,7 @@ enum {
     MAX_MPROCS = 10000,       /* thread cap (Go: sched.maxmcount) */
 };
 #define FORCE_PREEMPT_NS 10000000 /* 10ms time slice (Go: forcePreemptNS) */
+#define FAIR_HOLD_NS 1000000000  /* a P's own overflow waits at most this */
 /* A P's next pick takes one goroutine from the global queue first when
  * this holds (Go: schedtick%61 == 0 in findRunnable). It names the pick
  * about to happen, schedtick + 1, because direct_next (park.c), which
@@ -133,6 +134,9 @@ struct g {
     uint32_t lockcount;        /* gort_lock_os_thread nesting */
     int saved_errno;           /* errno belongs to the M; carried per G */
     _Atomic bool preempt;      /* sysmon asks it to yield at the next call */
+    /* While in sched.overflow: when the fairness pick may take it (0
+     * elsewhere). Written under sched.lock, or by the G's owner before. */
+    int64_t fair_after;
     uint16_t argsize;          /* gort_go_copy bytes (0: plain arg) */
 
     void (*fn)(void *);        /* entry point and its argument */
@@ -277,7 +281,11 @@ struct sched {
     _Atomic bool needspinning;
     _Atomic bool solo;         /* one live P: no thieves (p.c, solo mode) */
     struct gqueue runq;        /* global run queue */
-    _Atomic int32_t runqsize;
+    /* A P's own overflow: ring spills and spawners under back-pressure
+     * (runq.c). Taken when a P runs out of work, by the fairness pick only
+     * once its head waited FAIR_HOLD_NS. */
+    struct gqueue overflow;
+    _Atomic int32_t runqsize;  /* runq + overflow */
     struct m *allm;
 
     _Atomic int64_t lastpoll;  /* 0: an M is blocked in netpoll/timer sleep */
@@ -446,8 +454,10 @@ GORT_HIDDEN struct g *gort__runq_steal(struct p *pp, struct p *victim,
 GORT_HIDDEN bool gort__runq_empty(struct p *pp);
 GORT_HIDDEN uint32_t gort__runq_len(struct p *pp);
 GORT_HIDDEN void gort__globrunq_put(struct g *gp);
+GORT_HIDDEN void gort__globrunq_put_overflow(struct g *gp);
 GORT_HIDDEN void gort__globrunq_putbatch(struct gqueue *q);
 GORT_HIDDEN struct g *gort__globrunq_get(struct p *pp, int32_t max);
+GORT_HIDDEN struct g *gort__globrunq_get_fair(struct p *pp);
 
 /* ---- G state ------------------------------------------------------------ */
 

@@ -60,7 +60,7 @@ Test(runq, runnext_runs_first_and_inherits_the_slice)
     cr_assert(not(inherit));
 }
 
-Test(runq, full_ring_moves_half_to_the_global_queue)
+Test(runq, full_ring_moves_half_to_the_global_overflow_queue)
 {
     for (int i = 0; i < RUNQ_SIZE; i++)
         gort__runq_put(pp, &gs[i], false);
@@ -68,11 +68,43 @@ Test(runq, full_ring_moves_half_to_the_global_queue)
     gort__runq_put(pp, &gs[RUNQ_SIZE], false);
     cr_assert(eq(u32, gort__runq_len(pp), RUNQ_SIZE / 2));
     cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), RUNQ_SIZE / 2 + 1));
-    /* The oldest half went global, in order, followed by the new G. */
-    struct g *gp = gort__sched.runq.head;
-    for (int i = 0; i < RUNQ_SIZE / 2; i++, gp = gp->schedlink)
+    /* The oldest half went to the overflow (not the queue proper, which
+     * the fairness pick serves), in order, followed by the new G, each
+     * held back from the fairness pick. */
+    cr_assert(eq(ptr, gort__sched.runq.head, NULL));
+    struct g *gp = gort__sched.overflow.head;
+    for (int i = 0; i < RUNQ_SIZE / 2; i++, gp = gp->schedlink) {
         cr_assert(eq(ptr, gp, &gs[i]));
+        cr_assert(gt(i64, gp->fair_after, gort__nanotime()));
+    }
     cr_assert(eq(ptr, gp, &gs[RUNQ_SIZE]));
+    /* The fairness pick leaves it; a P out of work takes it. */
+    gort__lock(&gort__sched.lock);
+    cr_assert(eq(ptr, gort__globrunq_get_fair(pp), NULL));
+    gort__unlock(&gort__sched.lock);
+    while (gort__runq_len(pp) > 0) {
+        bool inherit;
+        gort__runq_get(pp, &inherit);
+    }
+    gort__lock(&gort__sched.lock);
+    gp = gort__globrunq_get(pp, 0);
+    gort__unlock(&gort__sched.lock);
+    cr_assert(eq(ptr, gp, &gs[0]));
+    cr_assert(eq(i64, gp->fair_after, 0));
+}
+
+Test(runq, fairness_pick_serves_the_queue_proper_before_the_overflow)
+{
+    for (int i = 0; i <= RUNQ_SIZE; i++)
+        gort__runq_put(pp, &gs[i], false); /* half spills to the overflow */
+    gort__lock(&gort__sched.lock);
+    gort__globrunq_put(&gs[RUNQ_SIZE + 1]); /* e.g. readied off a P */
+    cr_assert(eq(ptr, gort__globrunq_get_fair(pp), &gs[RUNQ_SIZE + 1]));
+    cr_assert(eq(ptr, gort__globrunq_get_fair(pp), NULL));
+    /* Once the overflow's head waited FAIR_HOLD_NS, it is served too. */
+    gort__sched.overflow.head->fair_after = gort__nanotime() - 1;
+    cr_assert(eq(ptr, gort__globrunq_get_fair(pp), &gs[0]));
+    gort__unlock(&gort__sched.lock);
 }
 
 Test(runq, thief_takes_half_rounded_up)
@@ -192,7 +224,7 @@ Test(runq, head_pushes_count_against_a_full_ring)
         seen[gp->goid] = true;
         n++;
     }
-    for (gp = gort__sched.runq.head; gp; gp = gp->schedlink) {
+    for (gp = gort__sched.overflow.head; gp; gp = gp->schedlink) {
         cr_assert(not(seen[gp->goid]));
         seen[gp->goid] = true;
         n++;
@@ -242,7 +274,7 @@ Test(runq, head_pushes_race_thieves_without_loss_or_duplicates)
             atomic_fetch_add(&taken[gp->goid], 1);
         /* The thief may still hold a batch: wait for its count. */
         gort__lock(&gort__sched.lock);
-        while ((gp = gort__gqueue_pop(&gort__sched.runq))) {
+        while ((gp = gort__gqueue_pop(&gort__sched.overflow))) {
             atomic_fetch_sub(&gort__sched.runqsize, 1);
             atomic_fetch_add(&taken[gp->goid], 1);
         }
