@@ -406,10 +406,23 @@ static int select_run(struct g *gp, gort_select_case *cases, int n,
     /* pollorder: a uniform random permutation of the non-NULL cases
      * (inside-out Fisher-Yates, as Go). */
     int norder = 0;
+    /* The draws come from one 64-bit word, each the high part of the
+     * word times its range, the low part carrying the rest on (batched
+     * bounded draws); a fresh word once the product of the ranges passed
+     * 2^32, so every draw keeps 32 bits of entropy, as fastrandn does. */
+    uint64_t rnd = 0, span = UINT64_MAX;
     for (int i = 0; i < n; i++) {
         if (cases[i].c == NULL)
             continue;
-        uint32_t j = gort__fastrandn((uint32_t)norder + 1);
+        uint64_t range = (uint64_t)norder + 1;
+        if (span > ((uint64_t)1 << 32) / range) {
+            rnd = gort__fastrand64();
+            span = 1;
+        }
+        __uint128_t prod = (__uint128_t)rnd * range;
+        uint32_t j = (uint32_t)(prod >> 64);
+        rnd = (uint64_t)prod;
+        span *= range;
         pollorder[norder] = pollorder[j];
         pollorder[j] = (uint16_t)i;
         norder++;

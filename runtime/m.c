@@ -67,6 +67,25 @@ uint32_t gort__fastrand(void)
     return (uint32_t)((x * 0x2545f4914f6cdd1dull) >> 32);
 }
 
+uint64_t gort__fastrand64(void)
+{
+    struct m *mp = gort__getm();
+    if (!mp)
+        return (uint64_t)gort__fastrand() << 32 | gort__fastrand();
+    uint64_t x = mp->fastrand, r;
+    /* two xorshift64* steps; the high half of each output */
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r = (x * 0x2545f4914f6cdd1dull) >> 32 << 32;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    r |= (x * 0x2545f4914f6cdd1dull) >> 32;
+    mp->fastrand = x;
+    return r;
+}
+
 uint32_t gort__fastrandn(uint32_t n)
 {
     return (uint32_t)(((uint64_t)gort__fastrand() * n) >> 32);

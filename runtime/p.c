@@ -57,6 +57,16 @@ void gort__solo_init(void)
     membarrier_ok = cmds > 0 &&
                     (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
                     membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+    gort__sched.plain_runnext = membarrier_ok && gort__debug.plainnext;
+}
+
+/* gort__membarrier makes every thread of the process execute a full
+ * memory barrier before it returns (only called when plain_runnext or
+ * solo mode proved membarrier works). */
+void gort__membarrier(void)
+{
+    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
+        gort__throw("membarrier failed after registration");
 }
 
 /* gort__solo_update enters solo mode when exactly one P is live. Caller

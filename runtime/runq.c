@@ -38,7 +38,7 @@
  */
 #include <unistd.h>
 
-#include "runtime.h"
+#include "proc.h"
 
 void gort__gqueue_push(struct gqueue *q, struct g *gp)
 {
@@ -142,6 +142,59 @@ static inline void solo_exit(struct p *pp)
 {
     /* store-release; pairs with solo_leave's load-acquire. */
     atomic_store_explicit(&pp->solo_busy, 0, memory_order_release);
+}
+
+/* ---- Plain runnext ---------------------------------------------------------
+ *
+ * With several live Ps, thieves take a victim's runnext only on their last
+ * pass, after a back-off, and only if the victim left it alone meanwhile:
+ * rarely. So the owner replaces and takes runnext with plain stores, and
+ * the rare thief pays for the exclusion instead, with the same asymmetric
+ * Dekker handshake as leaving solo mode, per P: the owner marks its plain
+ * section in solo_busy, then reads runnext_thieves (a relaxed store, a
+ * compiler barrier, a load); a thief bumps runnext_thieves, then runs
+ * membarrier(2), which puts a full barrier into every running thread, and
+ * waits for solo_busy to drop before its CAS. Either the owner's read sees
+ * the thief (and it uses the locked instruction), or the thief sees the
+ * owner's mark and waits until its plain store is done and visible (the
+ * store-release of solo_busy = 0 pairs with the thief's load-acquire).
+ */
+static inline bool plain_enter(struct p *pp)
+{
+    if (!gort__sched.plain_runnext)
+        return false;
+    atomic_store_explicit(&pp->solo_busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
+    /* load-acquire: a 0 left by a thief's decrement (a release) makes its
+     * CAS of runnext visible to the caller's re-read. */
+    if (atomic_load_explicit(&pp->runnext_thieves, memory_order_acquire) == 0)
+        return true;
+    atomic_store_explicit(&pp->solo_busy, 0, memory_order_release);
+    return false;
+}
+
+/* thief_enter announces a thief about to CAS victim's runnext and waits
+ * until the owner cannot be inside a plain section that missed it. */
+static void thief_enter(struct p *victim)
+{
+    if (!gort__sched.plain_runnext)
+        return;
+    atomic_fetch_add(&victim->runnext_thieves, 1);
+    gort__membarrier();
+    /* load-acquire; pairs with solo_exit's store-release. */
+    for (int i = 0; atomic_load_explicit(&victim->solo_busy,
+                                         memory_order_acquire); i++) {
+        if (i < 100)
+            gort__procyield(10);
+        else
+            gort__osyield(); /* the owner was descheduled mid-section */
+    }
+}
+
+static void thief_exit(struct p *victim)
+{
+    if (gort__sched.plain_runnext)
+        atomic_fetch_sub(&victim->runnext_thieves, 1);
 }
 
 /* ---- The owner's side --------------------------------------------------- */
@@ -267,7 +320,10 @@ static inline struct g *runnext_swap(struct p *pp, struct g *gp)
         atomic_store_explicit(&pp->runnext, gp, memory_order_release);
         return NULL;
     }
-    if (solo_enter(pp)) {
+    if (solo_enter(pp) || plain_enter(pp)) {
+        /* Nobody can clear it under us now; re-read it, as a thief may
+         * have taken old before we entered. */
+        old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
         atomic_store_explicit(&pp->runnext, gp, memory_order_release);
         solo_exit(pp);
         return old;
@@ -342,9 +398,16 @@ static inline struct g *runnext_take(struct p *pp, bool solo)
     struct g *next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
     if (!next)
         return NULL;
-    if (solo)
+    if (solo) {
         atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
-    else if (!atomic_compare_exchange_strong_explicit(
+    } else if (plain_enter(pp)) {
+        /* Re-read: a thief may have taken it before we entered. */
+        next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
+        atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
+        solo_exit(pp);
+        if (!next)
+            return NULL;
+    } else if (!atomic_compare_exchange_strong_explicit(
                  &pp->runnext, &next, NULL, memory_order_acquire,
                  memory_order_relaxed))
         return NULL;
@@ -445,9 +508,12 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
                                          memory_order_relaxed) != taken)
                     return 0;
             }
-            if (!atomic_compare_exchange_strong_explicit(
-                    &victim->runnext, &next, NULL, memory_order_acq_rel,
-                    memory_order_relaxed))
+            thief_enter(victim);
+            bool took = atomic_compare_exchange_strong_explicit(
+                &victim->runnext, &next, NULL, memory_order_acq_rel,
+                memory_order_relaxed);
+            thief_exit(victim);
+            if (!took)
                 continue;
             batch[0] = next;
             return 1;

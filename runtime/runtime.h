@@ -201,6 +201,11 @@ struct p {
     /* Times the owner took runnext (owner-written): a thief that sees it
      * move during its back-off leaves runnext alone (runq.c). */
     _Atomic uint32_t runnext_taken;
+    /* Thieves about to CAS runnext away (runq.c, "Plain runnext"): while
+     * it is 0 the owner takes and replaces runnext with plain stores
+     * inside a solo_busy section. Thieves bump it, run membarrier(2),
+     * wait for solo_busy to drop, CAS, and drop it again. */
+    _Atomic uint32_t runnext_thieves;
     /* Owner-only depth-first bookkeeping (runq.c): how many Gs at the
      * ring's head were pushed there, how many pops in a row served them
      * while older Gs waited, and, while lifo_off, the tail position that
@@ -280,6 +285,8 @@ struct sched {
     _Atomic int32_t nmspinning;
     _Atomic bool needspinning;
     _Atomic bool solo;         /* one live P: no thieves (p.c, solo mode) */
+    bool plain_runnext;        /* membarrier works: runq.c's plain runnext
+                                * (set once at start-up) */
     struct gqueue runq;        /* global run queue */
     /* A P's own overflow: ring spills and spawners under back-pressure
      * (runq.c). Taken when a P runs out of work, by the fairness pick only
@@ -402,6 +409,8 @@ GORT_HIDDEN int64_t gort__nanotime(void);
 /* gort__fastrand: a per-M xorshift; cheap, not cryptographic. */
 GORT_HIDDEN uint32_t gort__fastrand(void);
 GORT_HIDDEN uint32_t gort__fastrandn(uint32_t n);
+/* gort__fastrand64: 64 random bits for one TLS look-up (two steps). */
+GORT_HIDDEN uint64_t gort__fastrand64(void);
 
 /* gort__throw prints "fatal error: msg", the scheduler state when
  * GORT_DEBUG asks, and exits with status 2 (Go: throw/fatal). */

@@ -302,6 +302,66 @@ static int global_fair_main(void *arg)
     return 0;
 }
 
+/* Hand-offs whose readier then spins without a runtime call, so idle Ps'
+ * thieves take the readied goroutine out of runnext while its owner may be
+ * replacing or taking it with plain stores (runq.c, "Plain runnext"). A
+ * token lost or duplicated shows up in the hop count. */
+enum { RN_G = 64, RN_TOKENS = 3, RN_HOPS = 4000 };
+static gort_chan *rn_ch[RN_G];
+static _Atomic int64_t rn_total;
+static gort_wg rn_wg;
+
+static void rn_worker(void *arg)
+{
+    intptr_t i = (intptr_t)arg;
+    uint64_t r = (uint64_t)i * 0x9e3779b97f4a7c15ull + 1;
+    int64_t v;
+    while (gort_chan_recv(rn_ch[i], &v)) {
+        atomic_fetch_add(&rn_total, 1);
+        r ^= r << 13;
+        r ^= r >> 7;
+        r ^= r << 17;
+        if (v <= 0) { /* token retired */
+            gort_wg_done(&rn_wg);
+            continue;
+        }
+        v--;
+        gort_chan_send(rn_ch[(i + 1 + (intptr_t)(r % 3)) % RN_G], &v);
+        int64_t until = now_ns() + (int64_t)((r >> 8) % 50000);
+        while (now_ns() < until)
+            ; /* no runtime call: runnext is up for stealing */
+        if (r % 5 == 0)
+            gort_yield();
+    }
+}
+
+static int rn_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < RN_G; i++)
+        rn_ch[i] = gort_chan_make(sizeof(int64_t), 0);
+    for (intptr_t i = 0; i < RN_G; i++)
+        gort_go(rn_worker, (void *)i);
+    gort_wg_add(&rn_wg, RN_TOKENS);
+    for (int k = 0; k < RN_TOKENS; k++) {
+        int64_t v = RN_HOPS;
+        gort_chan_send(rn_ch[k * 5 % RN_G], &v);
+    }
+    gort_wg_wait(&rn_wg);
+    cr_assert(eq(i64, atomic_load(&rn_total),
+                 (int64_t)RN_TOKENS * (RN_HOPS + 1)));
+    for (int i = 0; i < RN_G; i++)
+        gort_chan_close(rn_ch[i]);
+    return 0;
+}
+
+Test(sched, runnext_handoffs_raced_by_thieves_lose_and_repeat_no_token,
+     .timeout = 120)
+{
+    gort_maxprocs(4);
+    cr_assert(eq(int, gort_run(rn_main, NULL), 0));
+}
+
 Test(sched, global_queue_is_served_while_local_goroutines_keep_yielding,
      .timeout = 30)
 {
