@@ -259,11 +259,13 @@ static void after_switch(struct m *mp, struct g *gp, int action)
     case AFTER_PREEMPT:
         gort__g_setstatus(gp, G_RUNNING, G_RUNNABLE);
         gp->m = NULL;
+        /* To the overflow (sched.c, fair_get): a spawner under
+         * back-pressure came with its hold set (g.c); one whose time
+         * slice ran out waits PREEMPT_HOLD_NS at most. */
+        if (!gp->fair_after)
+            gp->fair_after = gort__nanotime() + PREEMPT_HOLD_NS;
         gort__lock(&gort__sched.lock);
-        if (gp->fair_after) /* spawn back-pressure (g.c) */
-            gort__globrunq_put_overflow(gp);
-        else
-            gort__globrunq_put(gp);
+        gort__globrunq_put_overflow(gp);
         gort__unlock(&gort__sched.lock);
         break;
     case AFTER_EXIT:

@@ -624,7 +624,7 @@ struct g *gort__globrunq_get(struct p *pp, int32_t max)
 
 /* gort__globrunq_get_fair is the GLOBAL_FAIR_TICK pick (Go: globrunqget(pp,
  * 1) every 61 ticks): one G from the queue proper, or else the overflow's
- * head once it has waited FAIR_HOLD_NS. Caller holds sched.lock. */
+ * head once its hold (fair_after) has passed. Caller holds sched.lock. */
 struct g *gort__globrunq_get_fair(struct p *pp)
 {
     if (gort__sched.runq.n > 0)

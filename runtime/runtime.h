@@ -43,6 +43,7 @@ enum {
 };
 #define FORCE_PREEMPT_NS 10000000 /* 10ms time slice (Go: forcePreemptNS) */
 #define FAIR_HOLD_NS 1000000000  /* a P's own overflow waits at most this */
+#define PREEMPT_HOLD_NS 100000000 /* a preempted G waits at most this */
 /* A P's next pick takes one goroutine from the global queue first when
  * this holds (Go: schedtick%61 == 0 in findRunnable). It names the pick
  * about to happen, schedtick + 1, because direct_next (park.c), which
@@ -288,9 +289,10 @@ struct sched {
     bool plain_runnext;        /* membarrier works: runq.c's plain runnext
                                 * (set once at start-up) */
     struct gqueue runq;        /* global run queue */
-    /* A P's own overflow: ring spills and spawners under back-pressure
-     * (runq.c). Taken when a P runs out of work, by the fairness pick only
-     * once its head waited FAIR_HOLD_NS. */
+    /* Work a P set aside: ring spills, spawners under back-pressure,
+     * goroutines preempted at the end of their slice (runq.c, park.c).
+     * Taken when a P runs out of work, by the fairness pick only once its
+     * head's fair_after has passed. */
     struct gqueue overflow;
     _Atomic int32_t runqsize;  /* runq + overflow */
     struct m *allm;
