@@ -6,9 +6,6 @@
  *
  * Slots are carved from slabs of SLAB_SLOTS reservations (one mmap each,
  * so a million stacks cost ~16K mappings, well under vm.max_map_count).
- * A slot's guard and top page cost two system calls, made without the
- * pool lock: per slab with process_madvise where the kernel allows, else
- * per slot as it is carved.
  * Below every slot's usable range lies a guard region, installed with
  * MADV_GUARD_INSTALL where the kernel has it (no extra mapping), else with
  * mprotect (which splits the mapping, costing two map entries) within a
@@ -31,8 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -50,10 +45,6 @@
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13; Debian 12's headers lack it */
 #endif
-#ifndef __NR_process_madvise
-#define __NR_process_madvise 440 /* the same on x86-64 and arm64 */
-#endif
-#define PIDFD_SELF_PROCESS (-10000) /* Linux 6.15: "this process" */
 
 enum {
     SLAB_SLOTS = 64,         /* reservations per mmap */
@@ -75,7 +66,6 @@ struct stack_cache {
 struct slab {
     struct slab *next;
     uintptr_t base;
-    bool prepared;           /* every slot has its guard and top page */
 };
 
 static struct {
@@ -92,7 +82,6 @@ static struct {
     size_t npool, cappool, ncold;
     size_t lowwater;         /* least npool since the last scavenge */
     bool madv_guard;         /* MADV_GUARD_INSTALL works here */
-    bool madv_batch;         /* and process_madvise(PIDFD_SELF) takes it */
     uint64_t mprotect_budget;
     _Atomic uint32_t nmadvise, nmprotect, ncanary;
 } stk = {.lock = LOCK_INIT};
@@ -123,38 +112,6 @@ static bool probe_guard(void)
     if (p == MAP_FAILED)
         return false;
     bool ok = madvise(p, stk.pagesize, MADV_GUARD_INSTALL) == 0;
-    munmap(p, len);
-    return ok;
-}
-
-/* madvise_slots applies advice to `len` bytes at offset `off` of every
- * slot of the slab at base, in one process_madvise(2) call. */
-static bool madvise_slots(uintptr_t base, size_t off, size_t len, int advice)
-{
-    struct iovec iov[SLAB_SLOTS];
-    for (int i = 0; i < SLAB_SLOTS; i++) {
-        iov[i].iov_base = (void *)(base + (uintptr_t)i * stk.slot + off);
-        iov[i].iov_len = len;
-    }
-    long r = syscall(__NR_process_madvise, PIDFD_SELF_PROCESS, iov,
-                     (size_t)SLAB_SLOTS, advice, 0u);
-    return r == (long)(SLAB_SLOTS * len);
-}
-
-/* probe_batch checks once whether process_madvise takes our two pieces of
- * advice for this process (Linux 6.15 names it PIDFD_SELF; earlier kernels
- * refuse, and every slot gets its own two madvise calls). */
-static bool probe_batch(void)
-{
-    size_t len = SLAB_SLOTS * stk.slot;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return false;
-    bool ok = madvise_slots((uintptr_t)p, 0, GUARD_BYTES,
-                            MADV_GUARD_INSTALL) &&
-              madvise_slots((uintptr_t)p, stk.slot - stk.pagesize,
-                            stk.pagesize, MADV_POPULATE_WRITE);
     munmap(p, len);
     return ok;
 }
@@ -200,7 +157,6 @@ int gort__stack_init(void)
             return -EINVAL;
         }
     }
-    stk.madv_batch = stk.madv_guard && probe_batch();
     return 0;
 }
 
@@ -224,49 +180,34 @@ void gort__stack_fini(void)
     gort__unlock(&stk.lock);
 }
 
-/* slab_map maps one more slab, not yet linked; without stk.lock. Where
- * the kernel allows, it prepares every slot at once, with two system calls
- * for 64 stacks instead of two per stack (see prepare). The top pages it
- * commits are 64 pages per slab, used by the slab's first goroutines. */
-static struct slab *slab_map(void)
+/* grow_slabs maps one more slab. Caller holds stk.lock. */
+static int grow_slabs(void)
 {
     struct slab *s = malloc(sizeof *s);
     if (!s)
-        return NULL;
+        return -ENOMEM;
     size_t len = SLAB_SLOTS * stk.slot;
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         free(s);
-        return NULL;
+        return -ENOMEM;
     }
     /* A huge page behind a stack would commit 2 MiB for one touched page. */
     madvise(p, len, MADV_NOHUGEPAGE);
     s->base = (uintptr_t)p;
     s->next = NULL;
-    s->prepared = stk.madv_batch &&
-                  madvise_slots(s->base, 0, GUARD_BYTES, MADV_GUARD_INSTALL) &&
-                  madvise_slots(s->base, stk.slot - stk.pagesize,
-                                stk.pagesize, MADV_POPULATE_WRITE);
-    return s;
-}
-
-/* slab_link makes s carvable. Caller holds stk.lock. */
-static void slab_link(struct slab *s)
-{
     if (stk.slabs_tail)
         stk.slabs_tail->next = s;
     else
         stk.slabs = s;
     stk.slabs_tail = s;
     stk.slots += SLAB_SLOTS;
-    stk.credit += SLAB_SLOTS;
+    return 0;
 }
 
 /* install_guard protects the guard region of the slot at base and returns
- * how its overflow will be caught. Runs without stk.lock, so Ps racing
- * here may pass the mprotect budget by one each; MAP_RESERVE leaves far
- * more than that to spare. */
+ * how its overflow will be caught. */
 static uint32_t install_guard(uintptr_t base)
 {
     if (stk.madv_guard &&
@@ -296,10 +237,8 @@ static void populate_top(const struct stack *st)
 }
 
 /* carve takes a never-used slot. Caller holds stk.lock and a reservation
- * guarantees one exists. Unless its slab came prepared, the slot is not
- * usable until prepare(st), which the caller runs after dropping the lock
- * (carve returns true then). */
-static bool carve(struct stack *st)
+ * guarantees one exists. */
+static void carve(struct stack *st)
 {
     if (!stk.carve || stk.carve_next == SLAB_SLOTS) {
         /* Reservations only grant slots of slabs already mapped, so the
@@ -312,24 +251,9 @@ static bool carve(struct stack *st)
     }
     uintptr_t base = stk.carve->base + (uintptr_t)stk.carve_next++ * stk.slot;
     stk.carved++;
+    st->guard = install_guard(base);
     st->lo = base + GUARD_BYTES;
     st->hi = base + stk.slot;
-    if (!stk.carve->prepared)
-        return true;
-    st->guard = GUARD_MADVISE;
-    atomic_fetch_add(&stk.nmadvise, 1);
-    /* Tell valgrind this range is a stack, so switching onto it is not
-     * taken for a wild stack-pointer change; a no-op outside valgrind. */
-    (void)VALGRIND_STACK_REGISTER(st->lo, st->hi);
-    return false;
-}
-
-/* prepare readies a slot that carve took, without stk.lock: its two system
- * calls (the guard, the top page) cost more than the rest of a spawn, and
- * with the lock held they serialised every P's new goroutines. */
-static void prepare(struct stack *st)
-{
-    st->guard = install_guard(st->lo - GUARD_BYTES);
     populate_top(st);
     /* Tell valgrind this range is a stack, so switching onto it is not
      * taken for a wild stack-pointer change; a no-op outside valgrind. */
@@ -345,21 +269,15 @@ int gort__stack_reserve(struct p *pp)
     gort__lock(&stk.lock);
     int64_t want = pp ? CREDIT_BATCH : 1;
     while (stk.credit < want) {
-        /* Map (and prepare) without the lock; Ps racing here each add a
-         * slab, which later reservations use. */
-        gort__unlock(&stk.lock);
-        struct slab *s = slab_map();
-        gort__lock(&stk.lock);
-        if (s) {
-            slab_link(s);
-            continue;
+        if (grow_slabs() != 0) {
+            if (stk.credit == 0) {
+                gort__unlock(&stk.lock);
+                return -ENOMEM;
+            }
+            want = stk.credit;
+            break;
         }
-        if (stk.credit == 0) {
-            gort__unlock(&stk.lock);
-            return -ENOMEM;
-        }
-        want = stk.credit < want ? stk.credit : want;
-        break;
+        stk.credit += SLAB_SLOTS;
     }
     stk.credit -= want;
     gort__unlock(&stk.lock);
@@ -397,43 +315,36 @@ void gort__stack_alloc(struct p *pp, struct stack *st)
         *st = c->s[--c->n];
         return;
     }
-    /* Take half a cache from the pool at once, so the lock is taken
-     * rarely (one stack without a cache), or carve one. The system calls
-     * that scavenged stacks (their top page) and carved ones (their guard)
-     * need wait until stk.lock is dropped, so Ps spawning at once do them
-     * side by side. */
-    struct stack got[CACHE_MAX / 2];
-    bool cold[CACHE_MAX / 2];
-    uint32_t n = 0, want = c ? CACHE_MAX / 2 : 1;
     gort__lock(&stk.lock);
-    while (n < want && stk.npool > 0) {
-        got[n] = stk.pool[--stk.npool];
+    /* Refill half a cache at once so the lock is taken rarely. */
+    uint32_t want = c ? CACHE_MAX / 2 : 1;
+    while (want > 0 && stk.npool > 0) {
+        struct stack s = stk.pool[--stk.npool];
+        if (stk.npool < stk.ncold) {
+            stk.ncold = stk.npool;
+            populate_top(&s); /* scavenged: its pages are gone */
+        }
         if (stk.npool < stk.lowwater)
             stk.lowwater = stk.npool;
-        cold[n] = stk.npool < stk.ncold;
-        if (cold[n])
-            stk.ncold = stk.npool;
-        n++;
+        write_canary(&s); /* a cold stack lost it with its pages */
+        if (c)
+            c->s[c->n++] = s;
+        else
+            *st = s;
+        want--;
     }
-    bool unprepared = false;
-    if (n == 0) {
-        unprepared = carve(&got[0]);
-        cold[0] = false;
-        n = 1;
+    if (!c) {
+        if (want)
+            carve(st);
+        gort__unlock(&stk.lock);
+        write_canary(st);
+        return;
     }
+    if (c->n == 0)
+        carve(&c->s[c->n++]);
     gort__unlock(&stk.lock);
-    if (unprepared)
-        prepare(&got[0]);
-    for (uint32_t i = 0; i < n; i++) {
-        if (cold[i])
-            populate_top(&got[i]); /* scavenged: its pages are gone */
-        write_canary(&got[i]);     /* and a canary with them */
-    }
-    *st = got[--n];
-    if (c) {
-        memcpy(&c->s[c->n], got, n * sizeof *got);
-        c->n += n;
-    }
+    *st = c->s[--c->n];
+    write_canary(st);
 }
 
 /* pool_put appends n stacks to the pool. Caller holds stk.lock. */
