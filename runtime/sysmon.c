@@ -138,9 +138,21 @@ static void poll_stale(int64_t now)
         return;
     if (!atomic_compare_exchange_strong(&gort__sched.lastpoll, &last, now))
         return;
+    /* While the goroutines the poll wakes are in q they are neither
+     * waiting (the poller and the batcher dropped them from their counts)
+     * nor runnable, and sysmon is not an M: count it as a running one
+     * meanwhile, or an M going idle could see "all goroutines are asleep"
+     * (Go: sysmon's incidlelocked(-1) around injectglist). */
+    gort__lock(&gort__sched.lock);
+    gort__sched.nmidlelocked--;
+    gort__unlock(&gort__sched.lock);
     struct gqueue q = {0};
     gort__netpoll(0, &q);
     gort__ready_list(&q);
+    gort__lock(&gort__sched.lock);
+    gort__sched.nmidlelocked++;
+    gort__checkdead();
+    gort__unlock(&gort__sched.lock);
 }
 
 static bool all_idle(void)
