@@ -141,45 +141,40 @@ ssize_t gort_write(int fd, const void *buf, size_t n)
     return r < 0 ? r : (ssize_t)n;
 }
 
-/* sys_ref takes a reference on fd if it is a registered socket, so the fd
- * number cannot be closed and reused while its call sits in a batch. */
-static struct polldesc *sys_ref(int fd)
+/* sys_rw is gort_sys_read (mode POLL_READ) and gort_sys_write. A
+ * registered socket's call goes through the batcher holding a reference,
+ * so the fd number cannot be closed and reused while the call is queued;
+ * anything else gets the plain system call (and read(2) of 0 bytes is 0,
+ * where recv would wait for data). write(2) does not write to buf. */
+static ssize_t sys_rw(int fd, void *buf, size_t n, int mode)
 {
+    if (n > MAX_RW)
+        n = MAX_RW;
     int err;
-    struct polldesc *pd = gort__pd_acquire(fd, PD_OP_REF, &err);
+    struct polldesc *pd = n > 0 ? gort__pd_acquire(fd, PD_OP_REF, &err) : NULL;
     if (pd && !pd->is_sock) {
         gort__pd_release(pd, PD_OP_REF);
         pd = NULL;
     }
-    return pd;
+    ssize_t r;
+    if (pd == NULL) {
+        r = mode == POLL_READ ? read(fd, buf, n) : write(fd, buf, n);
+        return r < 0 ? -errno : r;
+    }
+    r = mode == POLL_READ ? gort__sysbatch_recv(fd, buf, n)
+                          : gort__sysbatch_send(fd, buf, n);
+    gort__pd_release(pd, PD_OP_REF);
+    return r;
 }
 
 ssize_t gort_sys_read(int fd, void *buf, size_t n)
 {
-    if (n > MAX_RW)
-        n = MAX_RW;
-    struct polldesc *pd = n > 0 ? sys_ref(fd) : NULL; /* read(2) of 0 is 0 */
-    if (pd == NULL) {
-        ssize_t r = read(fd, buf, n);
-        return r < 0 ? -errno : r;
-    }
-    ssize_t r = gort__sysbatch_recv(fd, buf, n);
-    gort__pd_release(pd, PD_OP_REF);
-    return r;
+    return sys_rw(fd, buf, n, POLL_READ);
 }
 
 ssize_t gort_sys_write(int fd, const void *buf, size_t n)
 {
-    if (n > MAX_RW)
-        n = MAX_RW;
-    struct polldesc *pd = sys_ref(fd);
-    if (pd == NULL) {
-        ssize_t r = write(fd, buf, n);
-        return r < 0 ? -errno : r;
-    }
-    ssize_t r = gort__sysbatch_send(fd, buf, n);
-    gort__pd_release(pd, PD_OP_REF);
-    return r;
+    return sys_rw(fd, (void *)buf, n, POLL_WRITE);
 }
 
 /* conn_setup applies Go's defaults to a new TCP connection: no Nagle, and

@@ -184,6 +184,18 @@ static struct g *global_get(struct p *pp, int32_t max)
     return gp;
 }
 
+/* run_first readies every goroutine of q but the first, which it returns
+ * for the caller to run (or NULL if q is empty). */
+static struct g *run_first(struct gqueue *q)
+{
+    struct g *gp = gort__gqueue_pop(q);
+    if (!gp)
+        return NULL;
+    gort__ready_list(q);
+    gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
+    return gp;
+}
+
 static struct g *netpoll_get(int64_t delay)
 {
     if (!gort__netpoll_inited() || !gort__netpoll_waiting() ||
@@ -191,12 +203,7 @@ static struct g *netpoll_get(int64_t delay)
         return NULL;
     struct gqueue q = {0};
     gort__netpoll(delay, &q);
-    struct g *gp = gort__gqueue_pop(&q);
-    if (!gp)
-        return NULL;
-    gort__ready_list(&q);
-    gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
-    return gp;
+    return run_first(&q);
 }
 
 /* batch_get submits the system-call batch (netpoll/sysbatch.c) and
@@ -207,12 +214,7 @@ static struct g *batch_get(void)
 {
     struct gqueue q = {0};
     gort__sysbatch_flush(&q);
-    struct g *gp = gort__gqueue_pop(&q);
-    if (!gp)
-        return NULL;
-    gort__ready_list(&q);
-    gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
-    return gp;
+    return run_first(&q);
 }
 
 /* recheck_runqs looks at the global queue and every P's queue after a
@@ -333,11 +335,8 @@ drop:
         } else {
             gort__acquirep(mp, pp);
             gort__sysmon_wake();
-            if ((gp = gort__gqueue_pop(&q))) {
-                gort__ready_list(&q);
-                gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
+            if ((gp = run_first(&q)))
                 return gp;
-            }
             goto top; /* timers expired: run them with this P */
         }
     }
