@@ -177,6 +177,20 @@ bench_print(const char *name, int64_t n, int64_t ops, int64_t wall_ns,
     }
     putchar('\n');
     fflush(stdout);
+    if (getenv("BENCH_STATS")) {
+        /* Where the time went, for studying a result; not part of the line
+         * run.sh parses. */
+        gort_stats_t st;
+        gort_stats(&st);
+        fprintf(stderr,
+                "stats: steals=%llu stolen=%llu parks=%llu yields=%llu "
+                "preempts=%llu threads=%d stack_reserved_mb=%llu\n",
+                (unsigned long long)st.steals,
+                (unsigned long long)st.stolen_gs,
+                (unsigned long long)st.parks, (unsigned long long)st.yields,
+                (unsigned long long)st.preempts, st.threads,
+                (unsigned long long)(st.stack_reserved_bytes >> 20));
+    }
 }
 
 /* bench_check_spawn fails the run if gort_go / gort_go_copy returned an

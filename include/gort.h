@@ -177,6 +177,12 @@ typedef struct gort_stats_t {
                                * (monotonic) */
     int32_t batcher;          /* 1 when the batcher is on (io_uring works
                                * and GORT_DEBUG has no batch=0), else 0 */
+    int32_t batch_inq;        /* 1 when its reads tell whether they left
+                               * the socket empty (Linux 6.0+), else 0 */
+    uint64_t drained_reads;   /* reads of a stream socket that waited for
+                               * readiness without a first try, because
+                               * the read before emptied the socket
+                               * (monotonic; docs/netpoll.md) */
 } gort_stats_t;
 
 /* gort_stats fills *st. Returns 0, or -EINVAL if st is NULL. Safe from any

@@ -261,7 +261,7 @@ static int listen_one(const struct sockaddr_storage *ss, socklen_t len,
         listen(fd, somaxconn()) < 0)
         err = -errno;
     if (err == 0)
-        err = gort__pd_register(fd, true);
+        err = gort__pd_register(fd, SOCK_STREAM);
     if (err) {
         close(fd);
         return err;
@@ -377,7 +377,7 @@ static int dial_one(const struct sockaddr_storage *ss, socklen_t len,
         close(fd);
         return err;
     }
-    err = gort__pd_register(fd, true);
+    err = gort__pd_register(fd, SOCK_STREAM);
     if (err) {
         close(fd);
         return err;

@@ -6,7 +6,8 @@
  *
  * Every call tries the system call first and parks only on EAGAIN, so the
  * fast path is the syscall plus two atomic operations (the op lock, Go's
- * fdMutex) and no allocation. A socket's reads and writes go through the
+ * fdMutex) and no allocation; the exception is a read after one that the
+ * kernel said emptied a stream socket (the drained hint, below). A socket's reads and writes go through the
  * system-call batcher (sysbatch.c), which shares one kernel entry among
  * the calls of many goroutines.
  *
@@ -32,12 +33,67 @@
 
 #define MAX_RW (1 << 30) /* Go: maxRW, bytes per read/write system call */
 
+/*
+ * The drained hint. A reader that just emptied a stream socket would find
+ * nothing on its next try: Go's read loop makes that read, gets EAGAIN and
+ * only then parks. When the kernel says a read left nothing behind (the
+ * batcher's recv, on kernels that report it), the read-op holder sets
+ * pd->rdrained, and the next gort_read or gort_read_with waits for an
+ * edge before it tries. It skips the prepare's drop of an older
+ * notification too: that notification may be for data that came after
+ * the emptying read, which no later edge would announce again.
+ *
+ * Why this cannot lose data: the socket was empty when the read returned,
+ * so all data now there arrived later; each arrival makes an epoll edge,
+ * which sets rg to PD_READY or wakes the waiter, and only a read-op holder
+ * that then reads consumes it. So the wait returns at once if anything
+ * came. Only the op holder sets or clears the hint (under the op lock,
+ * so hints and reads are in order), and only for SOCK_STREAM, where one
+ * read empties the queue; a datagram socket keeps the next datagram. A
+ * gort_sys_read outside gort_read_with's callback leaves the hint alone:
+ * its data left no pending edge behind anyway.
+ */
+static inline bool read_was_drained(struct polldesc *pd)
+{
+    if (!atomic_load_explicit(&pd->rdrained, memory_order_relaxed))
+        return false;
+    atomic_store_explicit(&pd->rdrained, false, memory_order_relaxed);
+    return true;
+}
+
+/* read_hint records the hint after a read by the op holder. */
+static inline void read_hint(struct polldesc *pd, bool drained)
+{
+    if (pd->is_stream &&
+        atomic_load_explicit(&pd->rdrained, memory_order_relaxed) != drained)
+        atomic_store_explicit(&pd->rdrained, drained, memory_order_relaxed);
+}
+
+/* read_start is the start of a read-op holder's call: the error check and
+ * the drop of an old notification (gort__pd_prepare), or, after a read
+ * that drained the socket, a wait for the next edge. */
+static int read_start(struct polldesc *pd)
+{
+    if (read_was_drained(pd)) {
+        struct m *mp = gort__getm();
+        if (mp && mp->p)
+            P_STAT_INC(mp->p->ndrainwaits, 1);
+        return gort__pd_wait(pd, POLL_READ);
+    }
+    return gort__pd_prepare(pd, POLL_READ);
+}
+
 /* read_once is one non-blocking read of pd's fd: a socket's goes through
- * the system-call batcher (sysbatch.c). Returns bytes or -errno. */
+ * the system-call batcher (sysbatch.c). Returns bytes or -errno. The
+ * caller holds the read op. */
 static ssize_t read_once(struct polldesc *pd, void *buf, size_t n)
 {
-    if (pd->is_sock)
-        return gort__sysbatch_recv(pd->fd, buf, n);
+    if (pd->is_sock) {
+        bool drained;
+        ssize_t r = gort__sysbatch_recv(pd->fd, buf, n, &drained);
+        read_hint(pd, drained);
+        return r;
+    }
     ssize_t r = read(pd->fd, buf, n);
     return r < 0 ? -errno : r;
 }
@@ -48,7 +104,7 @@ ssize_t gort_read(int fd, void *buf, size_t n)
     struct polldesc *pd = gort__pd_acquire(fd, PD_OP_READ, &err);
     if (pd == NULL)
         return err;
-    ssize_t r = gort__pd_prepare(pd, POLL_READ);
+    ssize_t r = n > 0 ? read_start(pd) : gort__pd_prepare(pd, POLL_READ);
     if (r == 0 && n > 0) {
         if (n > MAX_RW)
             n = MAX_RW;
@@ -77,9 +133,24 @@ static ssize_t rw_with(int fd, int mode, ssize_t (*try_fn)(int, void *),
     struct polldesc *pd = gort__pd_acquire(fd, op, &err);
     if (pd == NULL)
         return err;
-    ssize_t r = gort__pd_prepare(pd, mode);
+    ssize_t r;
+    struct g *gp = NULL;
+    if (mode == POLL_READ) {
+        r = read_start(pd);
+        gp = gort__getg();
+    } else {
+        r = gort__pd_prepare(pd, mode);
+    }
     while (r == 0) {
-        r = try_fn(fd, arg);
+        if (gp) {
+            /* The callback's gort_sys_read on fd runs under our op. */
+            void *outer = gp->net_rdop;
+            gp->net_rdop = pd;
+            r = try_fn(fd, arg);
+            gp->net_rdop = outer;
+        } else {
+            r = try_fn(fd, arg);
+        }
         if (r == -EINTR)
             r = 0;
         else if (r == -EAGAIN)
@@ -161,8 +232,15 @@ static ssize_t sys_rw(int fd, void *buf, size_t n, int mode)
         r = mode == POLL_READ ? read(fd, buf, n) : write(fd, buf, n);
         return r < 0 ? -errno : r;
     }
-    r = mode == POLL_READ ? gort__sysbatch_recv(fd, buf, n)
-                          : gort__sysbatch_send(fd, buf, n);
+    if (mode == POLL_READ) {
+        bool drained;
+        r = gort__sysbatch_recv(fd, buf, n, &drained);
+        struct g *gp = gort__getg();
+        if (gp && gp->net_rdop == pd)
+            read_hint(pd, drained); /* inside gort_read_with: we hold the op */
+    } else {
+        r = gort__sysbatch_send(fd, buf, n);
+    }
     gort__pd_release(pd, PD_OP_REF);
     return r;
 }
@@ -220,7 +298,7 @@ int gort_accept(int lfd)
     if (r < 0)
         return r;
     gort__net_conn_setup(r, len > 0 ? ss.ss_family : AF_UNSPEC);
-    err = gort__pd_register(r, true);
+    err = gort__pd_register(r, SOCK_STREAM); /* tcp and unix listeners */
     if (err) {
         close(r);
         return err;
@@ -279,8 +357,9 @@ int gort_fd_register(int fd)
         return -errno;
     int type;
     socklen_t len = sizeof type;
-    bool is_sock = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
-    return gort__pd_register(fd, is_sock);
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type <= 0)
+        type = 0; /* not a socket */
+    return gort__pd_register(fd, type);
 }
 
 int gort_fd_unregister(int fd)

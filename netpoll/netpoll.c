@@ -29,6 +29,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -434,7 +435,7 @@ int gort__netpoll_init(void)
 
 /* ---- Registration, lookup, close ---------------------------------------- */
 
-int gort__pd_register(int fd, bool is_sock)
+int gort__pd_register(int fd, int sotype)
 {
     if (fd < 0)
         return -EBADF;
@@ -452,12 +453,14 @@ int gort__pd_register(int fd, bool is_sock)
     if (pd == NULL)
         return -ENOMEM;
     pd->fd = fd;
-    pd->is_sock = is_sock;
+    pd->is_sock = sotype != 0;
+    pd->is_stream = sotype == SOCK_STREAM;
     pd->noclose = false;
     pd->closing = false;
     pd->closer_waits = false;
     pd->rd = pd->wd = 0;
     atomic_store_explicit(&pd->info, 0, memory_order_relaxed);
+    atomic_store_explicit(&pd->rdrained, false, memory_order_relaxed);
     atomic_store_explicit(&pd->rg, PD_NIL, memory_order_relaxed);
     atomic_store_explicit(&pd->wg, PD_NIL, memory_order_relaxed);
     pd->rsema.tokens = pd->wsema.tokens = pd->csema.tokens = 0;

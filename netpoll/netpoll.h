@@ -68,6 +68,7 @@ struct polldesc {
      * while registered. */
     int fd;
     bool is_sock;              /* send(MSG_NOSIGNAL) instead of write */
+    bool is_stream;            /* SOCK_STREAM: rdrained may be set */
     bool noclose;              /* unregister: do not close(2) the fd */
     struct polldesc *link;     /* free list (pollcache lock) */
 
@@ -77,6 +78,9 @@ struct polldesc {
     _Atomic uint32_t info;     /* INFO_* bits, a snapshot of the locked
                                 * fields for lock-free error checks */
     _Atomic uint64_t fdmu;     /* fd reference count and op locks */
+    _Atomic bool rdrained;     /* the read-op holder's last read left the
+                                * socket empty: the next read waits for an
+                                * edge before it tries (net.c) */
 
     /* lock protects everything below. */
     struct lock lock;
@@ -118,12 +122,14 @@ enum pd_op {
 
 /*
  * gort__pd_register makes fd (already O_NONBLOCK) known to the poller.
- * is_sock selects send(MSG_NOSIGNAL) for writes. 0, or -EEXIST (already
- * registered), -EBADF, -EMFILE (fd beyond the table), -ENOMEM, or the
- * backend's error (-EPERM for a regular file).
+ * sotype is the socket's SO_TYPE, or 0 for anything else: a socket's
+ * writes use send(MSG_NOSIGNAL), and a SOCK_STREAM socket's reads keep the
+ * rdrained hint. 0, or -EEXIST (already registered), -EBADF, -EMFILE (fd
+ * beyond the table), -ENOMEM, or the backend's error (-EPERM for a regular
+ * file).
  */
 __attribute__((visibility("hidden"))) int gort__pd_register(int fd,
-                                                            bool is_sock);
+                                                            int sotype);
 
 /*
  * gort__pd_acquire looks fd up and takes `op` on it, parking behind another
@@ -168,9 +174,11 @@ __attribute__((visibility("hidden"))) void gort__sysbatch_init(void);
 /* gort__sysbatch_recv / _send: one recv(2) / send(2) of a socket with
  * MSG_DONTWAIT (send also MSG_NOSIGNAL), batched when that pays; returns
  * bytes or -errno (-EAGAIN: would block). The caller holds fd's op or a
- * reference. May park (briefly, until the batch is submitted). */
+ * reference. May park (briefly, until the batch is submitted). recv sets
+ * *drained when the kernel said the socket held nothing more after this
+ * read (a batched recv on a kernel that reports it; false when unknown). */
 __attribute__((visibility("hidden"))) ssize_t gort__sysbatch_recv(
-    int fd, void *buf, size_t n);
+    int fd, void *buf, size_t n, bool *drained);
 __attribute__((visibility("hidden"))) ssize_t gort__sysbatch_send(
     int fd, const void *buf, size_t n);
 

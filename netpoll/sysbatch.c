@@ -15,7 +15,9 @@
  * epoll (netpoll.c). Every request carries MSG_DONTWAIT, so the kernel
  * completes it inside the io_uring_enter that submits it, with a byte
  * count or -EAGAIN, just what recv(2) or send(2) would have returned; the
- * caller then waits for readiness exactly as before. Kernels without
+ * caller then waits for readiness exactly as before. A recv's completion
+ * also says whether it left the socket empty, on kernels that report it
+ * (the probe checks); net.c's drained hint uses that. Kernels without
  * io_uring, with it disabled (sysctl, seccomp), or that would not complete
  * a DONTWAIT request inline (the start-up probe) make direct calls, as
  * does GORT_DEBUG=batch=0.
@@ -73,6 +75,9 @@
 #ifndef IORING_SETUP_COOP_TASKRUN
 #define IORING_SETUP_COOP_TASKRUN (1U << 8)
 #endif
+#ifndef IORING_CQE_F_SOCK_NONEMPTY
+#define IORING_CQE_F_SOCK_NONEMPTY (1U << 2)
+#endif
 
 enum {
     SB_ENTRIES = 256,  /* submission queue slots; the CQ gets twice that */
@@ -85,6 +90,7 @@ enum {
 struct sb_req {
     _Atomic uintptr_t state; /* SB_NEW, SB_DONE or the parked struct g * */
     int32_t res;             /* the CQE's result, valid once SB_DONE */
+    uint32_t flags;          /* the CQE's flags, valid once SB_DONE */
 };
 
 static struct {
@@ -105,6 +111,8 @@ static struct {
     _Atomic int32_t pending;       /* queued or submitted, not reaped */
     uint64_t submitted;            /* enterlock: since start */
     uint64_t reaped;               /* enterlock */
+    bool inq;                      /* a recv's CQE tells whether the socket
+                                    * still holds data (set once, at init) */
 } sb = {.fd = -1};
 
 /* sb_on mirrors sb.fd >= 0 for readers that did not come through the
@@ -188,10 +196,47 @@ static void sqe_fill(uint32_t tail, uint8_t op, int fd, const void *buf,
     sb.sq_array[i] = i;
 }
 
-/* probe checks that this kernel completes DONTWAIT socket requests inline:
+/* probe_round submits `count` requests already in the SQ and collects
+ * their completions into res[] and flags[] by user_data (1-based);
+ * returns false unless io_uring_enter took them all and every one
+ * completed before it returned. Owns the ring (init). */
+static bool probe_round(uint32_t count, int32_t *res, uint32_t *flags)
+{
+    if (ring_enter(count, 0) != (int)count)
+        return false;
+    uint32_t seen = 0;
+    uint32_t h = atomic_load_explicit(sb.cq_head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(sb.cq_tail, memory_order_acquire);
+    for (; h != tail; h++) {
+        struct io_uring_cqe *c = &sb.cqes[h & sb.cq_mask];
+        if (c->user_data >= 1 && c->user_data <= count) {
+            res[c->user_data - 1] = c->res;
+            flags[c->user_data - 1] = c->flags;
+            seen++;
+        }
+    }
+    atomic_store_explicit(sb.cq_head, h, memory_order_release);
+    return seen == count;
+}
+
+static void probe_queue(uint8_t op, int fd, void *buf, size_t n, int flags,
+                        uint64_t user_data)
+{
+    uint32_t t = atomic_load_explicit(sb.sq_tail, memory_order_relaxed);
+    sqe_fill(t, op, fd, buf, n, flags, user_data);
+    atomic_store_explicit(sb.sq_tail, t + 1, memory_order_release);
+}
+
+/*
+ * probe checks that this kernel completes DONTWAIT socket requests inline:
  * a recv on an empty socket must fail with -EAGAIN and a send must succeed,
  * both before io_uring_enter returns. Older kernels park such a recv on
- * their internal poll, which would hang a goroutine past its deadline. */
+ * their internal poll, which would hang a goroutine past its deadline.
+ * It also learns whether a recv's completion reports data left behind
+ * (IORING_CQE_F_SOCK_NONEMPTY, the socket's "inq"; Linux 6.0 and later):
+ * a 2-byte recv of the 4 sent must carry the flag and a recv of the other
+ * 2 must not.
+ */
 static bool probe(void)
 {
     int sv[2];
@@ -199,27 +244,25 @@ static bool probe(void)
                    sv) < 0)
         return false;
     char in[8], out[4] = "ping";
-    uint32_t t = atomic_load_explicit(sb.sq_tail, memory_order_relaxed);
-    sqe_fill(t, IORING_OP_RECV, sv[0], in, sizeof in, MSG_DONTWAIT, 1);
-    sqe_fill(t + 1, IORING_OP_SEND, sv[1], out, sizeof out,
-             MSG_DONTWAIT | MSG_NOSIGNAL, 2);
-    atomic_store_explicit(sb.sq_tail, t + 2, memory_order_release);
-    int n = ring_enter(2, 0);
-    bool ok = n == 2;
-    int seen = 0;
-    uint32_t h = atomic_load_explicit(sb.cq_head, memory_order_relaxed);
-    uint32_t tail = atomic_load_explicit(sb.cq_tail, memory_order_acquire);
-    for (; h != tail; h++) {
-        struct io_uring_cqe *c = &sb.cqes[h & sb.cq_mask];
-        if (c->user_data == 1 && c->res == -EAGAIN)
-            seen |= 1;
-        else if (c->user_data == 2 && c->res == (int32_t)sizeof out)
-            seen |= 2;
+    int32_t res[2];
+    uint32_t flags[2];
+    probe_queue(IORING_OP_RECV, sv[0], in, sizeof in, MSG_DONTWAIT, 1);
+    probe_queue(IORING_OP_SEND, sv[1], out, sizeof out,
+                MSG_DONTWAIT | MSG_NOSIGNAL, 2);
+    bool ok = probe_round(2, res, flags) && res[0] == -EAGAIN &&
+              res[1] == (int32_t)sizeof out;
+    if (ok) {
+        probe_queue(IORING_OP_RECV, sv[0], in, 2, MSG_DONTWAIT, 1);
+        bool first = probe_round(1, res, flags) && res[0] == 2 &&
+                     (flags[0] & IORING_CQE_F_SOCK_NONEMPTY);
+        probe_queue(IORING_OP_RECV, sv[0], in, sizeof in, MSG_DONTWAIT, 1);
+        bool second = probe_round(1, res, flags) && res[0] == 2 &&
+                      !(flags[0] & IORING_CQE_F_SOCK_NONEMPTY);
+        sb.inq = first && second;
     }
-    atomic_store_explicit(sb.cq_head, h, memory_order_release);
     close(sv[0]); /* also ends a recv the kernel kept waiting */
     close(sv[1]);
-    return ok && seen == 3;
+    return ok;
 }
 
 void gort__sysbatch_init(void)
@@ -230,6 +273,11 @@ void gort__sysbatch_init(void)
         ring_unmap(); /* direct calls */
     else
         atomic_store_explicit(&sb_on, true, memory_order_release);
+}
+
+bool gort__sysbatch_inq(void)
+{
+    return gort__sysbatch_on() && sb.inq;
 }
 
 bool gort__sysbatch_on(void)
@@ -251,6 +299,7 @@ static int32_t reap(struct gqueue *q)
         struct io_uring_cqe *c = &sb.cqes[h & sb.cq_mask];
         struct sb_req *req = (struct sb_req *)(uintptr_t)c->user_data;
         req->res = c->res;
+        req->flags = c->flags;
         /* RMW acq_rel: publishes res to the goroutine; it may return (and
          * its frame, req, vanish) at once, so req is not touched after. */
         uintptr_t old = atomic_exchange_explicit(&req->state, SB_DONE,
@@ -355,9 +404,9 @@ static bool queue(uint8_t op, int fd, const void *buf, size_t n, int flags,
 }
 
 /* sb_call runs recv or send of fd through the batch, parking until it is
- * reaped; returns the result as -errno. */
+ * reaped; returns the result as -errno and the CQE's flags in *cflags. */
 static ssize_t sb_call(struct g *gp, uint8_t op, int fd, const void *buf,
-                       size_t n, int flags)
+                       size_t n, int flags, uint32_t *cflags)
 {
     struct sb_req req = {.state = SB_NEW};
     struct gqueue q = {0};
@@ -376,14 +425,21 @@ static ssize_t sb_call(struct g *gp, uint8_t op, int fd, const void *buf,
      * may have reaped req already: then there is nothing to wait for. */
     if (atomic_load_explicit(&req.state, memory_order_acquire) == SB_NEW)
         gort__park_g(gp, sb_commit, &req.state, WAIT_IO);
+    *cflags = req.flags;
     return req.res;
 }
 
-ssize_t gort__sysbatch_recv(int fd, void *buf, size_t n)
+ssize_t gort__sysbatch_recv(int fd, void *buf, size_t n, bool *drained)
 {
     struct g *gp = gort__getg();
-    if (gp && worth_batching(gort__getm()->p))
-        return sb_call(gp, IORING_OP_RECV, fd, buf, n, MSG_DONTWAIT);
+    *drained = false;
+    if (gp && worth_batching(gort__getm()->p)) {
+        uint32_t cflags;
+        ssize_t r = sb_call(gp, IORING_OP_RECV, fd, buf, n, MSG_DONTWAIT,
+                            &cflags);
+        *drained = sb.inq && r > 0 && !(cflags & IORING_CQE_F_SOCK_NONEMPTY);
+        return r;
+    }
     ssize_t r = recv(fd, buf, n, MSG_DONTWAIT);
     return r < 0 ? -errno : r;
 }
@@ -392,8 +448,11 @@ ssize_t gort__sysbatch_send(int fd, const void *buf, size_t n)
 {
     struct g *gp = gort__getg();
     if (gp && worth_batching(gort__getm()->p))
+    {
+        uint32_t cflags;
         return sb_call(gp, IORING_OP_SEND, fd, buf, n,
-                       MSG_DONTWAIT | MSG_NOSIGNAL);
+                       MSG_DONTWAIT | MSG_NOSIGNAL, &cflags);
+    }
     ssize_t r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     return r < 0 ? -errno : r;
 }

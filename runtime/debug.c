@@ -226,6 +226,7 @@ int gort_stats(gort_stats_t *st)
     st->batched_calls = atomic_load(&s->nbatched);
     st->batch_flushes = atomic_load(&s->nbatchflushes);
     st->batcher = gort__sysbatch_on();
+    st->batch_inq = gort__sysbatch_inq();
     for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
         struct p *pp = s->allp[i];
         if (!pp)
@@ -237,6 +238,7 @@ int gort_stats(gort_stats_t *st)
         st->stolen_gs += atomic_load(&pp->nstolen);
         st->parks += atomic_load(&pp->nparks);
         st->yields += atomic_load(&pp->nyields);
+        st->drained_reads += atomic_load(&pp->ndrainwaits);
     }
     struct stack_stats ss;
     gort__stack_stats(&ss);

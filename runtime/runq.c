@@ -472,17 +472,61 @@ uint32_t gort__runq_len(struct p *pp)
 
 /* ---- Thieves ------------------------------------------------------------ */
 
+/* victim_busy: the victim runs a goroutine now, so whatever waits in its
+ * queue will probably be run there soon. */
+static inline bool victim_busy(struct p *victim)
+{
+    return atomic_load_explicit(&victim->status, memory_order_relaxed) ==
+           P_RUNNING;
+}
+
+/*
+ * lone_wait decides whether a thief may take the only goroutine in a busy
+ * victim's ring, at head position h. This is gort's rule, not Go's (Go
+ * takes half rounded up, so one of one): the lone goroutine is treated as
+ * Go treats runnext. Only the last pass takes it, after the same back-off,
+ * and only if the victim's head did not move meanwhile. A head that moves
+ * means the victim is cycling goroutines through its queue, as a select
+ * consumer readying one producer after another does; stealing each one as
+ * it appears moves goroutines, and their channels' cache lines, between
+ * CPUs for nothing. On the reference VM the select benchmark at 2 Ps made
+ * 120,000-300,000 steals per run without this and 25,000-35,000 with it,
+ * and ran 10-25% faster. A lone goroutine behind a long-running one is
+ * still taken after the back-off, as a runnext is.
+ */
+static bool lone_wait(struct p *victim, uint32_t h, bool last)
+{
+    if (!victim_busy(victim))
+        return true;
+    if (!last)
+        return false;
+    usleep(3);
+    uint64_t head = head_load(victim);
+    uint32_t t = atomic_load_explicit(&victim->runqtail, memory_order_acquire);
+    /* The same goroutine still waits, or the ring grew (a spawn pushed
+     * work at its head): take from it. */
+    return head_pos(head) == h || t - head_pos(head) >= 2;
+}
+
 /* runq_grab copies half of victim's ring (rounded up) into batch and
- * commits by CAS on victim's head. With stealnext, an empty ring yields
- * victim's runnext instead (Go: runqgrab). Returns the count taken. */
+ * commits by CAS on victim's head; a lone goroutine is subject to
+ * lone_wait. With stealnext (the last pass), an empty ring yields victim's
+ * runnext instead (Go: runqgrab). Returns the count taken. */
 static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
 {
+    bool lone_checked = false;
     for (;;) {
         uint64_t head = head_load(victim);
         uint32_t h = head_pos(head);
         uint32_t t = atomic_load_explicit(&victim->runqtail,
                                           memory_order_acquire);
         uint32_t n = t - h;
+        if (n == 1 && !lone_checked) {
+            if (!lone_wait(victim, h, stealnext))
+                return 0;
+            lone_checked = true;
+            continue; /* reload: the ring may have changed meanwhile */
+        }
         n = n - n / 2;
         if (n == 0) {
             if (!stealnext)
@@ -501,8 +545,7 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
              * long-running goroutine is still taken. */
             uint32_t taken = atomic_load_explicit(&victim->runnext_taken,
                                                   memory_order_relaxed);
-            if (atomic_load_explicit(&victim->status, memory_order_relaxed) ==
-                P_RUNNING) {
+            if (victim_busy(victim)) {
                 usleep(3);
                 if (atomic_load_explicit(&victim->runnext_taken,
                                          memory_order_relaxed) != taken)

@@ -158,6 +158,10 @@ struct g {
     /* Timers: the G's cached sleep timer, owned by runtime/timer.c. */
     struct timer *sleeptimer;
 
+    /* Net: the descriptor whose read op this G holds while it runs a
+     * gort_read_with callback, or NULL. Owned by netpoll/net.c. */
+    void *net_rdop;
+
     /* Sanitizer state (empty fields cost nothing in normal builds). */
     void *asan_fake_stack;
     void *tsan_fiber;
@@ -231,6 +235,8 @@ struct p {
     /* Counters for gort_stats: written by the owner only, read racily by
      * anyone, so bumped with P_STAT_INC (no locked instruction). */
     _Atomic uint64_t nspawned, nsteals, nstolen, nparks, nyields;
+    _Atomic uint64_t ndrainwaits; /* netpoll/net.c: reads that skipped
+                                   * their first try (the drained hint) */
 };
 
 /* struct m is an OS thread. Fields are owned by the thread itself unless a
@@ -438,6 +444,9 @@ GORT_HIDDEN void gort__netpoll(int64_t delay, struct gqueue *q);
 GORT_HIDDEN void gort__netpoll_break(void);
 /* gort__sysbatch_on: the batcher has a ring (it starts with the poller). */
 GORT_HIDDEN bool gort__sysbatch_on(void);
+/* gort__sysbatch_inq: its reads also report whether they left the socket
+ * empty (the drained hint of netpoll/net.c). */
+GORT_HIDDEN bool gort__sysbatch_inq(void);
 /* gort__sysbatch_pending: socket calls are queued in or out for the
  * system-call batcher (netpoll/sysbatch.c). */
 GORT_HIDDEN bool gort__sysbatch_pending(void);

@@ -340,3 +340,111 @@ Test(sysbatch, close_wakes_every_reader_amid_batched_reads_and_writes)
 {
     cr_assert(eq(int, run(2, close_main, NULL), 0));
 }
+
+/* ---- The drained hint (netpoll/net.c) ------------------------------------- */
+
+static void spinners_start(void)
+{
+    atomic_store(&stop_spinning, false);
+    gort_wg_add(&wg, 2);
+    gort_go(spinner, NULL);
+    gort_go(spinner, NULL);
+}
+
+static void spinners_stop(void)
+{
+    atomic_store(&stop_spinning, true);
+    gort_wg_wait(&wg);
+}
+
+static void idle_reader(void *arg)
+{
+    char c;
+    (void)gort_read((int)(intptr_t)arg, &c, 1); /* until the close */
+}
+
+/*
+ * After a read that emptied the socket, the next read waits for an edge
+ * instead of trying. The edge of data that came in between may already
+ * have been taken by the poller while nobody waited (rg = ready): that
+ * read must use it, not drop it as a plain read's prepare does, or it
+ * would wait for an edge that never comes (here: until its deadline).
+ */
+static int drained_main(void *arg)
+{
+    (void)arg;
+    int a, b, c, d;
+    mkpair(&a, &b);
+    mkpair(&c, &d);
+    /* A goroutine parked on the poller, so the idle P blocks in epoll_wait
+     * and takes b's edge while nobody reads b. */
+    gort_go(idle_reader, (void *)(intptr_t)c);
+    gort_stats_t before, after;
+    gort_stats(&before);
+    char buf[64];
+    cr_assert(eq(long, gort_write(a, "first", 5), 5));
+    spinners_start(); /* company on the P: the read is batched */
+    cr_assert(eq(long, gort_read(b, buf, sizeof buf), 5));
+    spinners_stop();
+    cr_assert(eq(long, gort_write(a, "second", 6), 6));
+    gort_sleep(GORT_MS(20)); /* the poller takes b's edge meanwhile */
+    gort_set_read_deadline(b, gort_now() + GORT_S(5));
+    cr_assert(eq(long, gort_read(b, buf, sizeof buf), 6),
+              "the edge that came after the draining read was lost");
+    cr_assert(eq(int, memcmp(buf, "second", 6), 0));
+    gort_stats(&after);
+    if (after.batch_inq)
+        cr_assert(gt(u64, after.drained_reads, before.drained_reads),
+                  "the read after a draining read still tried first");
+
+    /* And a read after a partial one, with data left, does not wait: a
+     * 4-byte read of 12 reports data behind it. */
+    static const char twelve[] = "abcdefghijkl";
+    cr_assert(eq(long, gort_write(a, twelve, 12), 12));
+    spinners_start();
+    for (int i = 0; i < 3; i++) {
+        cr_assert(eq(long, gort_read(b, buf, 4), 4));
+        cr_assert(eq(int, memcmp(buf, &twelve[4 * i], 4), 0));
+    }
+    spinners_stop();
+    gort_set_read_deadline(b, 0);
+    gort_close(a);
+    gort_close(b);
+    gort_close(c);
+    gort_close(d);
+    return 0;
+}
+
+Test(sysbatch, read_after_a_draining_read_keeps_the_edge_that_came_meanwhile)
+{
+    cr_assert(eq(int, run(1, drained_main, NULL), 0));
+}
+
+/* A datagram read takes one datagram and leaves the next, whatever the
+ * kernel says about the rest: the hint is for stream sockets only. */
+static int dgram_main(void *arg)
+{
+    (void)arg;
+    int sv[2];
+    cr_assert(eq(int, socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv),
+                 0));
+    cr_assert(eq(int, gort_fd_register(sv[0]), 0));
+    cr_assert(eq(int, gort_fd_register(sv[1]), 0));
+    for (int i = 0; i < 3; i++)
+        cr_assert(eq(long, gort_write(sv[1], "dg", 2), 2));
+    gort_set_read_deadline(sv[0], gort_now() + GORT_S(5));
+    spinners_start();
+    char buf[64];
+    for (int i = 0; i < 3; i++)
+        cr_assert(eq(long, gort_read(sv[0], buf, sizeof buf), 2),
+                  "datagram %d", i);
+    spinners_stop();
+    gort_close(sv[0]);
+    gort_close(sv[1]);
+    return 0;
+}
+
+Test(sysbatch, datagram_reads_never_wait_for_an_edge_while_datagrams_wait)
+{
+    cr_assert(eq(int, run(1, dgram_main, NULL), 0));
+}

@@ -124,9 +124,15 @@ static int echo_main(void *arg)
     }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    gort_stats_t st;
+    gort_stats(&st);
     printf("bench=echo-server impl=gort procs=%d accepted=%ld "
-           "peak_rss_kb=%ld\n",
-           gort_maxprocs(0), atomic_load(&accepted), ru.ru_maxrss);
+           "peak_rss_kb=%ld batched_calls=%llu batch_flushes=%llu "
+           "drained_reads=%llu\n",
+           gort_maxprocs(0), atomic_load(&accepted), ru.ru_maxrss,
+           (unsigned long long)st.batched_calls,
+           (unsigned long long)st.batch_flushes,
+           (unsigned long long)st.drained_reads);
     fflush(stdout);
     return 0;
 }
