@@ -32,6 +32,10 @@
  * schedules, as against RUNQ_SIZE in Go. Wake-ups (gort__ready) keep Go's
  * order exactly.
  *
+ * Stealing. Thieves take half a victim's ring, rounded up, as Go does,
+ * except a lone goroutine of a running victim, which they treat as Go
+ * treats runnext (lone_wait): last pass only, after a back-off.
+ *
  * Locking: the global queue is under sched.lock; the rings take no lock.
  * See also: runtime/sched.c (who puts where), Go's proc.go,
  * docs/scheduler.md ("Run queues").
