@@ -7,9 +7,10 @@
  * Every call tries the system call first and parks only on EAGAIN, so the
  * fast path is the syscall plus two atomic operations (the op lock, Go's
  * fdMutex) and no allocation; the exception is a read after one that the
- * kernel said emptied a stream socket (the drained hint, below). A socket's reads and writes go through the
- * system-call batcher (sysbatch.c), which shares one kernel entry among
- * the calls of many goroutines.
+ * kernel said emptied a stream socket (the drained hint, below). A
+ * socket's reads and writes go through the system-call batcher
+ * (sysbatch.c), which shares one kernel entry among the calls of many
+ * goroutines.
  *
  * Invariants: a call holds its op (PD_OP_READ, PD_OP_WRITE or PD_OP_REF)
  * from gort__pd_acquire to gort__pd_release, so the fd number cannot be
@@ -50,8 +51,9 @@
  * came. Only the op holder sets or clears the hint (under the op lock,
  * so hints and reads are in order), and only for SOCK_STREAM, where one
  * read empties the queue; a datagram socket keeps the next datagram. A
- * gort_sys_read outside gort_read_with's callback leaves the hint alone:
- * its data left no pending edge behind anyway.
+ * gort_sys_read outside gort_read_with's callback (pd->rdop_g is not its
+ * goroutine) leaves the hint alone: its data left no pending edge behind
+ * anyway.
  */
 static inline bool read_was_drained(struct polldesc *pd)
 {
@@ -142,15 +144,14 @@ static ssize_t rw_with(int fd, int mode, ssize_t (*try_fn)(int, void *),
         r = gort__pd_prepare(pd, mode);
     }
     while (r == 0) {
-        if (gp) {
-            /* The callback's gort_sys_read on fd runs under our op. */
-            void *outer = gp->net_rdop;
-            gp->net_rdop = pd;
-            r = try_fn(fd, arg);
-            gp->net_rdop = outer;
-        } else {
-            r = try_fn(fd, arg);
-        }
+        /* The callback's gort_sys_read on fd runs under our op; relaxed:
+         * only gp itself compares it with itself. */
+        if (gp)
+            atomic_store_explicit(&pd->rdop_g, (uintptr_t)gp,
+                                  memory_order_relaxed);
+        r = try_fn(fd, arg);
+        if (gp)
+            atomic_store_explicit(&pd->rdop_g, 0, memory_order_relaxed);
         if (r == -EINTR)
             r = 0;
         else if (r == -EAGAIN)
@@ -236,7 +237,8 @@ static ssize_t sys_rw(int fd, void *buf, size_t n, int mode)
         bool drained;
         r = gort__sysbatch_recv(fd, buf, n, &drained);
         struct g *gp = gort__getg();
-        if (gp && gp->net_rdop == pd)
+        if (gp && atomic_load_explicit(&pd->rdop_g, memory_order_relaxed) ==
+                      (uintptr_t)gp)
             read_hint(pd, drained); /* inside gort_read_with: we hold the op */
     } else {
         r = gort__sysbatch_send(fd, buf, n);

@@ -461,6 +461,7 @@ int gort__pd_register(int fd, int sotype)
     pd->rd = pd->wd = 0;
     atomic_store_explicit(&pd->info, 0, memory_order_relaxed);
     atomic_store_explicit(&pd->rdrained, false, memory_order_relaxed);
+    atomic_store_explicit(&pd->rdop_g, 0, memory_order_relaxed);
     atomic_store_explicit(&pd->rg, PD_NIL, memory_order_relaxed);
     atomic_store_explicit(&pd->wg, PD_NIL, memory_order_relaxed);
     pd->rsema.tokens = pd->wsema.tokens = pd->csema.tokens = 0;

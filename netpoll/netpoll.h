@@ -81,6 +81,9 @@ struct polldesc {
     _Atomic bool rdrained;     /* the read-op holder's last read left the
                                 * socket empty: the next read waits for an
                                 * edge before it tries (net.c) */
+    _Atomic uintptr_t rdop_g;  /* the struct g * that holds the read op
+                                * while it runs a gort_read_with callback,
+                                * else 0 (net.c) */
 
     /* lock protects everything below. */
     struct lock lock;

@@ -158,10 +158,6 @@ struct g {
     /* Timers: the G's cached sleep timer, owned by runtime/timer.c. */
     struct timer *sleeptimer;
 
-    /* Net: the descriptor whose read op this G holds while it runs a
-     * gort_read_with callback, or NULL. Owned by netpoll/net.c. */
-    void *net_rdop;
-
     /* Sanitizer state (empty fields cost nothing in normal builds). */
     void *asan_fake_stack;
     void *tsan_fiber;

@@ -341,7 +341,7 @@ Test(sysbatch, close_wakes_every_reader_amid_batched_reads_and_writes)
     cr_assert(eq(int, run(2, close_main, NULL), 0));
 }
 
-/* ---- The drained hint (netpoll/net.c) ------------------------------------- */
+/* ---- The drained hint (netpoll/net.c) ------------------------------------ */
 
 static void spinners_start(void)
 {
