@@ -404,7 +404,8 @@ static bool queue(uint8_t op, int fd, const void *buf, size_t n, int flags,
 }
 
 /* sb_call runs recv or send of fd through the batch, parking until it is
- * reaped; returns the result as -errno and the CQE's flags in *cflags. */
+ * reaped; returns the result as -errno, and the CQE's flags in *cflags
+ * unless it is NULL. */
 static ssize_t sb_call(struct g *gp, uint8_t op, int fd, const void *buf,
                        size_t n, int flags, uint32_t *cflags)
 {
@@ -425,7 +426,8 @@ static ssize_t sb_call(struct g *gp, uint8_t op, int fd, const void *buf,
      * may have reaped req already: then there is nothing to wait for. */
     if (atomic_load_explicit(&req.state, memory_order_acquire) == SB_NEW)
         gort__park_g(gp, sb_commit, &req.state, WAIT_IO);
-    *cflags = req.flags;
+    if (cflags)
+        *cflags = req.flags;
     return req.res;
 }
 
@@ -448,11 +450,8 @@ ssize_t gort__sysbatch_send(int fd, const void *buf, size_t n)
 {
     struct g *gp = gort__getg();
     if (gp && worth_batching(gort__getm()->p))
-    {
-        uint32_t cflags;
         return sb_call(gp, IORING_OP_SEND, fd, buf, n,
-                       MSG_DONTWAIT | MSG_NOSIGNAL, &cflags);
-    }
+                       MSG_DONTWAIT | MSG_NOSIGNAL, NULL);
     ssize_t r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
     return r < 0 ? -errno : r;
 }

@@ -201,6 +201,7 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gp->saved_errno = 0;
     gp->param = NULL;
     gp->waiting = NULL;
+    gp->fair_after = 0;
     gp->waitreason = WAIT_NONE;
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__sched.ngoroutines, 1,

@@ -260,10 +260,15 @@ static void after_switch(struct m *mp, struct g *gp, int action)
         gort__g_setstatus(gp, G_RUNNING, G_RUNNABLE);
         gp->m = NULL;
         /* To the overflow (sched.c, fair_get): a spawner under
-         * back-pressure came with its hold set (g.c); one whose time
-         * slice ran out waits PREEMPT_HOLD_NS at most. */
-        if (!gp->fair_after)
-            gp->fair_after = gort__nanotime() + PREEMPT_HOLD_NS;
+         * back-pressure came with a hold still ahead of it (g.c); one
+         * whose time slice ran out waits PREEMPT_HOLD_NS at most. A hold
+         * already past is a leftover of an earlier spell and counts as
+         * none. */
+        {
+            int64_t now = gort__nanotime();
+            if (gp->fair_after <= now)
+                gp->fair_after = now + PREEMPT_HOLD_NS;
+        }
         gort__lock(&gort__sched.lock);
         gort__globrunq_put_overflow(gp);
         gort__unlock(&gort__sched.lock);

@@ -203,10 +203,25 @@ static void thief_exit(struct p *victim)
 
 /* ---- The owner's side --------------------------------------------------- */
 
-/* runq_putslow moves half of pp's full ring plus gp to the global queue
- * (Go: runqputslow). Returns false if a thief emptied the ring meanwhile. */
-static void gqueue_append(struct gqueue *dst, struct gqueue *q);
+/* globrunq_append moves all of q to the end of dst, sched.runq or
+ * sched.overflow, and counts it in runqsize. Caller holds sched.lock. */
+static void globrunq_append(struct gqueue *dst, struct gqueue *q)
+{
+    if (dst->tail)
+        dst->tail->schedlink = q->head;
+    else
+        dst->head = q->head;
+    dst->tail = q->tail;
+    dst->n += q->n;
+    atomic_fetch_add_explicit(&gort__sched.runqsize, q->n,
+                              memory_order_relaxed);
+    q->head = q->tail = NULL;
+    q->n = 0;
+}
 
+/* runq_putslow moves half of pp's full ring plus gp to the global
+ * overflow queue (Go: runqputslow, to the global queue). Returns false if
+ * a thief emptied the ring meanwhile. */
 static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
                          uint32_t tail)
 {
@@ -231,7 +246,7 @@ static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
         gort__gqueue_push(&q, batch[i]);
     }
     gort__lock(&gort__sched.lock);
-    gqueue_append(&gort__sched.overflow, &q);
+    globrunq_append(&gort__sched.overflow, &q);
     gort__unlock(&gort__sched.lock);
     return true;
 }
@@ -609,20 +624,6 @@ void gort__globrunq_put_overflow(struct g *gp)
     atomic_fetch_add_explicit(&gort__sched.runqsize, 1, memory_order_relaxed);
 }
 
-static void gqueue_append(struct gqueue *dst, struct gqueue *q)
-{
-    if (dst->tail)
-        dst->tail->schedlink = q->head;
-    else
-        dst->head = q->head;
-    dst->tail = q->tail;
-    dst->n += q->n;
-    atomic_fetch_add_explicit(&gort__sched.runqsize, q->n,
-                              memory_order_relaxed);
-    q->head = q->tail = NULL;
-    q->n = 0;
-}
-
 /* gort__globrunq_putbatch appends q to the global queue, taking
  * sched.lock itself. */
 void gort__globrunq_putbatch(struct gqueue *q)
@@ -630,7 +631,7 @@ void gort__globrunq_putbatch(struct gqueue *q)
     if (!q->head)
         return;
     gort__lock(&gort__sched.lock);
-    gqueue_append(&gort__sched.runq, q);
+    globrunq_append(&gort__sched.runq, q);
     gort__unlock(&gort__sched.lock);
 }
 

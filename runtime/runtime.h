@@ -135,8 +135,9 @@ struct g {
     uint32_t lockcount;        /* gort_lock_os_thread nesting */
     int saved_errno;           /* errno belongs to the M; carried per G */
     _Atomic bool preempt;      /* sysmon asks it to yield at the next call */
-    /* While in sched.overflow: when the fairness pick may take it (0
-     * elsewhere). Written under sched.lock, or by the G's owner before. */
+    /* While in sched.overflow: when the fairness pick may take it.
+     * Written under sched.lock, or by the G's owner before it goes there;
+     * 0 once taken, and a value already past counts as no hold (park.c). */
     int64_t fair_after;
     uint16_t argsize;          /* gort_go_copy bytes (0: plain arg) */
 

@@ -134,8 +134,7 @@ static void after_fire(void *arg, uintptr_t seq, int64_t when)
 {
     (void)seq;
     struct after *a = arg;
-    int64_t v = when;
-    gort_chan_trysend(a->c, &v);
+    gort_chan_trysend(a->c, &when);
     gort_chan_free(a->c);
     free(a);
 }
@@ -172,10 +171,9 @@ static void chan_fire(void *arg, uintptr_t seq, int64_t when)
      * that met a full buffer is dropped, so ticks only move forward. */
     if (seq == gt->seq && when > gt->last_when) {
         gt->last_when = when;
-        int64_t v = when;
         if (gt->t.period == 0)
             gt->active = false;
-        gort_chan_trysend(gt->c, &v);
+        gort_chan_trysend(gt->c, &when);
     }
     gort__unlock(&gt->mu);
 }
