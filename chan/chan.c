@@ -106,7 +106,7 @@ void gort_chan_free(gort_chan *ch)
             gort__throw("gort_chan_free: channel already freed");
         return;
     }
-    chan_lock(c);
+    chan_lock(c, chan_caller_has_p(NULL));
     if (has_blocked_waiters(c)) {
         chan_unlock(c);
         gort__throw("gort_chan_free: goroutines blocked on channel");
@@ -127,23 +127,60 @@ void gort_chan_free(gort_chan *ch)
  * osyield). */
 enum { CHANLOCK_SPINS = 4, CHANLOCK_PAUSES = 30 };
 
-void gort__chanlock_wait(struct chanlock *l)
+/* spin_or_yield is one round of waiting for a lock holder. */
+static void spin_or_yield(int *spins)
+{
+    if (*spins < CHANLOCK_SPINS) {
+        gort__procyield(CHANLOCK_PAUSES);
+        (*spins)++;
+    } else {
+        gort__osyield(); /* the holder may be descheduled */
+    }
+}
+
+void gort__chanlock_wait(struct chanlock *l, uint32_t mode)
 {
     for (int spins = 0;;) {
         /* Wait for it to look free before trying again, so waiters spin
          * on a shared cache line instead of bouncing it. */
-        while (atomic_load_explicit(&l->key, memory_order_relaxed) != 0) {
-            if (spins < CHANLOCK_SPINS) {
-                gort__procyield(CHANLOCK_PAUSES);
-                spins++;
-            } else {
-                gort__osyield(); /* the holder may be descheduled */
-            }
-        }
-        /* xchg-acquire; pairs with the store-release in chan_unlock */
-        if (atomic_exchange_explicit(&l->key, 1, memory_order_acquire) == 0)
+        while (atomic_load_explicit(&l->key, memory_order_relaxed) !=
+               CHANLOCK_FREE)
+            spin_or_yield(&spins);
+        uint32_t free = CHANLOCK_FREE;
+        /* CAS-acquire; pairs with the store-release in chan_unlock */
+        if (atomic_compare_exchange_strong_explicit(&l->key, &free, mode,
+                                                    memory_order_acquire,
+                                                    memory_order_relaxed))
             return;
     }
+}
+
+/* gort__chanlock_foreign locks l for a thread without a P ("Plain channel
+ * locks" in chan.h): counted first, then past any plain section. */
+void gort__chanlock_foreign(struct chanlock *l)
+{
+    atomic_fetch_add(&gort__sched.chan_foreign, 1); /* seq_cst */
+    if (atomic_load(&gort__sched.chan_plain_ok)) {
+        gort__membarrier();
+        /* load-acquire; pairs with chan_unlock's store-release of
+         * chan_plain, so the plain holder's writes are visible here. */
+        for (int spins = 0; atomic_load_explicit(&gort__sched.chan_plain,
+                                                 memory_order_acquire);)
+            spin_or_yield(&spins);
+    }
+    uint32_t free = CHANLOCK_FREE;
+    if (!atomic_compare_exchange_strong_explicit(
+            &l->key, &free, CHANLOCK_FOREIGN, memory_order_acquire,
+            memory_order_relaxed))
+        gort__chanlock_wait(l, CHANLOCK_FOREIGN);
+}
+
+void gort__chanlock_foreign_done(void)
+{
+    /* fetch_sub-release; pairs with chan_plain_enter's read of the count,
+     * so a plain locker that sees 0 sees this holder's writes. */
+    atomic_fetch_sub_explicit(&gort__sched.chan_foreign, 1,
+                              memory_order_release);
 }
 
 /* chanparkcommit releases the channel lock once the parking goroutine is
@@ -241,7 +278,7 @@ chansend(struct hchan *c, const void *ep, bool block)
         chan_send_would_block(c))
         return false;
 
-    chan_lock(c);
+    chan_lock(c, chan_caller_has_p(gp));
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
         chan_unlock(c);
         gort__panic("send on closed channel");
@@ -298,7 +335,7 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
         }
     }
 
-    chan_lock(c);
+    chan_lock(c, chan_caller_has_p(gp));
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
         if (chan_qcount(c) == 0) {
             chan_unlock(c);
@@ -379,7 +416,7 @@ void gort_chan_close(gort_chan *ch)
     struct hchan *c = hchan_of(ch);
     if (c == NULL)
         gort__panic("close of nil channel");
-    chan_lock(c);
+    chan_lock(c, chan_caller_has_p(NULL));
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
         chan_unlock(c);
         gort__panic("close of closed channel");

@@ -67,18 +67,35 @@ struct waitq {
  * whether anyone sleeps, which costs a second atomic read-modify-write
  * per operation, and on the machines we measured one such instruction
  * costs about as much as the rest of an uncontended channel operation.
- * Here lock is one exchange and unlock a plain store-release. This is
- * safe because a channel lock is held only for a few loads, a memcpy and
- * queue links, never across a park or a call that can block, so a waiter
- * spins only while the holder runs (or was descheduled by the kernel, for
- * which it yields the CPU). docs/channels.md has the measurements.
+ * Here lock is one compare-and-swap and unlock a plain store-release.
+ * This is safe because a channel lock is held only for a few loads, a
+ * memcpy and queue links, never across a park or a call that can block,
+ * so a waiter spins only while the holder runs (or was descheduled by the
+ * kernel, for which it yields the CPU). docs/channels.md has the
+ * measurements.
+ *
+ * The key says how the lock is held (chan_lock, "Plain channel locks"),
+ * so chan_unlock needs no context. That is also why lockers compare and
+ * swap instead of exchanging: a failed attempt must leave the holder's
+ * mode alone.
  */
-struct chanlock {
-    _Atomic uint32_t key; /* 0 free, 1 held */
+enum {
+    CHANLOCK_FREE,
+    CHANLOCK_HELD,    /* by a P's thread, with the CAS */
+    CHANLOCK_PLAIN,   /* by the solo P's thread, with a plain store */
+    CHANLOCK_FOREIGN, /* by a thread without a P, counted in chan_foreign */
 };
 
-/* gort__chanlock_wait is the contended half of chan_lock. */
-CHAN_HIDDEN void gort__chanlock_wait(struct chanlock *l);
+struct chanlock {
+    _Atomic uint32_t key; /* CHANLOCK_* */
+};
+
+/* gort__chanlock_wait is the contended half of chan_lock: it takes l for
+ * a holder of the given mode (CHANLOCK_HELD or CHANLOCK_FOREIGN). */
+CHAN_HIDDEN void gort__chanlock_wait(struct chanlock *l, uint32_t mode);
+/* gort__chanlock_foreign and _done bracket a lock held without a P. */
+CHAN_HIDDEN void gort__chanlock_foreign(struct chanlock *l);
+CHAN_HIDDEN void gort__chanlock_foreign_done(void);
 
 /*
  * struct hchan is a channel (Go: hchan); the public gort_chan is this type.
@@ -152,19 +169,115 @@ static inline size_t chan_qcount(struct hchan *c)
     return atomic_load_explicit(&c->qcount, memory_order_relaxed);
 }
 
-/* chan_lock acquires c's lock: xchg-acquire; pairs with the
- * store-release in chan_unlock. */
-static inline void chan_lock(struct hchan *c)
+/* ---- Plain channel locks ----------------------------------------------
+ *
+ * With one live P (solo mode, runtime/p.c) the goroutines of that P take
+ * their channel locks one at a time on one thread, so they may take them
+ * with a plain store instead of a locked instruction, which is about a
+ * fifth of a threadring hop. Threads that hold no P (a foreign thread in
+ * a non-blocking call, a goroutine between gort_syscall_enter and _exit)
+ * lock channels too, so the two sides run the asymmetric Dekker handshake
+ * of solo mode, with the rare side paying for it:
+ *  - the solo P's thread raises sched.chan_plain (how many locks it holds
+ *    plainly) with a relaxed store, then reads solo and chan_foreign; with
+ *    solo on and no foreign locker it locks plainly, else it lowers
+ *    chan_plain again and uses the CAS. While chan_plain > 0 its further
+ *    locks (a select's) are plain without the check.
+ *  - a thread without a P counts itself in chan_foreign from before its
+ *    lock until after its unlock; if chan_plain_ok is set it runs
+ *    membarrier(2) and waits for chan_plain to drop to 0 before its CAS.
+ *    Either the P side's read saw the count, or the barrier made its
+ *    raised chan_plain visible to the wait.
+ *  - chan_plain_ok rises before solo does and falls only after leaving
+ *    solo mode saw chan_plain at 0 (p.c), so a locker that read it as
+ *    false was counted before any plain lock could read chan_foreign.
+ * Every load here of solo and chan_foreign is seq_cst for that last
+ * argument (plain loads on x86-64, ldar on arm64).
+ */
+
+/* chan_caller_has_p says whether the calling thread holds a P: the solo
+ * P's thread may lock plainly, others must count as foreign. gp is the
+ * running goroutine when the caller has it, else NULL. */
+static inline bool chan_caller_has_p(const struct g *gp)
 {
-    if (atomic_exchange_explicit(&c->lock.key, 1, memory_order_acquire) != 0)
-        gort__chanlock_wait(&c->lock);
+    if (gp != NULL)
+        return gp->m->p != NULL;
+    const struct m *mp = gort__getm();
+    return mp != NULL && mp->p != NULL;
 }
 
-/* chan_unlock releases it: store-release; pairs with the xchg-acquire in
- * chan_lock. */
+/* chan_plain_enter opens or extends the solo P's plain section; true if
+ * the caller, a P's thread, may lock plainly. */
+static inline bool chan_plain_enter(void)
+{
+    uint32_t n = atomic_load_explicit(&gort__sched.chan_plain,
+                                      memory_order_relaxed);
+    if (n > 0) { /* only the solo P's thread raises it */
+        atomic_store_explicit(&gort__sched.chan_plain, n + 1,
+                              memory_order_relaxed);
+        return true;
+    }
+    /* chan_plain_ok shares chan_plain's line, unlike solo: with several
+     * Ps this is the only line the check reads. */
+    if (!atomic_load_explicit(&gort__sched.chan_plain_ok,
+                              memory_order_relaxed))
+        return false;
+    atomic_store_explicit(&gort__sched.chan_plain, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
+    if (atomic_load(&gort__sched.solo) &&
+        atomic_load(&gort__sched.chan_foreign) == 0)
+        return true;
+    /* store-release; pairs with the foreign locker's load-acquire. */
+    atomic_store_explicit(&gort__sched.chan_plain, 0, memory_order_release);
+    return false;
+}
+
+/* chan_lock acquires c's lock for a caller that holds a P (has_p) or not:
+ * a plain store in the solo P's plain section, else a CAS-acquire that
+ * pairs with the store-release in chan_unlock. */
+static inline void chan_lock(struct hchan *c, bool has_p)
+{
+    if (!has_p) {
+        gort__chanlock_foreign(&c->lock);
+        return;
+    }
+    if (chan_plain_enter()) {
+        if (__builtin_expect(atomic_load_explicit(&c->lock.key,
+                                                  memory_order_relaxed) !=
+                                 CHANLOCK_FREE,
+                             0))
+            gort__throw("chan_lock: plain lock of a held channel");
+        atomic_store_explicit(&c->lock.key, CHANLOCK_PLAIN,
+                              memory_order_relaxed);
+        return;
+    }
+    uint32_t free = CHANLOCK_FREE;
+    if (!atomic_compare_exchange_strong_explicit(
+            &c->lock.key, &free, CHANLOCK_HELD, memory_order_acquire,
+            memory_order_relaxed))
+        gort__chanlock_wait(&c->lock, CHANLOCK_HELD);
+}
+
+/* chan_unlock releases c's lock however it was taken. */
 static inline void chan_unlock(struct hchan *c)
 {
-    atomic_store_explicit(&c->lock.key, 0, memory_order_release);
+    uint32_t mode = atomic_load_explicit(&c->lock.key, memory_order_relaxed);
+    if (mode == CHANLOCK_PLAIN) {
+        atomic_store_explicit(&c->lock.key, CHANLOCK_FREE,
+                              memory_order_relaxed);
+        /* store-release; pairs with the load-acquire of whoever waits
+         * for the section to end (a foreign locker, solo_leave). */
+        atomic_store_explicit(
+            &gort__sched.chan_plain,
+            atomic_load_explicit(&gort__sched.chan_plain,
+                                 memory_order_relaxed) - 1,
+            memory_order_release);
+        return;
+    }
+    /* store-release; pairs with the CAS-acquire of the next holder. */
+    atomic_store_explicit(&c->lock.key, CHANLOCK_FREE, memory_order_release);
+    if (mode == CHANLOCK_FOREIGN)
+        gort__chanlock_foreign_done();
 }
 
 /* hchan_of converts the public handle: a gort_chan is an hchan. */

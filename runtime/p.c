@@ -41,8 +41,12 @@ static int maxprocs_next; /* gort_maxprocs before gort_run */
  * thread's earlier stores visible and its later loads see the clear, then
  * wait until the owner is out of its plain section (solo_busy) before any
  * other P comes to life. The owner's side costs a relaxed store, a
- * compiler barrier and a load. Without membarrier (an old kernel, a
- * seccomp filter) solo mode stays off.
+ * compiler barrier and a load. Channel locks use the same handshake
+ * (chan/chan.h, "Plain channel locks"), with one difference: threads that
+ * hold no P also take them, so entering solo mode raises chan_plain_ok
+ * before solo, and leaving lowers it only after the owner's plain locks
+ * are gone. Without membarrier (an old kernel, a seccomp filter) solo
+ * mode stays off.
  */
 static bool membarrier_ok;
 
@@ -79,8 +83,13 @@ void gort__solo_update(void)
         if (pp && atomic_load(&pp->status) != P_DEAD)
             live++;
     }
-    if (live == 1 && membarrier_ok && gort__debug.solo)
+    if (live == 1 && membarrier_ok && gort__debug.solo) {
+        /* chan_plain_ok first: a foreign locker that misses it counted
+         * itself before any plain lock can see solo (chan/chan.h). */
+        if (gort__debug.plainchan)
+            atomic_store(&gort__sched.chan_plain_ok, true);
         atomic_store(&gort__sched.solo, true);
+    }
 }
 
 /* solo_leave ends solo mode before a second P comes to life. Caller holds
@@ -100,6 +109,14 @@ static void solo_leave(void)
                                           memory_order_acquire))
             gort__procyield(10);
     }
+    /* Plain channel locks too (chan/chan.h): load-acquire, pairing with
+     * chan_unlock's store-release of chan_plain, so the next locker sees
+     * the plain holder's writes. A channel lock is never held while
+     * waiting for sched.lock, so this wait ends. */
+    while (atomic_load_explicit(&gort__sched.chan_plain,
+                                memory_order_acquire))
+        gort__procyield(10);
+    atomic_store(&gort__sched.chan_plain_ok, false);
 }
 
 /* gort__pidleput puts pp on the idle list, or retires it if gort_maxprocs

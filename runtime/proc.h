@@ -56,7 +56,6 @@ __attribute__((visibility("hidden"))) int64_t gort__m_reserve_id(void);
 /* p.c: solo mode (one live P, so nobody steals: runq.c skips its CAS). */
 __attribute__((visibility("hidden"))) void gort__solo_init(void);
 __attribute__((visibility("hidden"))) void gort__solo_update(void);
-__attribute__((visibility("hidden"))) void gort__membarrier(void);
 __attribute__((visibility("hidden"))) int gort__newm(struct p *pp,
                                                      bool spinning,
                                                      int64_t id);
@@ -93,6 +92,8 @@ struct debug_settings {
     bool scheddetail;
     bool solo;         /* solo mode allowed (default; solo=0 turns it off) */
     bool plainnext;    /* plain runnext allowed (default; plainnext=0) */
+    bool plainchan;    /* plain channel locks in solo mode (default;
+                        * plainchan=0) */
     bool nobatch;      /* batch=0: no system-call batcher (zero, the
                         * default, holds before gort_run parses too) */
 };

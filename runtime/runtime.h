@@ -314,6 +314,16 @@ struct sched {
     _Atomic uint64_t npreempts, nsyscalls, nhandoffs, nnetpollwaits;
     _Atomic uint64_t nbatched, nbatchflushes; /* netpoll/sysbatch.c */
     int64_t start_ns;
+
+    /* Plain channel locks (chan/chan.h, "Plain channel locks"), on a line
+     * of their own: the solo P writes chan_plain at every channel lock. */
+    _Alignas(64) _Atomic uint32_t chan_plain; /* channel locks the solo P
+                                * holds plainly; written by it only */
+    _Atomic bool chan_plain_ok; /* plain locks may exist: set on entering
+                                * solo mode, cleared once leaving it saw
+                                * chan_plain at 0 */
+    _Atomic int32_t chan_foreign; /* lockers without a P between chan_lock
+                                * and chan_unlock */
 };
 
 GORT_HIDDEN extern struct sched gort__sched;

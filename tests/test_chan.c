@@ -13,6 +13,8 @@
 #include <criterion/new/assert.h>
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -831,6 +833,181 @@ Test(chan, pingpong_returns_every_value_in_order_2p)
 Test(chan, pingpong_returns_every_value_in_order_8p)
 {
     run(8, pingpong_main, NULL);
+}
+
+/* ---- Threads without a P share channels with goroutines ----------------
+ *
+ * With one P its goroutines lock channels with plain stores (chan/chan.h,
+ * "Plain channel locks"); threads the runtime does not own use the
+ * non-blocking calls on the same channels at the same time. Any lapse of
+ * mutual exclusion shows as a value lost, doubled or torn in the buffer.
+ * The flipping variant also grows and shrinks the P count meanwhile, so
+ * plain sections start and end under the lockers' feet.
+ */
+enum { SHARE_FOREIGN = 2, SHARE_GOROUTINES = 4 };
+
+struct share {
+    gort_chan *c, *idle;
+    long per_sender;
+    _Atomic long received, sum;
+    _Atomic int foreign_sent, foreign_done;
+    _Atomic bool flipping;
+    gort_wg wg;
+};
+
+static long share_value(long id, long k)
+{
+    return k * (SHARE_FOREIGN + SHARE_GOROUTINES) + id + 1;
+}
+
+static void share_take(struct share *s, long v)
+{
+    atomic_fetch_add(&s->received, 1);
+    atomic_fetch_add(&s->sum, v);
+}
+
+static void *share_foreign_sender(void *arg)
+{
+    struct share *s = arg;
+    static _Atomic long ids;
+    long id = atomic_fetch_add(&ids, 1) % SHARE_FOREIGN;
+    for (long k = 0; k < s->per_sender; k++) {
+        long v = share_value(id, k);
+        while (!gort_chan_trysend(s->c, &v))
+            sched_yield();
+    }
+    atomic_fetch_add(&s->foreign_sent, 1);
+    return NULL;
+}
+
+static void *share_foreign_receiver(void *arg)
+{
+    struct share *s = arg;
+    for (;;) {
+        long v;
+        bool ok;
+        if (!gort_chan_tryrecv(s->c, &v, &ok)) {
+            sched_yield();
+            continue;
+        }
+        if (!ok)
+            break; /* closed and drained */
+        share_take(s, v);
+    }
+    atomic_fetch_add(&s->foreign_done, 1);
+    return NULL;
+}
+
+static void share_sender(void *arg)
+{
+    struct share *s = arg;
+    static _Atomic long ids;
+    long id = SHARE_FOREIGN + atomic_fetch_add(&ids, 1) % SHARE_GOROUTINES;
+    for (long k = 0; k < s->per_sender; k++) {
+        long v = share_value(id, k);
+        gort_chan_send(s->c, &v);
+    }
+    gort_wg_done(&s->wg);
+}
+
+/* Half the goroutine receivers select over c and a channel that is never
+ * ready, so they hold two locks at once. */
+static void share_receiver(void *arg)
+{
+    struct share *s = arg;
+    static _Atomic int n;
+    bool selecting = atomic_fetch_add(&n, 1) % 2;
+    for (;;) {
+        long v;
+        bool ok;
+        if (selecting) {
+            gort_select_case cs[2] = {GORT_RECV(s->idle, NULL, NULL),
+                                      GORT_RECV(s->c, &v, &ok)};
+            CHECK_EQ(gort_select(cs, 2), 1);
+        } else {
+            ok = gort_chan_recv(s->c, &v);
+        }
+        if (!ok)
+            break;
+        share_take(s, v);
+    }
+    gort_wg_done(&s->wg);
+}
+
+static void *share_flipper(void *arg)
+{
+    struct share *s = arg;
+    for (int i = 0; atomic_load(&s->flipping); i++) {
+        gort_maxprocs(2 + i % 2);
+        usleep(100 + i % 200);
+        gort_maxprocs(1);
+        usleep(100 + i % 300);
+    }
+    return NULL;
+}
+
+/* wait_flag sleeps (parking) until *n reaches want. */
+static void wait_count(_Atomic int *n, int want)
+{
+    while (atomic_load(n) < want)
+        gort_sleep(1000000);
+}
+
+static int share_main(void *arg)
+{
+    bool flip = arg != NULL;
+    static struct share s;
+    memset(&s, 0, sizeof s);
+    s.c = gort_chan_make(sizeof(long), 16);
+    s.idle = gort_chan_make(sizeof(long), 0);
+    s.per_sender = SCALE3(20000, 5000, 1000);
+    pthread_t th[2 * SHARE_FOREIGN + 1];
+    int nth = 0;
+    if (flip) {
+        atomic_store(&s.flipping, true);
+        CHECK(pthread_create(&th[nth++], NULL, share_flipper, &s) == 0);
+    }
+    gort_wg_add(&s.wg, 2 * SHARE_GOROUTINES);
+    for (int i = 0; i < SHARE_GOROUTINES; i++) {
+        CHECK_EQ(gort_go(share_sender, &s), 0);
+        CHECK_EQ(gort_go(share_receiver, &s), 0);
+    }
+    for (int i = 0; i < SHARE_FOREIGN; i++) {
+        CHECK(pthread_create(&th[nth++], NULL, share_foreign_sender, &s) ==
+              0);
+        CHECK(pthread_create(&th[nth++], NULL, share_foreign_receiver,
+                             &s) == 0);
+    }
+    /* The goroutine senders end first; then the threads' sends. */
+    wait_count(&s.foreign_sent, SHARE_FOREIGN);
+    while (atomic_load(&s.received) <
+           (SHARE_FOREIGN + SHARE_GOROUTINES) * s.per_sender)
+        gort_sleep(1000000);
+    gort_chan_close(s.c);
+    gort_wg_wait(&s.wg);
+    wait_count(&s.foreign_done, SHARE_FOREIGN);
+    atomic_store(&s.flipping, false);
+    for (int i = 0; i < nth; i++)
+        pthread_join(th[i], NULL); /* all have ended or end at once */
+    gort_maxprocs(1);
+
+    long n = (SHARE_FOREIGN + SHARE_GOROUTINES) * s.per_sender;
+    CHECK_EQ(atomic_load(&s.received), n);
+    CHECK_EQ(atomic_load(&s.sum), n * (n + 1) / 2); /* values 1..n */
+    CHECK_EQ(gort_chan_len(s.c), 0);
+    gort_chan_free(s.c);
+    gort_chan_free(s.idle);
+    return 0;
+}
+
+Test(chan, threads_without_a_p_and_one_p_share_channels_without_losing_values)
+{
+    run(1, share_main, NULL);
+}
+
+Test(chan, threads_without_a_p_share_channels_while_the_p_count_flips)
+{
+    run(1, share_main, (void *)1);
 }
 
 /* ---- Death tests --------------------------------------------------------- */

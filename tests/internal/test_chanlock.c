@@ -1,0 +1,168 @@
+/*
+ * test_chanlock.c: white-box tests of the channel lock's modes
+ * (chan/chan.h, "Plain channel locks"): the only P's thread locks with
+ * plain stores, a thread without a P counts itself and waits for the
+ * plain holder, and the P side falls back to the CAS while a thread
+ * without a P holds or wants a lock. The black-box stress versions are in
+ * tests/test_chan.c.
+ *
+ * Where membarrier(2) is missing solo mode stays off and every P-side
+ * lock must use the CAS: the expected mode is read from sched.solo.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "../../chan/chan.h"
+#include "../helpers/harness.h"
+
+static uint32_t key_of(gort_chan *c)
+{
+    return atomic_load(&hchan_of(c)->lock.key);
+}
+
+static void lock_here(gort_chan *c)
+{
+    chan_lock(hchan_of(c), chan_caller_has_p(gort__getg()));
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL); /* blocks the thread, lock held: on purpose */
+}
+
+/* ---- The P side ---------------------------------------------------------- */
+
+static int plain_main(void *arg)
+{
+    (void)arg;
+    gort_chan *a = gort_chan_make(sizeof(int), 1);
+    gort_chan *b = gort_chan_make(sizeof(int), 1);
+    bool solo = atomic_load(&gort__sched.solo);
+    uint32_t want = solo ? CHANLOCK_PLAIN : CHANLOCK_HELD;
+    lock_here(a);
+    CHECK_EQ(key_of(a), want);
+    CHECK_EQ(atomic_load(&gort__sched.chan_plain), solo ? 1 : 0);
+    lock_here(b); /* a select's second lock: no new handshake */
+    CHECK_EQ(key_of(b), want);
+    CHECK_EQ(atomic_load(&gort__sched.chan_plain), solo ? 2 : 0);
+    chan_unlock(hchan_of(b));
+    chan_unlock(hchan_of(a));
+    CHECK_EQ(key_of(a), CHANLOCK_FREE);
+    CHECK_EQ(key_of(b), CHANLOCK_FREE);
+    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 0);
+    gort_chan_free(a);
+    gort_chan_free(b);
+    return 0;
+}
+
+Test(chanlock, the_only_p_locks_plainly_and_nests_for_a_select)
+{
+    run(1, plain_main, NULL);
+}
+
+static int several_main(void *arg)
+{
+    (void)arg;
+    gort_chan *a = gort_chan_make(sizeof(int), 1);
+    CHECK(!atomic_load(&gort__sched.solo));
+    lock_here(a);
+    CHECK_EQ(key_of(a), CHANLOCK_HELD);
+    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 0);
+    chan_unlock(hchan_of(a));
+    gort_chan_free(a);
+    return 0;
+}
+
+Test(chanlock, with_several_ps_locks_use_the_cas)
+{
+    run(2, several_main, NULL);
+}
+
+/* ---- Threads without a P ------------------------------------------------- */
+
+struct foreign {
+    gort_chan *c;
+    int hold_ms;             /* how long it keeps the lock */
+    _Atomic bool locked;     /* it holds the lock now */
+    _Atomic bool done;       /* it released it */
+    uint32_t mode;           /* the key it saw while holding */
+};
+
+static void *foreign_locker(void *arg)
+{
+    struct foreign *f = arg;
+    CHECK(!chan_caller_has_p(NULL));
+    chan_lock(hchan_of(f->c), false);
+    f->mode = key_of(f->c);
+    atomic_store(&f->locked, true);
+    sleep_ms(f->hold_ms);
+    chan_unlock(hchan_of(f->c));
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+static int waits_main(void *arg)
+{
+    (void)arg;
+    struct foreign f = {.c = gort_chan_make(sizeof(int), 1)};
+    lock_here(f.c);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, foreign_locker, &f) == 0);
+    int64_t until = now_ns() + 2000000000LL;
+    while (atomic_load(&gort__sched.chan_foreign) == 0 && now_ns() < until)
+        sleep_ms(1);
+    CHECK_EQ(atomic_load(&gort__sched.chan_foreign), 1); /* counted */
+    sleep_ms(50);
+    CHECK(!atomic_load(&f.locked)); /* still waiting for us */
+    chan_unlock(hchan_of(f.c));
+    pthread_join(th, NULL);
+    CHECK(atomic_load(&f.done));
+    CHECK_EQ(f.mode, CHANLOCK_FOREIGN);
+    CHECK_EQ(key_of(f.c), CHANLOCK_FREE);
+    CHECK_EQ(atomic_load(&gort__sched.chan_foreign), 0);
+    gort_chan_free(f.c);
+    return 0;
+}
+
+Test(chanlock, a_thread_without_a_p_waits_for_the_p_holder)
+{
+    run(1, waits_main, NULL);
+}
+
+static int fallback_main(void *arg)
+{
+    (void)arg;
+    struct foreign f = {.c = gort_chan_make(sizeof(int), 1), .hold_ms = 50};
+    gort_chan *other = gort_chan_make(sizeof(int), 1);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, foreign_locker, &f) == 0);
+    int64_t until = now_ns() + 2000000000LL;
+    while (!atomic_load(&f.locked) && now_ns() < until)
+        sleep_ms(1);
+    CHECK(atomic_load(&f.locked));
+    /* While it is counted, even a channel it does not hold is locked with
+     * the CAS: a plain store could not see the foreign thread. */
+    lock_here(other);
+    CHECK_EQ(key_of(other), CHANLOCK_HELD);
+    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 0);
+    chan_unlock(hchan_of(other));
+    /* Its own channel: we wait until it lets go, then hold it. */
+    lock_here(f.c);
+    uint32_t k = key_of(f.c);
+    CHECK(k == CHANLOCK_HELD || k == CHANLOCK_PLAIN);
+    chan_unlock(hchan_of(f.c));
+    pthread_join(th, NULL);
+    CHECK(atomic_load(&f.done));
+    CHECK_EQ(atomic_load(&gort__sched.chan_foreign), 0);
+    gort_chan_free(f.c);
+    gort_chan_free(other);
+    return 0;
+}
+
+Test(chanlock, the_p_side_uses_the_cas_while_a_thread_without_a_p_holds_one)
+{
+    run(1, fallback_main, NULL);
+}
