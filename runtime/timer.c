@@ -10,14 +10,19 @@
  *    ts->minwhen == whens[0], or 0 when the heap is empty.
  *  - Only a caller holding t->mu inserts t (gort__timer_reset), except
  *    that the firing path re-inserts a periodic timer it popped without
- *    ever releasing the heap lock in between, and gort__timers_move
- *    moves it under both heap locks. So a modifier that finds t->ts ==
- *    NULL under t->mu knows t stays off every heap until it adds it.
+ *    ever releasing the heap lock in between, gort__timers_move moves it
+ *    under both heap locks, and the owner of a TIMER_HANDOFF timer arms
+ *    it without t->mu (nobody else can name it: arm_handoff). So a
+ *    modifier that finds t->ts == NULL under t->mu knows t stays off
+ *    every heap until it adds it.
  *  - Removal is eager (Stop/Reset take t off its heap at once): simpler
  *    than Go's lazy timerZombie/timerModified marks, and still O(log n).
  *  - The firing path copies f, arg and seq under the heap lock, counts
  *    itself in t->running (unless TIMER_HANDOFF), releases the lock, and
- *    calls f. After f it touches t only to drop t->running.
+ *    calls f. After f it touches t only to drop t->running. Due handoff
+ *    timers at the head are popped in batches of up to FIRE_BATCH under
+ *    one hold of the lock (fire_handoffs).
+ *  - minwhen is republished only when the minimum changed.
  *
  * Locking: t->mu, then a heap lock (ts->lock); gort__timer_reset releases
  * t->mu before the heap lock, the last moment it may touch a handoff timer. The firing path never takes
@@ -170,6 +175,17 @@ static void publish(struct timers *ts)
     atomic_store(&ts->minwhen, ts->len ? ts->whens[0] : 0);
 }
 
+/* publish_if_moved publishes ts's minimum if it differs from the one
+ * published: a seq_cst store is a locked instruction, and most adds land
+ * below the root. Caller holds ts->lock, under which alone minwhen is
+ * written, so the relaxed load reads the current value. */
+static void publish_if_moved(struct timers *ts)
+{
+    if ((ts->len ? ts->whens[0] : 0) !=
+        atomic_load_explicit(&ts->minwhen, memory_order_relaxed))
+        publish(ts);
+}
+
 /* ---- Heaps -------------------------------------------------------------- */
 
 void gort__timers_init(struct timers *ts, struct p *pp)
@@ -242,6 +258,47 @@ static void run_head(struct timers *ts, int64_t now)
     gort__lock(&ts->lock);
 }
 
+/* FIRE_BATCH bounds the handoff timers popped under one hold of the heap
+ * lock; their copies live on the scheduler's stack. */
+enum { FIRE_BATCH = 32 };
+
+struct firing {
+    void (*f)(void *, uintptr_t, int64_t);
+    void *arg;
+    int64_t when;
+};
+
+static inline bool head_is_handoff(struct timers *ts)
+{
+    return ((uintptr_t)ts->heap[0] & NOIDX) != 0;
+}
+
+/* fire_handoffs pops the due TIMER_HANDOFF timers at the head of ts (up to
+ * FIRE_BATCH; the head is one), then calls them with the lock dropped: one
+ * lock round trip and one publish for the batch instead of one per timer,
+ * which is what a crowd of sleepers waking at once costs. Caller holds
+ * ts->lock; it is released around the callbacks and held on return. */
+static void fire_handoffs(struct timers *ts, int64_t now)
+{
+    struct firing batch[FIRE_BATCH];
+    int n = 0;
+    do {
+        struct timer *t = entry_timer(ts->heap[0]);
+        batch[n++] = (struct firing){t->f, t->arg, ts->whens[0]};
+        heap_del(ts, 0);
+        /* The next head is likely due too: start pulling its cold timer
+         * (a line of a parked goroutine's stack) in. */
+        if (ts->len > 0)
+            __builtin_prefetch(entry_timer(ts->heap[0]));
+    } while (n < FIRE_BATCH && ts->len > 0 && ts->whens[0] <= now &&
+             head_is_handoff(ts));
+    publish_if_moved(ts);
+    gort__unlock(&ts->lock);
+    for (int i = 0; i < n; i++)
+        batch[i].f(batch[i].arg, 0, batch[i].when); /* handoff: seq unused */
+    gort__lock(&ts->lock);
+}
+
 int64_t gort__timers_check(struct timers *ts, int64_t now)
 {
     /* load-acquire; a stale value only delays firing to the next check. */
@@ -253,8 +310,12 @@ int64_t gort__timers_check(struct timers *ts, int64_t now)
     if (next > now)
         return next;
     gort__lock(&ts->lock);
-    while (ts->len > 0 && ts->whens[0] <= now)
-        run_head(ts, now);
+    while (ts->len > 0 && ts->whens[0] <= now) {
+        if (head_is_handoff(ts))
+            fire_handoffs(ts, now);
+        else
+            run_head(ts, now);
+    }
     next = ts->len ? ts->whens[0] : 0;
     gort__unlock(&ts->lock);
     return next;
@@ -413,6 +474,29 @@ static struct timers *lock_local_heap(struct p *pp)
     gort__throw("timer armed outside gort_run");
 }
 
+/* arm_handoff adds a TIMER_HANDOFF timer to the caller's heap. Only its
+ * owner can name such a timer until it fires (timer.h), so t->mu, which
+ * orders modifiers, has nobody to order: the sleep path saves a lock
+ * round trip. The firing path takes it off again. */
+static void arm_handoff(struct timer *t, int64_t when, int64_t period,
+                        uintptr_t seq)
+{
+    if (period > 0)
+        gort__throw("timer_reset: periodic handoff timer");
+    /* relaxed: only a broken owner could race with a firing here. */
+    if (__atomic_load_n(&t->ts, __ATOMIC_RELAXED) != NULL)
+        gort__throw("timer_reset: handoff timer is pending");
+    t->period = 0;
+    t->seq = seq;
+    struct timers *ts = lock_local_heap(my_p());
+    int64_t oldmin = ts->len ? ts->whens[0] : 0;
+    heap_add(ts, t, when);
+    publish_if_moved(ts);
+    gort__unlock(&ts->lock); /* t may fire, and its owner go, from here */
+    if (oldmin == 0 || when < oldmin)
+        gort__sched_timer_added(when);
+}
+
 bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
                        uintptr_t seq)
 {
@@ -420,13 +504,13 @@ bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
         when = 1; /* "0: not set"; any past when fires at the next check */
     if (period < 0)
         period = 0;
-    if (period > 0 && (t->state & TIMER_HANDOFF))
-        gort__throw("timer_reset: periodic handoff timer");
+    if (t->state & TIMER_HANDOFF) {
+        arm_handoff(t, when, period, seq);
+        return false;
+    }
     gort__lock(&t->mu);
     struct timers *old = lock_heap_of(t);
     bool pending = old != NULL;
-    if (pending && (t->state & TIMER_HANDOFF))
-        gort__throw("timer_reset: handoff timer is pending");
     if (old != NULL)
         heap_del(old, (size_t)t->idx);
     t->period = period;
@@ -443,7 +527,7 @@ bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
     }
     int64_t oldmin = ts->len ? ts->whens[0] : 0;
     heap_add(ts, t, when);
-    publish(ts);
+    publish_if_moved(ts);
     /* t->mu first: once ts->lock is free, t may fire at once and, if it
      * is a TIMER_HANDOFF timer, be freed or its stack reused. */
     gort__unlock(&t->mu);

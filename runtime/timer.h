@@ -93,7 +93,6 @@ struct timers {
     struct lock lock;
     struct timer **heap;
     uint32_t len, cap;
-    _Atomic int64_t minwhen;
     struct p *pp;
 
     /* heap[i]'s low bit tags a TIMER_HANDOFF timer (timer.c: NOIDX).
@@ -103,6 +102,11 @@ struct timers {
      * P is going away; adders go elsewhere until the P is live again. */
     int64_t *whens;
     bool closed;
+
+    /* On a line of its own: other Ps read it whenever they look for work
+     * or compute how long to sleep, and would otherwise keep pulling the
+     * line of the lock that every sleep and check of this P takes. */
+    _Alignas(64) _Atomic int64_t minwhen;
 };
 
 /* gort__timers_init / _destroy set up and free a P's heap. */
