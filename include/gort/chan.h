@@ -16,7 +16,11 @@
  * Calls that "can park" block only the calling goroutine. Outside a
  * goroutine (on a thread the runtime does not own, or before gort_run) a
  * call that would have to park is a fatal error; one that can complete at
- * once works, and the non-blocking calls work on any thread.
+ * once works, and the non-blocking calls work on any thread. Such a
+ * thread (or a goroutine between gort_syscall_enter and _exit) that takes
+ * a channel's lock while the runtime has one processor pays a
+ * membarrier(2) system call, some microseconds, for the processor's
+ * goroutines to lock without atomic instructions (docs/channels.md).
  *
  * Go's channel panics end the program as Go's do, with exit status 2:
  *   panic: send on closed channel
