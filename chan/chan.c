@@ -15,7 +15,10 @@
  *
  * Locking: one c->lock per operation (struct chanlock, chan.h: a spinlock
  * held only for a few loads and a memcpy, never across a park;
- * chanparkcommit drops it once the goroutine is off its stack).
+ * chanparkcommit drops it once the goroutine is off its stack). With one
+ * live P its thread takes it with plain stores, and threads without a P
+ * count themselves first (chan.h, "Plain channel locks"): every locker
+ * says which it is (chan_caller_has_p).
  * gort__ready is called after the lock is dropped. select.c holds
  * several channel locks, in address order (docs/channels.md). Lock-free
  * reads: the fast-fail paths of the

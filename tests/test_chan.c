@@ -946,7 +946,7 @@ static void *share_flipper(void *arg)
     return NULL;
 }
 
-/* wait_flag sleeps (parking) until *n reaches want. */
+/* wait_count sleeps (parking) until *n reaches want. */
 static void wait_count(_Atomic int *n, int want)
 {
     while (atomic_load(n) < want)
@@ -995,6 +995,7 @@ static int share_main(void *arg)
     CHECK_EQ(atomic_load(&s.received), n);
     CHECK_EQ(atomic_load(&s.sum), n * (n + 1) / 2); /* values 1..n */
     CHECK_EQ(gort_chan_len(s.c), 0);
+    settle();
     gort_chan_free(s.c);
     gort_chan_free(s.idle);
     return 0;
