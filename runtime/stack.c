@@ -13,9 +13,11 @@
  * the scheduler checks at every switch.
  *
  * Invariants:
- *  - claimed <= total slots carved or carvable: every G that may run holds
- *    a reservation (gort__stack_reserve) before it is queued, so attaching
- *    its stack later cannot fail.
+ *  - Reservations held + free credit (global and per P) == slots in all
+ *    slabs: every G that may run holds a reservation (gort__stack_reserve)
+ *    before it is queued, so spawning fails with -ENOMEM, not starting. A
+ *    start still maps a slab when the free stacks sit in other Ps' caches
+ *    (carve); only an mmap failure there is fatal.
  *  - A stack is in exactly one place: attached to a G, in one P's cache, or
  *    in the global pool. Pool entries above `warm` are cold: their pages
  *    were returned with MADV_DONTNEED.
@@ -236,16 +238,24 @@ static void populate_top(const struct stack *st)
             MADV_POPULATE_WRITE);
 }
 
-/* carve takes a never-used slot. Caller holds stk.lock and a reservation
- * guarantees one exists. */
+/* carve takes a never-used slot. Caller holds stk.lock.
+ *
+ * Every reservation has a slot behind it, but not always one the caller
+ * can reach: a goroutine reserved on one P and started on another needs a
+ * stack there, while the free stack that matches its claim may sit in a
+ * third P's cache, which only its owner touches. So past the last slab
+ * carve maps another, whose slots become free reservations; this happens
+ * at most about once per CACHE_MAX stacks that the Ps' caches can hold. */
 static void carve(struct stack *st)
 {
     if (!stk.carve || stk.carve_next == SLAB_SLOTS) {
-        /* Reservations only grant slots of slabs already mapped, so the
-         * next slab exists. */
         struct slab *next = stk.carve ? stk.carve->next : stk.slabs;
-        if (!next)
-            gort__throw("stack: reservation without a slab");
+        if (!next) {
+            if (grow_slabs() != 0)
+                gort__throw("stack: out of memory mapping goroutine stacks");
+            stk.credit += SLAB_SLOTS;
+            next = stk.slabs_tail;
+        }
         stk.carve = next;
         stk.carve_next = 0;
     }
