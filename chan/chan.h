@@ -210,6 +210,12 @@ static inline bool chan_caller_has_p(const struct g *gp)
  * the caller, a P's thread, may lock plainly. */
 static inline bool chan_plain_enter(void)
 {
+    /* With several Ps this load is the whole check. chan_plain > 0
+     * implies chan_plain_ok (p.c lowers it only after seeing chan_plain at
+     * 0), so it may come first. */
+    if (!atomic_load_explicit(&gort__sched.chan_plain_ok,
+                              memory_order_relaxed))
+        return false;
     uint32_t n = atomic_load_explicit(&gort__sched.chan_plain,
                                       memory_order_relaxed);
     if (n > 0) { /* only the solo P's thread raises it */
@@ -217,11 +223,6 @@ static inline bool chan_plain_enter(void)
                               memory_order_relaxed);
         return true;
     }
-    /* chan_plain_ok shares chan_plain's line, unlike solo: with several
-     * Ps this is the only line the check reads. */
-    if (!atomic_load_explicit(&gort__sched.chan_plain_ok,
-                              memory_order_relaxed))
-        return false;
     atomic_store_explicit(&gort__sched.chan_plain, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
     if (atomic_load(&gort__sched.solo) &&

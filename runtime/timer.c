@@ -24,8 +24,9 @@
  *    one hold of the lock (fire_handoffs).
  *  - minwhen is republished only when the minimum changed.
  *
- * Locking: t->mu, then a heap lock (ts->lock); gort__timer_reset releases
- * t->mu before the heap lock, the last moment it may touch a handoff timer. The firing path never takes
+ * Locking: t->mu, then a heap lock (ts->lock); a TIMER_HANDOFF timer is
+ * armed under the heap lock alone (arm_handoff), which it must not touch
+ * once that lock is free. The firing path never takes
  * t->mu: it runs with only the heap lock and calls f with no lock held, so
  * the two orders cannot cross. Two heap locks are held together only by
  * gort__timers_move, in address order. timers_next/_pending read minwhen
@@ -528,8 +529,8 @@ bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
     int64_t oldmin = ts->len ? ts->whens[0] : 0;
     heap_add(ts, t, when);
     publish_if_moved(ts);
-    /* t->mu first: once ts->lock is free, t may fire at once and, if it
-     * is a TIMER_HANDOFF timer, be freed or its stack reused. */
+    /* t->mu first, in reverse order of taking: once ts->lock is free, t
+     * may fire at once. */
     gort__unlock(&t->mu);
     gort__unlock(&ts->lock);
     if (oldmin == 0 || when < oldmin)
