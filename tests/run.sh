@@ -7,6 +7,9 @@ set -u
 # ASan builds: leaks fail the run, except Criterion's own (tests/lsan.supp).
 export LSAN_OPTIONS="suppressions=$(dirname "$0")/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 pass=0 fail=0 failed=
+# What failed, kept for the end of the log: CI shows only its tail.
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
 jobs=${JOBS:-2}
 run() {
     label=$1; shift
@@ -25,6 +28,9 @@ run() {
             [ -z "$summary" ] && fail=$((fail + 1))
             failed="$failed $name($label)"
             printf '%s\n' "$out" | grep -vE '^\[----\] .*: Passing' | tail -40
+            printf '%s\n' "$out" | grep -E '^\[(----|FAIL)\]' |
+                grep -vE ': Passing' | sed "s/^/$name($label): /" |
+                tail -20 >>"$report"
         fi
     done
 }
@@ -33,6 +39,9 @@ GORT_MAXPROCS=8 run stress "$@"
 for s in ${EXTRA_TESTS:-}; do
     if sh -c "$s"; then pass=$((pass + 1)); else fail=$((fail + 1)); failed="$failed $s"; fi
 done
-[ -n "$failed" ] && echo "failed:$failed"
+if [ -n "$failed" ]; then
+    cat "$report"
+    echo "failed:$failed"
+fi
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
