@@ -182,7 +182,8 @@ void gort__stack_fini(void)
     gort__unlock(&stk.lock);
 }
 
-/* grow_slabs maps one more slab. Caller holds stk.lock. */
+/* grow_slabs maps one more slab; its slots become free credit, which
+ * keeps reservations + credit == slots. Caller holds stk.lock. */
 static int grow_slabs(void)
 {
     struct slab *s = malloc(sizeof *s);
@@ -205,6 +206,7 @@ static int grow_slabs(void)
         stk.slabs = s;
     stk.slabs_tail = s;
     stk.slots += SLAB_SLOTS;
+    stk.credit += SLAB_SLOTS;
     return 0;
 }
 
@@ -253,7 +255,6 @@ static void carve(struct stack *st)
         if (!next) {
             if (grow_slabs() != 0)
                 gort__throw("stack: out of memory mapping goroutine stacks");
-            stk.credit += SLAB_SLOTS;
             next = stk.slabs_tail;
         }
         stk.carve = next;
@@ -287,7 +288,6 @@ int gort__stack_reserve(struct p *pp)
             want = stk.credit;
             break;
         }
-        stk.credit += SLAB_SLOTS;
     }
     stk.credit -= want;
     gort__unlock(&stk.lock);
