@@ -151,6 +151,7 @@ static void runtime_fini(bool clean)
     }
     gort__g_fini();
     gort__stack_fini();
+    gort__globrunq_fini();
     memset(s, 0, sizeof *s);
 }
 

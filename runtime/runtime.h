@@ -102,6 +102,18 @@ struct gqueue {
     int32_t n;
 };
 
+/* A growable FIFO ring of runnable Gs (the global queues, runq.c). Each
+ * entry carries the time before which the fairness pick may not take it
+ * (0: any time), so neither the queue nor that pick touches a queued G's
+ * descriptor under sched.lock. */
+struct gring {
+    struct gring_slot {
+        struct g *g;
+        int64_t after;
+    } *slot;
+    uint32_t head, n, cap;     /* cap: 0 or a power of two */
+};
+
 
 /* A goroutine stack: usable bytes [lo, hi); a guard region lies below lo. */
 struct stack {
@@ -155,9 +167,6 @@ struct g {
      * winner flag. Owned by chan/. */
     void *waiting;
     _Atomic uint32_t selectdone;
-
-    /* Timers: the G's cached sleep timer, owned by runtime/timer.c. */
-    struct timer *sleeptimer;
 
     /* Sanitizer state (empty fields cost nothing in normal builds). */
     void *asan_fake_stack;
@@ -291,13 +300,17 @@ struct sched {
     _Atomic bool solo;         /* one live P: no thieves (p.c, solo mode) */
     bool plain_runnext;        /* membarrier works: runq.c's plain runnext
                                 * (set once at start-up) */
-    struct gqueue runq;        /* global run queue */
+    struct gring runq;         /* global run queue */
     /* Work a P set aside: ring spills, spawners under back-pressure,
      * goroutines preempted at the end of their slice (runq.c, park.c).
      * Taken when a P runs out of work, by the fairness pick only once its
-     * head's fair_after has passed. */
-    struct gqueue overflow;
+     * head's hold (its entry's after) has passed. */
+    struct gring overflow;
     _Atomic int32_t runqsize;  /* runq + overflow */
+    /* For the fairness pick's lock-free look: runq.n, and the overflow
+     * head's hold (0: empty). Written under sched.lock. */
+    _Atomic int32_t runq_proper;
+    _Atomic int64_t overflow_next;
     struct m *allm;
 
     _Atomic int64_t lastpoll;  /* 0: an M is blocked in netpoll/timer sleep */
@@ -483,8 +496,11 @@ GORT_HIDDEN uint32_t gort__runq_len(struct p *pp);
 GORT_HIDDEN void gort__globrunq_put(struct g *gp);
 GORT_HIDDEN void gort__globrunq_put_overflow(struct g *gp);
 GORT_HIDDEN void gort__globrunq_putbatch(struct gqueue *q);
-GORT_HIDDEN struct g *gort__globrunq_get(struct p *pp, int32_t max);
-GORT_HIDDEN struct g *gort__globrunq_get_fair(struct p *pp);
+GORT_HIDDEN int32_t gort__globrunq_take(struct p *pp, int32_t max,
+                                        int64_t fair_now, struct g **out);
+GORT_HIDDEN struct g *gort__globrunq_install(struct p *pp, struct g **got,
+                                            int32_t n);
+GORT_HIDDEN void gort__globrunq_fini(void);
 
 /* ---- G state ------------------------------------------------------------ */
 

@@ -166,22 +166,33 @@ static struct g *steal_work(struct p *pp, bool *inherit)
  */
 static struct g *fair_get(struct p *pp)
 {
-    if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) == 0)
+    struct sched *s = &gort__sched;
+    if (atomic_load_explicit(&s->runqsize, memory_order_relaxed) == 0)
         return NULL;
-    gort__lock(&gort__sched.lock);
-    struct g *gp = gort__globrunq_get_fair(pp);
-    gort__unlock(&gort__sched.lock);
-    return gp;
+    int64_t now = gort__nanotime();
+    if (atomic_load_explicit(&s->runq_proper, memory_order_relaxed) == 0) {
+        /* Only the overflow, if anything: look at its hold lock-free. */
+        int64_t next = atomic_load_explicit(&s->overflow_next,
+                                            memory_order_relaxed);
+        if (next == 0 || next > now)
+            return NULL;
+    }
+    struct g *got[1];
+    gort__lock(&s->lock);
+    int32_t n = gort__globrunq_take(pp, 1, now, got);
+    gort__unlock(&s->lock);
+    return gort__globrunq_install(pp, got, n);
 }
 
 static struct g *global_get(struct p *pp, int32_t max)
 {
     if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) == 0)
         return NULL;
+    struct g *got[RUNQ_SIZE / 2];
     gort__lock(&gort__sched.lock);
-    struct g *gp = gort__globrunq_get(pp, max);
+    int32_t n = gort__globrunq_take(pp, max, 0, got);
     gort__unlock(&gort__sched.lock);
-    return gp;
+    return gort__globrunq_install(pp, got, n);
 }
 
 /* run_first readies every goroutine of q but the first, which it returns
@@ -284,9 +295,11 @@ drop:
         return NULL;
     }
     if (pp->id < atomic_load(&s->gomaxprocs)) {
-        if ((gp = gort__globrunq_get(pp, 0))) {
+        struct g *got[RUNQ_SIZE / 2];
+        int32_t n = gort__globrunq_take(pp, 0, 0, got);
+        if (n > 0) {
             gort__unlock(&s->lock);
-            return gp;
+            return gort__globrunq_install(pp, got, n);
         }
         if (!gort__runq_empty(pp)) {
             /* We came to retire pp, but gort_maxprocs grew back in the

@@ -18,11 +18,16 @@
  *    before it is queued, so spawning fails with -ENOMEM, not starting. A
  *    start still maps a slab when the free stacks sit in other Ps' caches
  *    (carve); only an mmap failure there is fatal.
- *  - A stack is in exactly one place: attached to a G, in one P's cache, or
- *    in the global pool. Pool entries above `warm` are cold: their pages
- *    were returned with MADV_DONTNEED.
- * Locking: pool.lock (rank: after sched.lock) guards the pool, the slab
- * list and the global credit; per-P caches are owner-only.
+ *  - A stack is in exactly one place: attached to a G, in one P's cache, in
+ *    the global pool, or in the hands of the gort__stack_alloc taking it.
+ *    Pool entries below ncold are cold: their pages were returned with
+ *    MADV_DONTNEED. Cache entries and stacks on a G are primed (guard
+ *    installed, top page committed).
+ * Locking: stk.lock (rank: after sched.lock) guards the pool, the slab
+ * list and the global credit; per-P caches are owner-only. The system
+ * calls that prime a stack run outside stk.lock (gort__stack_alloc): with
+ * several Ps starting goroutines at once they would otherwise queue the
+ * other Ps behind microseconds of kernel work.
  * See also: runtime/signal.c (overflow reports), docs/scheduler.md#stacks.
  */
 #include <errno.h>
@@ -211,7 +216,8 @@ static int grow_slabs(void)
 }
 
 /* install_guard protects the guard region of the slot at base and returns
- * how its overflow will be caught. */
+ * how its overflow will be caught. Called without stk.lock: the budget
+ * is claimed before the call and handed back if it fails. */
 static uint32_t install_guard(uintptr_t base)
 {
     if (stk.madv_guard &&
@@ -219,11 +225,10 @@ static uint32_t install_guard(uintptr_t base)
         atomic_fetch_add(&stk.nmadvise, 1);
         return GUARD_MADVISE;
     }
-    if (atomic_load(&stk.nmprotect) < stk.mprotect_budget &&
-        mprotect((void *)base, GUARD_BYTES, PROT_NONE) == 0) {
-        atomic_fetch_add(&stk.nmprotect, 1);
+    if (atomic_fetch_add(&stk.nmprotect, 1) < stk.mprotect_budget &&
+        mprotect((void *)base, GUARD_BYTES, PROT_NONE) == 0)
         return GUARD_MPROTECT;
-    }
+    atomic_fetch_sub(&stk.nmprotect, 1);
     atomic_fetch_add(&stk.ncanary, 1);
     return GUARD_CANARY;
 }
@@ -240,7 +245,8 @@ static void populate_top(const struct stack *st)
             MADV_POPULATE_WRITE);
 }
 
-/* carve takes a never-used slot. Caller holds stk.lock.
+/* carve claims a never-used slot; its guard and top page are set up by
+ * prime, after stk.lock is dropped. Caller holds stk.lock.
  *
  * Every reservation has a slot behind it, but not always one the caller
  * can reach: a goroutine reserved on one P and started on another needs a
@@ -262,13 +268,25 @@ static void carve(struct stack *st)
     }
     uintptr_t base = stk.carve->base + (uintptr_t)stk.carve_next++ * stk.slot;
     stk.carved++;
-    st->guard = install_guard(base);
+    st->guard = GUARD_NONE;
     st->lo = base + GUARD_BYTES;
     st->hi = base + stk.slot;
+}
+
+/* prime readies a stack that has no pages: a freshly carved one (guard
+ * still to install) or a cold one from the pool (scavenged). The system
+ * calls it makes cost microseconds in a virtual machine, so they run
+ * outside stk.lock, on a stack nobody else can reach yet. */
+static void prime(struct stack *st)
+{
+    if (st->guard == GUARD_NONE) {
+        st->guard = install_guard(st->lo - GUARD_BYTES);
+        /* Tell valgrind this range is a stack, so switching onto it is
+         * not taken for a wild stack-pointer change; a no-op outside
+         * valgrind. */
+        (void)VALGRIND_STACK_REGISTER(st->lo, st->hi);
+    }
     populate_top(st);
-    /* Tell valgrind this range is a stack, so switching onto it is not
-     * taken for a wild stack-pointer change; a no-op outside valgrind. */
-    (void)VALGRIND_STACK_REGISTER(st->lo, st->hi);
 }
 
 int gort__stack_reserve(struct p *pp)
@@ -325,36 +343,36 @@ void gort__stack_alloc(struct p *pp, struct stack *st)
         *st = c->s[--c->n];
         return;
     }
+    /* Refill half a cache at once so the lock is taken rarely. The last
+     * ncold taken are cold: the pool is LIFO with its cold part at the
+     * bottom. */
+    struct stack got[CACHE_MAX / 2];
+    uint32_t want = c ? CACHE_MAX / 2 : 1, n = 0, ncold = 0;
     gort__lock(&stk.lock);
-    /* Refill half a cache at once so the lock is taken rarely. */
-    uint32_t want = c ? CACHE_MAX / 2 : 1;
-    while (want > 0 && stk.npool > 0) {
-        struct stack s = stk.pool[--stk.npool];
+    while (n < want && stk.npool > 0) {
+        got[n++] = stk.pool[--stk.npool];
         if (stk.npool < stk.ncold) {
             stk.ncold = stk.npool;
-            populate_top(&s); /* scavenged: its pages are gone */
+            ncold++;
         }
         if (stk.npool < stk.lowwater)
             stk.lowwater = stk.npool;
-        write_canary(&s); /* a cold stack lost it with its pages */
-        if (c)
-            c->s[c->n++] = s;
-        else
-            *st = s;
-        want--;
     }
-    if (!c) {
-        if (want)
-            carve(st);
-        gort__unlock(&stk.lock);
-        write_canary(st);
-        return;
+    if (n == 0) {
+        carve(&got[0]);
+        n = ncold = 1;
     }
-    if (c->n == 0)
-        carve(&c->s[c->n++]);
     gort__unlock(&stk.lock);
-    *st = c->s[--c->n];
-    write_canary(st);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i >= n - ncold)
+            prime(&got[i]);
+        write_canary(&got[i]); /* a cold stack lost it with its pages */
+    }
+    *st = got[--n];
+    if (c) {
+        memcpy(c->s, got, n * sizeof got[0]);
+        c->n = n;
+    }
 }
 
 /* pool_put appends n stacks to the pool. Caller holds stk.lock. */

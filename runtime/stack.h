@@ -16,6 +16,7 @@ struct stack_cache;
 
 /* How a stack's overflow is caught (struct stack.guard). */
 enum stack_guard {
+    GUARD_NONE = 0,     /* carved, not yet primed (stack.c): never on a G */
     GUARD_MADVISE = 1,  /* MADV_GUARD_INSTALL pages: no extra mapping */
     GUARD_MPROTECT = 2, /* PROT_NONE pages: splits the mapping (2 VMAs) */
     GUARD_CANARY = 3,   /* a canary word checked at every switch */

@@ -3,11 +3,10 @@
  * NewTicker) on top of the runtime timers of timer.c.
  *
  * Invariants:
- *  - gort_sleep's timer lives on the sleeping goroutine's stack (stacks
- *    never move) and is a TIMER_HANDOFF timer: the firing path readies the
- *    goroutine and never touches the timer again, so a sleep allocates
- *    nothing and needs no cleanup. It is armed in the park commit function
- *    (Go: resetForSleep), so it cannot fire before the goroutine is parked.
+ *  - A sleeping goroutine is its own timer-heap entry (timer.c,
+ *    E_SLEEPER), put there by the park commit function (Go:
+ *    resetForSleep), so it cannot fire before the goroutine is parked; the
+ *    firing readies it. A sleep allocates nothing and needs no cleanup.
  *  - A gort_timer/gort_ticker firing sends only if the seq it was armed
  *    with is still gt->seq. Stop and Reset bump gt->seq and drain the
  *    one-value buffer under gt->mu, and the firing send also happens under
@@ -73,26 +72,12 @@ static int64_t when_of(int64_t ns)
 
 /* ---- Sleep -------------------------------------------------------------- */
 
-struct sleeper {
-    struct timer t;
-    int64_t when;
-};
-
-/* sleep_wake is the sleep timer's callback (Go: goroutineReady). */
-static void sleep_wake(void *arg, uintptr_t seq, int64_t when)
-{
-    (void)seq;
-    (void)when;
-    gort__ready(arg);
-}
-
-/* sleep_commit arms the sleep timer once gp is off its stack (Go:
- * resetForSleep). Runs on g0 with the P. */
+/* sleep_commit puts the sleeper on a timer heap once it is off its stack
+ * (Go: resetForSleep), so even a 1 ns sleep cannot fire before it is
+ * parked. Runs on g0 with the P. */
 static bool sleep_commit(struct g *gp, void *arg)
 {
-    (void)gp;
-    struct sleeper *s = arg;
-    gort__timer_reset(&s->t, s->when, 0, 0);
+    gort__timers_sleep(gp, *(int64_t *)arg);
     return true;
 }
 
@@ -118,12 +103,8 @@ void gort_sleep(int64_t ns)
         thread_sleep(ns);
         return;
     }
-    struct sleeper s;
-    gort__timer_init_handoff(&s.t, sleep_wake, gp);
-    s.when = when_of(ns);
-    gp->sleeptimer = &s.t;
-    gort__park(sleep_commit, &s, WAIT_SLEEP);
-    gp->sleeptimer = NULL;
+    int64_t when = when_of(ns);
+    gort__park(sleep_commit, &when, WAIT_SLEEP);
 }
 
 /* ---- After -------------------------------------------------------------- */

@@ -5,7 +5,10 @@
  * Invariants:
  *  - t is on heap ts iff t->ts == ts; then ts->whens[t->idx] == t->when
  *    and ts->heap[t->idx] == t, except that a TIMER_HANDOFF timer's entry
- *    is tagged (NOIDX) and its idx not kept. A timer is on one heap at most.
+ *    is tagged (E_HANDOFF) and its idx not kept. A timer is on one heap at
+ *    most. A sleeping goroutine is an entry of its own (E_SLEEPER, the G
+ *    itself, no struct timer): on one heap from gort__timers_sleep until
+ *    it fires, which readies it.
  *  - ts->whens is a 4-ary min-heap (parent (i-1)/4, children 4i+1..4i+4);
  *    ts->minwhen == whens[0], or 0 when the heap is empty.
  *  - Only a caller holding t->mu inserts t (gort__timer_reset), except
@@ -19,14 +22,15 @@
  *    than Go's lazy timerZombie/timerModified marks, and still O(log n).
  *  - The firing path copies f, arg and seq under the heap lock, counts
  *    itself in t->running (unless TIMER_HANDOFF), releases the lock, and
- *    calls f. After f it touches t only to drop t->running. Due handoff
- *    timers at the head are popped in batches of up to FIRE_BATCH under
- *    one hold of the lock (fire_handoffs).
+ *    calls f. After f it touches t only to drop t->running. Due tagged
+ *    entries (handoff timers, sleepers) at the head are popped in batches
+ *    of up to FIRE_BATCH under one hold of the lock (fire_batch).
  *  - minwhen is republished only when the minimum changed.
  *
- * Locking: t->mu, then a heap lock (ts->lock); a TIMER_HANDOFF timer is
- * armed under the heap lock alone (arm_handoff), which it must not touch
- * once that lock is free. The firing path never takes
+ * Locking: t->mu, then a heap lock (ts->lock); a TIMER_HANDOFF timer and
+ * a sleeper are armed under the heap lock alone (arm_handoff,
+ * gort__timers_sleep), and the arming code must not touch them once that
+ * lock is free. The firing path never takes
  * t->mu: it runs with only the heap lock and calls f with no lock held, so
  * the two orders cannot cross. Two heap locks are held together only by
  * gort__timers_move, in address order. timers_next/_pending read minwhen
@@ -48,38 +52,45 @@ static _Atomic int32_t moving;
 /* ---- Heap primitives (caller holds ts->lock) ---------------------------- */
 
 /*
- * Heap entries are timer pointers whose low bit (NOIDX) marks a
- * TIMER_HANDOFF timer. Those are never taken off a heap except by firing,
- * so their idx is not maintained: sifting then moves entries within the
- * arrays and never writes into a timer, which for a sleeper lives on a
- * cold goroutine stack (one cache miss per heap level otherwise).
+ * A heap entry is a tagged word. Untagged, it is a timer whose idx the
+ * heap keeps. Tagged, it is one that is never taken off a heap except by
+ * firing, so no idx is kept for it, and sifting moves entries within the
+ * two dense arrays without ever writing outside them:
+ *  - E_HANDOFF: a TIMER_HANDOFF timer (gort_after's);
+ *  - E_SLEEPER: a goroutine in gort_sleep, named directly, since all its
+ *    firing does is ready it (Go: goroutineReady). A sleeper's timer on
+ *    its own stack would be a TLB miss and a cache miss per firing: its
+ *    descriptor is dense and touched by gort__ready anyway.
  */
-#define NOIDX ((uintptr_t)1)
+#define E_HANDOFF ((uintptr_t)1)
+#define E_SLEEPER ((uintptr_t)2)
+#define E_TAGS (E_HANDOFF | E_SLEEPER)
+_Static_assert(_Alignof(struct timer) > E_TAGS && _Alignof(struct g) > E_TAGS,
+               "heap entries keep their tags in the low bits of a pointer");
 
-static inline struct timer *entry_timer(struct timer *e)
+static inline struct timer *entry_timer(uintptr_t e)
 {
-    return (struct timer *)((uintptr_t)e & ~NOIDX);
+    return (struct timer *)(e & ~E_TAGS);
 }
 
-static inline struct timer *timer_entry(struct timer *t)
+static inline uintptr_t timer_entry(struct timer *t)
 {
-    return (t->state & TIMER_HANDOFF) ? (struct timer *)((uintptr_t)t | NOIDX)
-                                      : t;
+    return (uintptr_t)t | ((t->state & TIMER_HANDOFF) ? E_HANDOFF : 0);
 }
 
 /* heap_set stores entry e (due at when) at slot i. */
-static inline void heap_set(struct timers *ts, size_t i, struct timer *e,
+static inline void heap_set(struct timers *ts, size_t i, uintptr_t e,
                             int64_t when)
 {
     ts->heap[i] = e;
     ts->whens[i] = when;
-    if (!((uintptr_t)e & NOIDX))
-        e->idx = (int32_t)i;
+    if (!(e & E_TAGS))
+        entry_timer(e)->idx = (int32_t)i;
 }
 
 static void sift_up(struct timers *ts, size_t i)
 {
-    struct timer *t = ts->heap[i];
+    uintptr_t e = ts->heap[i];
     int64_t when = ts->whens[i];
     while (i > 0) {
         size_t parent = (i - 1) / 4;
@@ -88,13 +99,13 @@ static void sift_up(struct timers *ts, size_t i)
         heap_set(ts, i, ts->heap[parent], ts->whens[parent]);
         i = parent;
     }
-    heap_set(ts, i, t, when);
+    heap_set(ts, i, e, when);
 }
 
 static void sift_down(struct timers *ts, size_t i)
 {
     size_t n = ts->len;
-    struct timer *t = ts->heap[i];
+    uintptr_t e = ts->heap[i];
     int64_t when = ts->whens[i];
     for (;;) {
         size_t c = 4 * i + 1;
@@ -113,7 +124,7 @@ static void sift_down(struct timers *ts, size_t i)
         heap_set(ts, i, ts->heap[best], bw);
         i = best;
     }
-    heap_set(ts, i, t, when);
+    heap_set(ts, i, e, when);
 }
 
 /* heap_fix restores the heap order around slot i after whens[i] changed. */
@@ -128,7 +139,7 @@ static void heap_fix(struct timers *ts, size_t i)
 static void heap_grow(struct timers *ts)
 {
     uint32_t cap = ts->cap ? ts->cap * 2 : 64;
-    struct timer **heap = realloc(ts->heap, cap * sizeof *heap);
+    uintptr_t *heap = realloc(ts->heap, cap * sizeof *heap);
     if (heap == NULL)
         gort__throw("out of memory allocating timer heap");
     ts->heap = heap;
@@ -139,33 +150,41 @@ static void heap_grow(struct timers *ts)
     ts->cap = cap;
 }
 
-/* heap_add puts t on ts, due at when. */
-static void heap_add(struct timers *ts, struct timer *t, int64_t when)
+/* heap_put puts entry e on ts, due at when; a timer behind e learns where
+ * it is. */
+static void heap_put(struct timers *ts, uintptr_t e, int64_t when)
 {
     if (ts->len == ts->cap)
         heap_grow(ts);
     size_t i = ts->len++;
-    t->when = when;
-    heap_set(ts, i, timer_entry(t), when);
+    heap_set(ts, i, e, when);
     sift_up(ts, i);
-    /* store-release; pairs with the load-acquire in lock_heap_of. */
-    __atomic_store_n(&t->ts, ts, __ATOMIC_RELEASE);
+    if (!(e & E_SLEEPER)) {
+        struct timer *t = entry_timer(e);
+        t->when = when;
+        /* store-release; pairs with the load-acquire in lock_heap_of. */
+        __atomic_store_n(&t->ts, ts, __ATOMIC_RELEASE);
+    }
 }
 
-/* heap_del takes the timer at slot i off ts. */
-static void heap_del(struct timers *ts, size_t i)
+/* heap_del takes the entry at slot i off ts and returns it. */
+static uintptr_t heap_del(struct timers *ts, size_t i)
 {
-    struct timer *t = entry_timer(ts->heap[i]);
+    uintptr_t e = ts->heap[i];
     size_t last = --ts->len;
     if (i != last) {
         heap_set(ts, i, ts->heap[last], ts->whens[last]);
         heap_fix(ts, i);
     }
-    ts->heap[last] = NULL;
-    t->idx = -1;
-    /* store-release; pairs with the load-acquire in lock_heap_of and
-     * publishes the t->running increment of the firing path. */
-    __atomic_store_n(&t->ts, NULL, __ATOMIC_RELEASE);
+    ts->heap[last] = 0;
+    if (!(e & E_SLEEPER)) {
+        struct timer *t = entry_timer(e);
+        t->idx = -1;
+        /* store-release; pairs with the load-acquire in lock_heap_of and
+         * publishes the t->running increment of the firing path. */
+        __atomic_store_n(&t->ts, NULL, __ATOMIC_RELEASE);
+    }
+    return e;
 }
 
 /* publish stores the heap's minimum for lock-free readers. seq_cst: the
@@ -259,44 +278,62 @@ static void run_head(struct timers *ts, int64_t now)
     gort__lock(&ts->lock);
 }
 
-/* FIRE_BATCH bounds the handoff timers popped under one hold of the heap
+/* FIRE_BATCH bounds the tagged entries popped under one hold of the heap
  * lock; their copies live on the scheduler's stack. */
 enum { FIRE_BATCH = 32 };
 
 struct firing {
-    void (*f)(void *, uintptr_t, int64_t);
-    void *arg;
+    uintptr_t e;
     int64_t when;
+    void (*f)(void *, uintptr_t, int64_t); /* E_HANDOFF: t's callback */
+    void *arg;
 };
 
-static inline bool head_is_handoff(struct timers *ts)
+static inline bool head_is_tagged(struct timers *ts)
 {
-    return ((uintptr_t)ts->heap[0] & NOIDX) != 0;
+    return (ts->heap[0] & E_TAGS) != 0;
 }
 
-/* fire_handoffs pops the due TIMER_HANDOFF timers at the head of ts (up to
- * FIRE_BATCH; the head is one), then calls them with the lock dropped: one
- * lock round trip and one publish for the batch instead of one per timer,
- * which is what a crowd of sleepers waking at once costs. Caller holds
- * ts->lock; it is released around the callbacks and held on return. */
-static void fire_handoffs(struct timers *ts, int64_t now)
+/* fire_batch pops the due tagged entries at the head of ts (up to
+ * FIRE_BATCH; the head is one), then fires them with the lock dropped: one
+ * lock round trip and one publish for the batch instead of one per entry,
+ * which is what a crowd of sleepers waking at once costs. Each popped
+ * sleeper's descriptor, then its stack's top line, is prefetched, so the
+ * cache misses of the batch overlap instead of queueing behind each other
+ * in gort__ready and the switches that follow. Caller holds ts->lock; it is released around the firings
+ * and held on return. */
+static void fire_batch(struct timers *ts, int64_t now)
 {
     struct firing batch[FIRE_BATCH];
     int n = 0;
     do {
-        struct timer *t = entry_timer(ts->heap[0]);
-        batch[n++] = (struct firing){t->f, t->arg, ts->whens[0]};
-        heap_del(ts, 0);
-        /* The next head is likely due too: start pulling its cold timer
-         * (a line of a parked goroutine's stack) in. */
-        if (ts->len > 0)
-            __builtin_prefetch(entry_timer(ts->heap[0]));
+        struct firing *fi = &batch[n++];
+        fi->when = ts->whens[0];
+        fi->e = heap_del(ts, 0);
+        struct timer *t = entry_timer(fi->e);
+        if (fi->e & E_SLEEPER) {
+            __builtin_prefetch(t, 1);
+        } else {
+            fi->f = t->f;
+            fi->arg = t->arg;
+        }
     } while (n < FIRE_BATCH && ts->len > 0 && ts->whens[0] <= now &&
-             head_is_handoff(ts));
+             head_is_tagged(ts));
     publish_if_moved(ts);
     gort__unlock(&ts->lock);
-    for (int i = 0; i < n; i++)
-        batch[i].f(batch[i].arg, 0, batch[i].when); /* handoff: seq unused */
+    /* A second pass, once the descriptors are (nearly) in: pull in the
+     * line each sleeper will resume from (its saved registers), which the
+     * switch into it would otherwise miss on, one goroutine at a time. */
+    for (int i = 0; i < n; i++) {
+        if (batch[i].e & E_SLEEPER)
+            __builtin_prefetch(((struct g *)entry_timer(batch[i].e))->ctx.sp);
+    }
+    for (int i = 0; i < n; i++) {
+        if (batch[i].e & E_SLEEPER)
+            gort__ready((struct g *)entry_timer(batch[i].e));
+        else
+            batch[i].f(batch[i].arg, 0, batch[i].when); /* seq unused */
+    }
     gort__lock(&ts->lock);
 }
 
@@ -312,8 +349,8 @@ int64_t gort__timers_check(struct timers *ts, int64_t now)
         return next;
     gort__lock(&ts->lock);
     while (ts->len > 0 && ts->whens[0] <= now) {
-        if (head_is_handoff(ts))
-            fire_handoffs(ts, now);
+        if (head_is_tagged(ts))
+            fire_batch(ts, now);
         else
             run_head(ts, now);
     }
@@ -372,7 +409,7 @@ void gort__timers_move(struct timers *from, struct timers *to)
     gort__lock(&b->lock);
     int64_t oldmin = to->len ? to->whens[0] : 0;
     for (uint32_t i = 0; i < from->len; i++)
-        heap_add(to, entry_timer(from->heap[i]), from->whens[i]);
+        heap_put(to, from->heap[i], from->whens[i]);
     from->len = 0;
     from->closed = true;
     publish(to);
@@ -475,10 +512,22 @@ static struct timers *lock_local_heap(struct p *pp)
     gort__throw("timer armed outside gort_run");
 }
 
-/* arm_handoff adds a TIMER_HANDOFF timer to the caller's heap. Only its
- * owner can name such a timer until it fires (timer.h), so t->mu, which
- * orders modifiers, has nobody to order: the sleep path saves a lock
- * round trip. The firing path takes it off again. */
+/* push_local puts tagged entry e on the caller's heap, due at when. Only
+ * its owner can name a TIMER_HANDOFF timer or a sleeper until it fires
+ * (timer.h), so t->mu, which orders modifiers, has nobody to order: the
+ * sleep path saves a lock round trip. The firing path takes it off again. */
+static void push_local(uintptr_t e, int64_t when)
+{
+    struct timers *ts = lock_local_heap(my_p());
+    int64_t oldmin = ts->len ? ts->whens[0] : 0;
+    heap_put(ts, e, when);
+    publish_if_moved(ts);
+    gort__unlock(&ts->lock); /* e may fire, and its owner go, from here */
+    if (oldmin == 0 || when < oldmin)
+        gort__sched_timer_added(when);
+}
+
+/* arm_handoff adds a TIMER_HANDOFF timer to the caller's heap. */
 static void arm_handoff(struct timer *t, int64_t when, int64_t period,
                         uintptr_t seq)
 {
@@ -489,13 +538,14 @@ static void arm_handoff(struct timer *t, int64_t when, int64_t period,
         gort__throw("timer_reset: handoff timer is pending");
     t->period = 0;
     t->seq = seq;
-    struct timers *ts = lock_local_heap(my_p());
-    int64_t oldmin = ts->len ? ts->whens[0] : 0;
-    heap_add(ts, t, when);
-    publish_if_moved(ts);
-    gort__unlock(&ts->lock); /* t may fire, and its owner go, from here */
-    if (oldmin == 0 || when < oldmin)
-        gort__sched_timer_added(when);
+    push_local(timer_entry(t), when);
+}
+
+void gort__timers_sleep(struct g *gp, int64_t when)
+{
+    if (when <= 0)
+        when = 1; /* 0 means "not set" */
+    push_local((uintptr_t)gp | E_SLEEPER, when);
 }
 
 bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
@@ -527,7 +577,7 @@ bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
         ts = lock_local_heap(pp);
     }
     int64_t oldmin = ts->len ? ts->whens[0] : 0;
-    heap_add(ts, t, when);
+    heap_put(ts, timer_entry(t), when);
     publish_if_moved(ts);
     /* t->mu first, in reverse order of taking: once ts->lock is free, t
      * may fire at once. */

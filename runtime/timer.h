@@ -20,6 +20,7 @@
 
 #include "lock.h"
 
+struct g;
 struct p;
 struct timer;
 
@@ -91,12 +92,11 @@ __attribute__((visibility("hidden"))) void gort__timer_wait(struct timer *t);
 /* A P's heap. minwhen is read without the lock by other Ms (0: empty). */
 struct timers {
     struct lock lock;
-    struct timer **heap;
+    uintptr_t *heap;            /* tagged entries: timer.c */
     uint32_t len, cap;
     struct p *pp;
 
-    /* heap[i]'s low bit tags a TIMER_HANDOFF timer (timer.c: NOIDX).
-     * Added by timer.c, protected by lock. whens[i] == heap[i]->when,
+    /* Added by timer.c, protected by lock. whens[i] is heap[i]'s when,
      * kept beside the pointers so sifting never touches a timer (Go's
      * timerWhen). closed: gort__timers_move emptied this heap because its
      * P is going away; adders go elsewhere until the P is live again. */
@@ -108,6 +108,15 @@ struct timers {
      * line of the lock that every sleep and check of this P takes. */
     _Alignas(64) _Atomic int64_t minwhen;
 };
+
+/*
+ * gort__timers_sleep puts gp, parked for gort_sleep, on the caller's heap
+ * (or the first open one): at `when` the firing path readies it (Go:
+ * resetForSleep + goroutineReady). No struct timer is involved: gp is its
+ * own heap entry until it fires, and nobody else may ready it meanwhile.
+ */
+__attribute__((visibility("hidden"))) void gort__timers_sleep(struct g *gp,
+                                                              int64_t when);
 
 /* gort__timers_init / _destroy set up and free a P's heap. */
 __attribute__((visibility("hidden"))) void gort__timers_init(struct timers *ts,

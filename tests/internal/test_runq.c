@@ -28,6 +28,19 @@ static void teardown(void)
 {
     free(pp);
     free(thief);
+    gort__globrunq_fini();
+}
+
+/* take is one pick off the global queues as the scheduler makes it: a
+ * batch of up to max (0: a fair share), or the fairness pick. */
+static struct g *take(int32_t max, bool fair)
+{
+    struct g *got[RUNQ_SIZE / 2];
+    gort__lock(&gort__sched.lock);
+    int32_t n = gort__globrunq_take(pp, max, fair ? gort__nanotime() : 0,
+                                    got);
+    gort__unlock(&gort__sched.lock);
+    return gort__globrunq_install(pp, got, n);
 }
 
 TestSuite(runq, .init = setup, .fini = teardown);
@@ -71,26 +84,30 @@ Test(runq, full_ring_moves_half_to_the_global_overflow_queue)
     /* The oldest half went to the overflow (not the queue proper, which
      * the fairness pick serves), in order, followed by the new G, each
      * held back from the fairness pick. */
-    cr_assert(eq(ptr, gort__sched.runq.head, NULL));
-    struct g *gp = gort__sched.overflow.head;
-    for (int i = 0; i < RUNQ_SIZE / 2; i++, gp = gp->schedlink) {
-        cr_assert(eq(ptr, gp, &gs[i]));
-        cr_assert(gt(i64, gp->fair_after, gort__nanotime()));
+    cr_assert(eq(u32, gort__sched.runq.n, 0));
+    struct gring *o = &gort__sched.overflow;
+    cr_assert(eq(u32, o->n, RUNQ_SIZE / 2 + 1));
+    for (uint32_t i = 0; i <= RUNQ_SIZE / 2; i++) {
+        struct gring_slot *e = &o->slot[(o->head + i) & (o->cap - 1)];
+        cr_assert(eq(ptr, e->g, &gs[i < RUNQ_SIZE / 2 ? i : RUNQ_SIZE]));
+        cr_assert(gt(i64, e->after, gort__nanotime()));
+        cr_assert(eq(i64, e->g->fair_after, e->after));
     }
-    cr_assert(eq(ptr, gp, &gs[RUNQ_SIZE]));
+    cr_assert(eq(i64, atomic_load(&gort__sched.overflow_next),
+                 o->slot[o->head].after));
     /* The fairness pick leaves it; a P out of work takes it. */
-    gort__lock(&gort__sched.lock);
-    cr_assert(eq(ptr, gort__globrunq_get_fair(pp), NULL));
-    gort__unlock(&gort__sched.lock);
+    cr_assert(eq(ptr, take(1, true), NULL));
     while (gort__runq_len(pp) > 0) {
         bool inherit;
         gort__runq_get(pp, &inherit);
     }
-    gort__lock(&gort__sched.lock);
-    gp = gort__globrunq_get(pp, 0);
-    gort__unlock(&gort__sched.lock);
+    struct g *gp = take(0, false);
     cr_assert(eq(ptr, gp, &gs[0]));
     cr_assert(eq(i64, gp->fair_after, 0));
+    /* A fair share of 129 with 2 Ps: 65, one to run and 64 queued. */
+    cr_assert(eq(u32, gort__runq_len(pp), 64));
+    cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), 64));
+    cr_assert(eq(i64, gs[1].fair_after, 0));
 }
 
 Test(runq, fairness_pick_serves_the_queue_proper_before_the_overflow)
@@ -99,12 +116,37 @@ Test(runq, fairness_pick_serves_the_queue_proper_before_the_overflow)
         gort__runq_put(pp, &gs[i], false); /* half spills to the overflow */
     gort__lock(&gort__sched.lock);
     gort__globrunq_put(&gs[RUNQ_SIZE + 1]); /* e.g. readied off a P */
-    cr_assert(eq(ptr, gort__globrunq_get_fair(pp), &gs[RUNQ_SIZE + 1]));
-    cr_assert(eq(ptr, gort__globrunq_get_fair(pp), NULL));
-    /* Once the overflow's head waited FAIR_HOLD_NS, it is served too. */
-    gort__sched.overflow.head->fair_after = gort__nanotime() - 1;
-    cr_assert(eq(ptr, gort__globrunq_get_fair(pp), &gs[0]));
     gort__unlock(&gort__sched.lock);
+    cr_assert(eq(i32, atomic_load(&gort__sched.runq_proper), 1));
+    cr_assert(eq(ptr, take(1, true), &gs[RUNQ_SIZE + 1]));
+    cr_assert(eq(i32, atomic_load(&gort__sched.runq_proper), 0));
+    cr_assert(eq(ptr, take(1, true), NULL));
+    /* Once the overflow's head waited FAIR_HOLD_NS, it is served too. */
+    struct gring *o = &gort__sched.overflow;
+    o->slot[o->head].after = gort__nanotime() - 1;
+    cr_assert(eq(ptr, take(1, true), &gs[0]));
+    cr_assert(eq(ptr, take(1, true), NULL)); /* gs[1] is still held */
+}
+
+Test(runq, global_queue_grows_and_keeps_fifo_order_across_the_wrap)
+{
+    /* Put and take in rounds so the ring's head wraps while it grows. */
+    int put = 0, got = 0;
+    for (int round = 0; round < 8; round++) {
+        gort__lock(&gort__sched.lock);
+        for (int i = 0; i < 100 && put < 1024; i++)
+            gort__globrunq_put(&gs[put++]);
+        gort__unlock(&gort__sched.lock);
+        for (int i = 0; i < 60; i++) {
+            struct g *gp = take(1, false);
+            cr_assert(eq(ptr, gp, &gs[got++]));
+        }
+    }
+    cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), put - got));
+    while (got < put)
+        cr_assert(eq(ptr, take(1, false), &gs[got++]));
+    cr_assert(eq(ptr, take(1, false), NULL));
+    cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), 0));
 }
 
 Test(runq, thief_takes_half_rounded_up)
@@ -136,9 +178,8 @@ Test(runq, global_batch_is_a_fair_share)
     for (int i = 0; i < 100; i++)
         gort__gqueue_push(&q, &gs[i]);
     gort__globrunq_putbatch(&q);
-    gort__lock(&gort__sched.lock);
-    struct g *gp = gort__globrunq_get(pp, 0);
-    gort__unlock(&gort__sched.lock);
+    cr_assert(eq(ptr, q.head, NULL));
+    struct g *gp = take(0, false);
     cr_assert(eq(ptr, gp, &gs[0]));
     /* 100 / 2 procs + 1 = 51: one returned, 50 on the local ring. */
     cr_assert(eq(u32, gort__runq_len(pp), 50));
@@ -224,7 +265,9 @@ Test(runq, head_pushes_count_against_a_full_ring)
         seen[gp->goid] = true;
         n++;
     }
-    for (gp = gort__sched.overflow.head; gp; gp = gp->schedlink) {
+    struct gring *o = &gort__sched.overflow;
+    for (uint32_t i = 0; i < o->n; i++) {
+        gp = o->slot[(o->head + i) & (o->cap - 1)].g;
         cr_assert(not(seen[gp->goid]));
         seen[gp->goid] = true;
         n++;
@@ -273,11 +316,12 @@ Test(runq, head_pushes_race_thieves_without_loss_or_duplicates)
         while ((gp = gort__runq_get(pp, &inherit)))
             atomic_fetch_add(&taken[gp->goid], 1);
         /* The thief may still hold a batch: wait for its count. */
+        struct g *got[RUNQ_SIZE / 2];
+        int32_t n;
         gort__lock(&gort__sched.lock);
-        while ((gp = gort__gqueue_pop(&gort__sched.overflow))) {
-            atomic_fetch_sub(&gort__sched.runqsize, 1);
-            atomic_fetch_add(&taken[gp->goid], 1);
-        }
+        while ((n = gort__globrunq_take(pp, RUNQ_SIZE / 2, 0, got)) > 0)
+            for (int32_t i = 0; i < n; i++)
+                atomic_fetch_add(&taken[got[i]->goid], 1);
         gort__unlock(&gort__sched.lock);
         for (int i = 0; i < RACE_GS; i++) {
             for (int spin = 0; atomic_load(&taken[i]) == 0 && spin < 1000000;
