@@ -185,7 +185,7 @@ static struct g *direct_next(struct m *mp, struct g *gp, int action,
         return NULL;
     int64_t when = atomic_load_explicit(&pp->timers.minwhen,
                                         memory_order_relaxed);
-    if (when && when <= gort__nanotime())
+    if (when && when <= (mp->now_hint ? mp->now_hint : gort__nanotime()))
         return NULL;
     if (SYSBATCH_AGED(pp))
         return NULL; /* findrunnable flushes the batch */
@@ -211,6 +211,7 @@ void gort__switch_out(struct g *gp, int action)
     int saved_errno = *mp->errnop;
     bool inherit = false;
     struct g *next = direct_next(mp, gp, action, &inherit);
+    mp->now_hint = 0;
     mp->prev = gp;
     mp->after_switch = action;
     void **fake = action == AFTER_EXIT ? NULL : &gp->asan_fake_stack;

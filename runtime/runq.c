@@ -242,8 +242,10 @@ static void published(int32_t delta)
 {
     struct sched *s = &gort__sched;
     atomic_fetch_add_explicit(&s->runqsize, delta, memory_order_relaxed);
-    atomic_store_explicit(&s->runq_proper, (int32_t)s->runq.n,
-                          memory_order_relaxed);
+    if (atomic_load_explicit(&s->runq_proper, memory_order_relaxed) !=
+        (int32_t)s->runq.n)
+        atomic_store_explicit(&s->runq_proper, (int32_t)s->runq.n,
+                              memory_order_relaxed);
     int64_t next = 0;
     if (s->overflow.n > 0) {
         next = s->overflow.slot[s->overflow.head].after;

@@ -271,6 +271,10 @@ struct m {
     bool (*waitunlockf)(struct g *gp, void *arg);
     void *waitlock;
     int after_switch;          /* enum after_switch (sched.c) */
+    /* A clock reading the G switching out took just before (gort_sleep):
+     * the switch's due-timer check uses it instead of reading the clock
+     * again, and clears it (park.c, gort__switch_out). 0: none. */
+    int64_t now_hint;
     struct g *prev;            /* G that just switched out, to finish */
     struct g *nextg;           /* G to run next, picked by a switch */
     bool nextg_inherit;
