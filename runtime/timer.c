@@ -1,6 +1,7 @@
 /*
- * timer.c: per-P 4-ary min-heaps of runtime timers, run by the scheduler
- * (Go: runtime/time.go).
+ * timer.c: arming, stopping and firing runtime timers on per-P timer
+ * queues (a 4-ary heap and an in-order queue each: timerq.c), run by the
+ * scheduler (Go: runtime/time.go).
  *
  * Invariants:
  *  - t is on heap ts iff t->ts == ts; then ts->whens[t->idx] == t->when
@@ -9,8 +10,9 @@
  *    most. A sleeping goroutine is an entry of its own (E_SLEEPER, the G
  *    itself, no struct timer): on one heap from gort__timers_sleep until
  *    it fires, which readies it.
- *  - ts->whens is a 4-ary min-heap (parent (i-1)/4, children 4i+1..4i+4);
- *    ts->minwhen == whens[0], or 0 when the heap is empty.
+ *  - ts->minwhen == the earlier of the heap's and the in-order queue's
+ *    heads, or 0 when both are empty. "On heap ts" below means on either
+ *    of them (timerq.c).
  *  - Only a caller holding t->mu inserts t (gort__timer_reset), except
  *    that the firing path re-inserts a periodic timer it popped without
  *    ever releasing the heap lock in between, gort__timers_move moves it
@@ -36,12 +38,13 @@
  * gort__timers_move, in address order. timers_next/_pending read minwhen
  * atomically and take no lock.
  *
- * See also: runtime/timer.h (contract), runtime/time.c (public API),
- * docs/time.md, /work/shared/spec/go-runtime.md section 7.
+ * See also: runtime/timer.h (contract), runtime/timerq.c (the queues),
+ * runtime/time.c (public API), docs/time.md, Go's runtime/time.go.
  */
 #include <stdlib.h>
 
 #include "runtime.h"
+#include "timerq.h"
 
 #define MAX_WHEN INT64_MAX
 
@@ -49,150 +52,12 @@
  * lock-free reader, so gort__timers_pending answers true meanwhile. */
 static _Atomic int32_t moving;
 
-/* ---- Heap primitives (caller holds ts->lock) ---------------------------- */
-
-/*
- * A heap entry is a tagged word. Untagged, it is a timer whose idx the
- * heap keeps. Tagged, it is one that is never taken off a heap except by
- * firing, so no idx is kept for it, and sifting moves entries within the
- * two dense arrays without ever writing outside them:
- *  - E_HANDOFF: a TIMER_HANDOFF timer (gort_after's);
- *  - E_SLEEPER: a goroutine in gort_sleep, named directly, since all its
- *    firing does is ready it (Go: goroutineReady). A sleeper's timer on
- *    its own stack would be a TLB miss and a cache miss per firing: its
- *    descriptor is dense and touched by gort__ready anyway.
- */
-#define E_HANDOFF ((uintptr_t)1)
-#define E_SLEEPER ((uintptr_t)2)
-#define E_TAGS (E_HANDOFF | E_SLEEPER)
-_Static_assert(_Alignof(struct timer) > E_TAGS && _Alignof(struct g) > E_TAGS,
-               "heap entries keep their tags in the low bits of a pointer");
-
-static inline struct timer *entry_timer(uintptr_t e)
-{
-    return (struct timer *)(e & ~E_TAGS);
-}
-
-static inline uintptr_t timer_entry(struct timer *t)
-{
-    return (uintptr_t)t | ((t->state & TIMER_HANDOFF) ? E_HANDOFF : 0);
-}
-
-/* heap_set stores entry e (due at when) at slot i. */
-static inline void heap_set(struct timers *ts, size_t i, uintptr_t e,
-                            int64_t when)
-{
-    ts->heap[i] = e;
-    ts->whens[i] = when;
-    if (!(e & E_TAGS))
-        entry_timer(e)->idx = (int32_t)i;
-}
-
-static void sift_up(struct timers *ts, size_t i)
-{
-    uintptr_t e = ts->heap[i];
-    int64_t when = ts->whens[i];
-    while (i > 0) {
-        size_t parent = (i - 1) / 4;
-        if (when >= ts->whens[parent])
-            break;
-        heap_set(ts, i, ts->heap[parent], ts->whens[parent]);
-        i = parent;
-    }
-    heap_set(ts, i, e, when);
-}
-
-static void sift_down(struct timers *ts, size_t i)
-{
-    size_t n = ts->len;
-    uintptr_t e = ts->heap[i];
-    int64_t when = ts->whens[i];
-    for (;;) {
-        size_t c = 4 * i + 1;
-        if (c >= n)
-            break;
-        size_t end = c + 4 < n ? c + 4 : n, best = c;
-        int64_t bw = ts->whens[c];
-        for (size_t k = c + 1; k < end; k++) {
-            if (ts->whens[k] < bw) {
-                best = k;
-                bw = ts->whens[k];
-            }
-        }
-        if (bw >= when)
-            break;
-        heap_set(ts, i, ts->heap[best], bw);
-        i = best;
-    }
-    heap_set(ts, i, e, when);
-}
-
-/* heap_fix restores the heap order around slot i after whens[i] changed. */
-static void heap_fix(struct timers *ts, size_t i)
-{
-    if (i > 0 && ts->whens[i] < ts->whens[(i - 1) / 4])
-        sift_up(ts, i);
-    else
-        sift_down(ts, i);
-}
-
-static void heap_grow(struct timers *ts)
-{
-    uint32_t cap = ts->cap ? ts->cap * 2 : 64;
-    uintptr_t *heap = realloc(ts->heap, cap * sizeof *heap);
-    if (heap == NULL)
-        gort__throw("out of memory allocating timer heap");
-    ts->heap = heap;
-    int64_t *whens = realloc(ts->whens, cap * sizeof *whens);
-    if (whens == NULL)
-        gort__throw("out of memory allocating timer heap");
-    ts->whens = whens;
-    ts->cap = cap;
-}
-
-/* heap_put puts entry e on ts, due at when; a timer behind e learns where
- * it is. */
-static void heap_put(struct timers *ts, uintptr_t e, int64_t when)
-{
-    if (ts->len == ts->cap)
-        heap_grow(ts);
-    size_t i = ts->len++;
-    heap_set(ts, i, e, when);
-    sift_up(ts, i);
-    if (!(e & E_SLEEPER)) {
-        struct timer *t = entry_timer(e);
-        t->when = when;
-        /* store-release; pairs with the load-acquire in lock_heap_of. */
-        __atomic_store_n(&t->ts, ts, __ATOMIC_RELEASE);
-    }
-}
-
-/* heap_del takes the entry at slot i off ts and returns it. */
-static uintptr_t heap_del(struct timers *ts, size_t i)
-{
-    uintptr_t e = ts->heap[i];
-    size_t last = --ts->len;
-    if (i != last) {
-        heap_set(ts, i, ts->heap[last], ts->whens[last]);
-        heap_fix(ts, i);
-    }
-    ts->heap[last] = 0;
-    if (!(e & E_SLEEPER)) {
-        struct timer *t = entry_timer(e);
-        t->idx = -1;
-        /* store-release; pairs with the load-acquire in lock_heap_of and
-         * publishes the t->running increment of the firing path. */
-        __atomic_store_n(&t->ts, NULL, __ATOMIC_RELEASE);
-    }
-    return e;
-}
-
 /* publish stores the heap's minimum for lock-free readers. seq_cst: the
  * scheduler stores sched.polluntil then reads minwhen, we store minwhen
  * then read polluntil (gort__sched_timer_added): a Dekker pair. */
 static void publish(struct timers *ts)
 {
-    atomic_store(&ts->minwhen, ts->len ? ts->whens[0] : 0);
+    atomic_store(&ts->minwhen, ts_next(ts));
 }
 
 /* publish_if_moved publishes ts's minimum if it differs from the one
@@ -201,7 +66,7 @@ static void publish(struct timers *ts)
  * written, so the relaxed load reads the current value. */
 static void publish_if_moved(struct timers *ts)
 {
-    if ((ts->len ? ts->whens[0] : 0) !=
+    if (ts_next(ts) !=
         atomic_load_explicit(&ts->minwhen, memory_order_relaxed))
         publish(ts);
 }
@@ -214,6 +79,7 @@ void gort__timers_init(struct timers *ts, struct p *pp)
     ts->heap = NULL;
     ts->whens = NULL;
     ts->len = ts->cap = 0;
+    ts->fifo = (struct tfifo){0};
     atomic_store(&ts->minwhen, 0);
     ts->pp = pp;
     ts->closed = false;
@@ -221,17 +87,12 @@ void gort__timers_init(struct timers *ts, struct p *pp)
 
 /* gort__timers_destroy frees the heap. Timers still on it are abandoned
  * with it, as goroutines are when gort_run ends: they are not touched (a
- * sleeper's timer lives on a stack that may be gone already). */
+ * gort_after timer's memory may be gone already). */
 void gort__timers_destroy(struct timers *ts)
 {
     gort__lock(&ts->lock);
-    ts->len = 0;
+    gort__tq_free(ts);
     atomic_store(&ts->minwhen, 0);
-    free(ts->heap);
-    free(ts->whens);
-    ts->heap = NULL;
-    ts->whens = NULL;
-    ts->cap = 0;
     gort__unlock(&ts->lock);
 }
 
@@ -259,9 +120,9 @@ static void run_head(struct timers *ts, int64_t now)
             next = when + t->period * n;
         t->when = next;
         ts->whens[0] = next;
-        sift_down(ts, 0);
+        gort__tq_heap_fix(ts, 0);
     } else {
-        heap_del(ts, 0);
+        gort__tq_heap_del(ts, 0);
     }
     publish(ts);
     /* The next head is likely due too: start pulling its cold timer (for
@@ -289,27 +150,29 @@ struct firing {
     void *arg;
 };
 
-static inline bool head_is_tagged(struct timers *ts)
-{
-    return (ts->heap[0] & E_TAGS) != 0;
-}
-
-/* fire_batch pops the due tagged entries at the head of ts (up to
- * FIRE_BATCH; the head is one), then fires them with the lock dropped: one
- * lock round trip and one publish for the batch instead of one per entry,
- * which is what a crowd of sleepers waking at once costs. Each popped
- * sleeper's descriptor, then its stack's top line, is prefetched, so the
- * cache misses of the batch overlap instead of queueing behind each other
- * in gort__ready and the switches that follow. Caller holds ts->lock; it is released around the firings
- * and held on return. */
+/* fire_batch pops the due tagged entries at the heads of ts (up to
+ * FIRE_BATCH; the earlier head is one), then fires them with the lock
+ * dropped: one lock round trip and one publish for the batch instead of
+ * one per entry, which is what a crowd of sleepers waking at once costs.
+ * Each popped sleeper's descriptor, then its stack's top line, is
+ * prefetched, so the cache misses of the batch overlap instead of
+ * queueing behind each other in gort__ready and the switches that follow.
+ * Caller holds ts->lock; it is released around the firings and held on
+ * return. */
 static void fire_batch(struct timers *ts, int64_t now)
 {
     struct firing batch[FIRE_BATCH];
     int n = 0;
+    enum due src = due_head(ts, now);
     do {
         struct firing *fi = &batch[n++];
-        fi->when = ts->whens[0];
-        fi->e = heap_del(ts, 0);
+        if (src == DUE_FIFO) {
+            fi->when = fifo_min(ts);
+            fi->e = gort__tq_fifo_pop(ts);
+        } else {
+            fi->when = ts->whens[0];
+            fi->e = gort__tq_heap_del(ts, 0);
+        }
         struct timer *t = entry_timer(fi->e);
         if (fi->e & E_SLEEPER) {
             __builtin_prefetch(t, 1);
@@ -317,8 +180,8 @@ static void fire_batch(struct timers *ts, int64_t now)
             fi->f = t->f;
             fi->arg = t->arg;
         }
-    } while (n < FIRE_BATCH && ts->len > 0 && ts->whens[0] <= now &&
-             head_is_tagged(ts));
+        src = due_head(ts, now);
+    } while (n < FIRE_BATCH && (src == DUE_FIFO || src == DUE_HEAP_TAGGED));
     publish_if_moved(ts);
     gort__unlock(&ts->lock);
     /* A second pass, once the descriptors are (nearly) in: pull in the
@@ -348,13 +211,13 @@ int64_t gort__timers_check(struct timers *ts, int64_t now)
     if (next > now)
         return next;
     gort__lock(&ts->lock);
-    while (ts->len > 0 && ts->whens[0] <= now) {
-        if (head_is_tagged(ts))
-            fire_batch(ts, now);
-        else
+    for (enum due src; (src = due_head(ts, now)) != DUE_NONE;) {
+        if (src == DUE_HEAP_TIMER)
             run_head(ts, now);
+        else
+            fire_batch(ts, now);
     }
-    next = ts->len ? ts->whens[0] : 0;
+    next = ts_next(ts);
     gort__unlock(&ts->lock);
     return next;
 }
@@ -407,14 +270,22 @@ void gort__timers_move(struct timers *from, struct timers *to)
     struct timers *a = from < to ? from : to, *b = from < to ? to : from;
     gort__lock(&a->lock);
     gort__lock(&b->lock);
-    int64_t oldmin = to->len ? to->whens[0] : 0;
-    for (uint32_t i = 0; i < from->len; i++)
-        heap_put(to, from->heap[i], from->whens[i]);
+    int64_t oldmin = ts_next(to);
+    for (uint32_t i = 0; i < from->len; i++) {
+        if (from->heap[i] & E_TAGS)
+            gort__tq_put_tagged(to, from->heap[i], from->whens[i]);
+        else
+            gort__tq_heap_put(to, from->heap[i], from->whens[i]);
+    }
     from->len = 0;
+    while (from->fifo.len > 0) {
+        int64_t when = fifo_min(from);
+        gort__tq_put_tagged(to, gort__tq_fifo_pop(from), when);
+    }
     from->closed = true;
     publish(to);
     publish(from);
-    int64_t newmin = to->len ? to->whens[0] : 0;
+    int64_t newmin = ts_next(to);
     gort__unlock(&b->lock);
     gort__unlock(&a->lock);
     atomic_fetch_sub(&moving, 1);
@@ -519,8 +390,8 @@ static struct timers *lock_local_heap(struct p *pp)
 static void push_local(uintptr_t e, int64_t when)
 {
     struct timers *ts = lock_local_heap(my_p());
-    int64_t oldmin = ts->len ? ts->whens[0] : 0;
-    heap_put(ts, e, when);
+    int64_t oldmin = ts_next(ts);
+    gort__tq_put_tagged(ts, e, when);
     publish_if_moved(ts);
     gort__unlock(&ts->lock); /* e may fire, and its owner go, from here */
     if (oldmin == 0 || when < oldmin)
@@ -563,7 +434,7 @@ bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
     struct timers *old = lock_heap_of(t);
     bool pending = old != NULL;
     if (old != NULL)
-        heap_del(old, (size_t)t->idx);
+        gort__tq_heap_del(old, (size_t)t->idx);
     t->period = period;
     t->seq = seq;
     struct p *pp = my_p();
@@ -576,8 +447,8 @@ bool gort__timer_reset(struct timer *t, int64_t when, int64_t period,
         }
         ts = lock_local_heap(pp);
     }
-    int64_t oldmin = ts->len ? ts->whens[0] : 0;
-    heap_put(ts, timer_entry(t), when);
+    int64_t oldmin = ts_next(ts);
+    gort__tq_heap_put(ts, timer_entry(t), when);
     publish_if_moved(ts);
     /* t->mu first, in reverse order of taking: once ts->lock is free, t
      * may fire at once. */
@@ -595,7 +466,7 @@ bool gort__timer_stop(struct timer *t)
     if (ts != NULL && (t->state & TIMER_HANDOFF))
         gort__throw("timer_stop: handoff timer is pending");
     if (ts != NULL) {
-        heap_del(ts, (size_t)t->idx);
+        gort__tq_heap_del(ts, (size_t)t->idx);
         publish(ts);
         gort__unlock(&ts->lock);
     }

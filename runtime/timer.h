@@ -89,7 +89,18 @@ __attribute__((visibility("hidden"))) void gort__timer_init_handoff(
  */
 __attribute__((visibility("hidden"))) void gort__timer_wait(struct timer *t);
 
-/* A P's heap. minwhen is read without the lock by other Ms (0: empty). */
+/* A FIFO ring of tagged entries in nondecreasing due order (timer.c: the
+ * in-order queue). */
+struct tfifo {
+    struct tfifo_slot {
+        int64_t when;
+        uintptr_t e;
+    } *slot;
+    uint32_t head, len, cap;   /* cap: 0 or a power of two */
+};
+
+/* A P's heap and in-order queue. minwhen is read without the lock by
+ * other Ms (0: empty). */
 struct timers {
     struct lock lock;
     uintptr_t *heap;            /* tagged entries: timer.c */
@@ -101,6 +112,7 @@ struct timers {
      * timerWhen). closed: gort__timers_move emptied this heap because its
      * P is going away; adders go elsewhere until the P is live again. */
     int64_t *whens;
+    struct tfifo fifo;
     bool closed;
 
     /* On a line of its own: other Ps read it whenever they look for work

@@ -587,6 +587,101 @@ Test(time, heap_fires_timers_in_deadline_order)
     free(o);
 }
 
+/* Handoff timers (gort_after's kind) armed partly in due order, which the
+ * in-order queue takes, and partly out of it, which the heap takes,
+ * interleaved with plain timers: one P must fire all of them in due order
+ * whichever structure holds each. */
+enum { MIXED_N = 3000 };
+
+struct mixed {
+    struct timer t[MIXED_N];
+    int64_t fired[MIXED_N];
+    int nfired;
+};
+
+static void mixed_fire(void *arg, uintptr_t seq, int64_t when)
+{
+    (void)seq;
+    struct mixed *m = arg;
+    m->fired[m->nfired++] = when;
+}
+
+static int mixed_main(void *arg)
+{
+    struct mixed *m = arg;
+    int64_t base = gort_now() + GORT_MS(50), ordered = base;
+    for (int i = 0; i < MIXED_N; i++) {
+        int64_t when;
+        if (i % 3 == 0) {
+            gort__timer_init(&m->t[i], mixed_fire, m);
+            when = base + (int64_t)(rand() % 20000) * 1000;
+        } else {
+            gort__timer_init_handoff(&m->t[i], mixed_fire, m);
+            if (i % 3 == 1) /* in order: the in-order queue */
+                when = ordered += (rand() % 3) * 5000;
+            else /* early or late: the heap, or the queue's new tail */
+                when = base + (int64_t)(rand() % 20000) * 1000;
+        }
+        gort__timer_reset(&m->t[i], when, 0, (uintptr_t)i);
+    }
+    int64_t deadline = base + GORT_MS(20) + LATE;
+    gort_sleep(GORT_MS(80));
+    while (m->nfired < MIXED_N && gort_now() < deadline)
+        gort_sleep(GORT_MS(1));
+    for (int i = 0; i < MIXED_N; i += 3)
+        gort__timer_wait(&m->t[i]);
+    cr_assert(eq(int, m->nfired, MIXED_N));
+    for (int i = 1; i < m->nfired; i++)
+        cr_assert(le(i64, m->fired[i - 1], m->fired[i]), "fired in order");
+    return 0;
+}
+
+Test(time, timers_armed_in_and_out_of_order_fire_in_deadline_order)
+{
+    struct mixed *m = calloc(1, sizeof *m);
+    srand(7);
+    cr_assert(eq(int, run_rc(1, mixed_main, m), 0));
+    free(m);
+}
+
+/* Sleepers of three durations, started in an order that puts some in the
+ * in-order queue and some on the heap: each sleeps at least its time. */
+struct sleepers {
+    gort_wg wg;
+    _Atomic int early;
+};
+
+static void mixed_sleeper(void *arg)
+{
+    struct sleepers *s = arg;
+    int64_t d = GORT_MS(1 + (int64_t)(gort_id() % 3) * 2);
+    for (int i = 0; i < 5; i++) {
+        int64_t t0 = gort_now();
+        gort_sleep(d);
+        if (gort_now() - t0 < d)
+            atomic_fetch_add(&s->early, 1);
+    }
+    gort_wg_done(&s->wg);
+}
+
+static int mixed_sleep_main(void *arg)
+{
+    struct sleepers *s = arg;
+    gort_wg_add(&s->wg, 3000);
+    for (int i = 0; i < 3000; i++)
+        cr_assert(eq(int, gort_go(mixed_sleeper, s), 0));
+    gort_wg_wait(&s->wg);
+    cr_assert(eq(int, atomic_load(&s->early), 0), "a sleep ended early");
+    return 0;
+}
+
+Test(time, sleepers_of_mixed_durations_each_sleep_their_time)
+{
+    struct sleepers s = {0};
+    cr_assert(eq(int, run_rc(1, mixed_sleep_main, &s), 0));
+    cr_assert(eq(int, run_rc(4, mixed_sleep_main, &s), 0));
+}
+
 struct idle {
     _Atomic int fired;
     _Atomic bool created;
@@ -680,6 +775,33 @@ Test(time, timers_survive_shrinking_maxprocs)
 {
     struct idle s = {0};
     cr_assert(eq(int, run_rc(4, shrink_main, &s), 0));
+}
+
+static void long_sleeper(void *arg)
+{
+    gort_sleep(GORT_MS(30));
+    atomic_fetch_add((_Atomic int *)arg, 1);
+}
+
+static int shrink_sleep_main(void *arg)
+{
+    _Atomic int *woke = arg;
+    for (int i = 0; i < 400; i++) {
+        gort_go(long_sleeper, woke);
+        if (i % 20 == 0)
+            gort_sleep(GORT_US(100)); /* let other Ps pick some up */
+    }
+    gort_sleep(GORT_MS(5));
+    cr_assert(eq(int, gort_maxprocs(1), 4));
+    cr_assert(eq(int, wait_for(woke, 400), 400),
+              "sleepers of removed processors moved and woke");
+    return 0;
+}
+
+Test(time, sleepers_survive_shrinking_maxprocs)
+{
+    _Atomic int woke = 0;
+    cr_assert(eq(int, run_rc(4, shrink_sleep_main, &woke), 0));
 }
 
 /* ---- Stress ------------------------------------------------------------- */
