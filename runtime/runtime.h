@@ -499,6 +499,8 @@ GORT_HIDDEN bool gort__runq_empty(struct p *pp);
 GORT_HIDDEN uint32_t gort__runq_len(struct p *pp);
 GORT_HIDDEN void gort__globrunq_put(struct g *gp);
 GORT_HIDDEN void gort__globrunq_put_overflow(struct g *gp);
+GORT_HIDDEN void gort__globrunq_put_spill(struct g *const *gs, uint32_t n,
+                                         int64_t after);
 GORT_HIDDEN void gort__globrunq_putbatch(struct gqueue *q);
 GORT_HIDDEN int32_t gort__globrunq_take(struct p *pp, int32_t max,
                                         int64_t fair_now, struct g **out);
