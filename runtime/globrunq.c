@@ -25,6 +25,7 @@
 #include <stdlib.h>
 
 #include "proc.h"
+#include "ring.h"
 
 /* gring_room makes room for n more entries in r. */
 static void gring_room(struct gring *r, uint32_t n)
@@ -34,12 +35,10 @@ static void gring_room(struct gring *r, uint32_t n)
     uint32_t cap = r->cap ? r->cap : 256;
     while (cap < r->n + n)
         cap *= 2;
-    struct gring_slot *slot = malloc(cap * sizeof *slot);
+    struct gring_slot *slot =
+        ring_regrow(r->slot, sizeof *slot, r->head, r->n, r->cap, cap);
     if (slot == NULL)
         gort__throw("out of memory growing the global run queue");
-    for (uint32_t i = 0; i < r->n; i++)
-        slot[i] = r->slot[(r->head + i) & (r->cap - 1)];
-    free(r->slot);
     r->slot = slot;
     r->head = 0;
     r->cap = cap;

@@ -26,6 +26,7 @@
  */
 #include <stdlib.h>
 
+#include "ring.h"
 #include "runtime.h"
 #include "timerq.h"
 
@@ -154,12 +155,10 @@ uintptr_t gort__tq_heap_del(struct timers *ts, size_t i)
 static void fifo_grow(struct tfifo *q)
 {
     uint32_t cap = q->cap ? q->cap * 2 : 64;
-    struct tfifo_slot *slot = malloc(cap * sizeof *slot);
+    struct tfifo_slot *slot =
+        ring_regrow(q->slot, sizeof *slot, q->head, q->len, q->cap, cap);
     if (slot == NULL)
         gort__throw("out of memory allocating timer queue");
-    for (uint32_t i = 0; i < q->len; i++)
-        slot[i] = q->slot[(q->head + i) & (q->cap - 1)];
-    free(q->slot);
     q->slot = slot;
     q->head = 0;
     q->cap = cap;
