@@ -173,12 +173,11 @@ static void fire_batch(struct timers *ts, int64_t now)
             fi->when = ts->whens[0];
             fi->e = gort__tq_heap_del(ts, 0);
         }
-        struct timer *t = entry_timer(fi->e);
         if (fi->e & E_SLEEPER) {
-            __builtin_prefetch(t, 1);
+            __builtin_prefetch(entry_g(fi->e), 1);
         } else {
-            fi->f = t->f;
-            fi->arg = t->arg;
+            fi->f = entry_timer(fi->e)->f;
+            fi->arg = entry_timer(fi->e)->arg;
         }
         src = due_head(ts, now);
     } while (n < FIRE_BATCH && (src == DUE_FIFO || src == DUE_HEAP_TAGGED));
@@ -189,11 +188,11 @@ static void fire_batch(struct timers *ts, int64_t now)
      * switch into it would otherwise miss on, one goroutine at a time. */
     for (int i = 0; i < n; i++) {
         if (batch[i].e & E_SLEEPER)
-            __builtin_prefetch(((struct g *)entry_timer(batch[i].e))->ctx.sp);
+            __builtin_prefetch(entry_g(batch[i].e)->ctx.sp);
     }
     for (int i = 0; i < n; i++) {
         if (batch[i].e & E_SLEEPER)
-            gort__ready((struct g *)entry_timer(batch[i].e));
+            gort__ready(entry_g(batch[i].e));
         else
             batch[i].f(batch[i].arg, 0, batch[i].when); /* seq unused */
     }

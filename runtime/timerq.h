@@ -32,6 +32,12 @@ static inline struct timer *entry_timer(uintptr_t e)
     return (struct timer *)(e & ~E_TAGS);
 }
 
+/* entry_g returns the goroutine an E_SLEEPER entry names. */
+static inline struct g *entry_g(uintptr_t e)
+{
+    return (struct g *)(e & ~E_TAGS);
+}
+
 static inline uintptr_t timer_entry(struct timer *t)
 {
     return (uintptr_t)t | ((t->state & TIMER_HANDOFF) ? E_HANDOFF : 0);
