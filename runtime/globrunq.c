@@ -35,11 +35,8 @@ static void gring_room(struct gring *r, uint32_t n)
     uint32_t cap = r->cap ? r->cap : 256;
     while (cap < r->n + n)
         cap *= 2;
-    struct gring_slot *slot =
-        ring_regrow(r->slot, sizeof *slot, r->head, r->n, r->cap, cap);
-    if (slot == NULL)
-        gort__throw("out of memory growing the global run queue");
-    r->slot = slot;
+    r->slot = ring_regrow(r->slot, sizeof *r->slot, r->head, r->n, r->cap,
+                          cap, "out of memory growing the global run queue");
     r->head = 0;
     r->cap = cap;
 }
@@ -117,10 +114,10 @@ void gort__globrunq_putbatch(struct gqueue *q)
 
 /* gort__globrunq_take takes a batch of up to max Gs (0: a fair share; Go:
  * globrunqget) off the global queue into out, and returns how many; the
- * overflow is served only once the queue proper is empty. fair_now != 0
- * makes it the GLOBAL_FAIR_TICK pick (Go: globrunqget(pp, 1) every 61
- * ticks): one G from the queue proper, or else the overflow's head once
- * its hold has passed at fair_now. Caller holds sched.lock, and hands the
+ * overflow is served only once the queue proper is empty, and with
+ * fair_now != 0 only if its head's hold has passed at fair_now: that,
+ * with max 1, is the GLOBAL_FAIR_TICK pick (Go: globrunqget(pp, 1) every
+ * 61 ticks). Caller holds sched.lock, and hands the
  * batch to gort__globrunq_install, preferably after dropping it: only
  * pointers move under the lock. */
 int32_t gort__globrunq_take(struct p *pp, int32_t max, int64_t fair_now,
@@ -131,11 +128,9 @@ int32_t gort__globrunq_take(struct p *pp, int32_t max, int64_t fair_now,
         r = &gort__sched.overflow;
     if (r->n == 0)
         return 0;
-    if (fair_now) {
-        if (r == &gort__sched.overflow && r->slot[r->head].after > fair_now)
-            return 0;
-        max = 1;
-    }
+    if (fair_now && r == &gort__sched.overflow &&
+        r->slot[r->head].after > fair_now)
+        return 0;
     int32_t procs = atomic_load_explicit(&gort__sched.gomaxprocs,
                                          memory_order_relaxed);
     int32_t n = (int32_t)r->n / procs + 1;

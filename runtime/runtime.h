@@ -102,7 +102,7 @@ struct gqueue {
     int32_t n;
 };
 
-/* A growable FIFO ring of runnable Gs (the global queues, runq.c). Each
+/* A growable FIFO ring of runnable Gs (the global queues, globrunq.c). Each
  * entry carries the time before which the fairness pick may not take it
  * (0: any time), so neither the queue nor that pick touches a queued G's
  * descriptor under sched.lock. */

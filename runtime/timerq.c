@@ -155,11 +155,8 @@ uintptr_t gort__tq_heap_del(struct timers *ts, size_t i)
 static void fifo_grow(struct tfifo *q)
 {
     uint32_t cap = q->cap ? q->cap * 2 : 64;
-    struct tfifo_slot *slot =
-        ring_regrow(q->slot, sizeof *slot, q->head, q->len, q->cap, cap);
-    if (slot == NULL)
-        gort__throw("out of memory allocating timer queue");
-    q->slot = slot;
+    q->slot = ring_regrow(q->slot, sizeof *q->slot, q->head, q->len, q->cap,
+                          cap, "out of memory allocating timer queue");
     q->head = 0;
     q->cap = cap;
 }
