@@ -549,6 +549,23 @@ static void order_fire(void *arg, uintptr_t seq, int64_t when)
     o->fired[o->nfired++] = o->t[seq].when;
 }
 
+/* await_fired sleeps until *nfired reaches want or deadline passes. */
+static void await_fired(const int *nfired, int want, int64_t deadline)
+{
+    gort_sleep(GORT_MS(80));
+    while (*nfired < want && gort_now() < deadline)
+        gort_sleep(GORT_MS(1));
+}
+
+/* assert_in_order checks that want firings were recorded in fired, due
+ * times never going back. */
+static void assert_in_order(const int64_t *fired, int nfired, int want)
+{
+    cr_assert(eq(int, nfired, want));
+    for (int i = 1; i < nfired; i++)
+        cr_assert(le(i64, fired[i - 1], fired[i]), "fired in order");
+}
+
 static int order_main(void *arg)
 {
     struct order *o = arg;
@@ -567,14 +584,10 @@ static int order_main(void *arg)
                                                    1000, 0, (uintptr_t)i);
         armed += i % 3 != 0;
     }
-    gort_sleep(GORT_MS(80));
-    while (o->nfired < armed && gort_now() < base + LATE)
-        gort_sleep(GORT_MS(1));
+    await_fired(&o->nfired, armed, base + LATE);
     for (int i = 0; i < ORDER_N; i++)
         gort__timer_wait(&o->t[i]);
-    cr_assert(eq(int, o->nfired, armed));
-    for (int i = 1; i < o->nfired; i++)
-        cr_assert(le(i64, o->fired[i - 1], o->fired[i]), "fired in order");
+    assert_in_order(o->fired, o->nfired, armed);
     return 0;
 }
 
@@ -624,15 +637,10 @@ static int mixed_main(void *arg)
         }
         gort__timer_reset(&m->t[i], when, 0, (uintptr_t)i);
     }
-    int64_t deadline = base + GORT_MS(20) + LATE;
-    gort_sleep(GORT_MS(80));
-    while (m->nfired < MIXED_N && gort_now() < deadline)
-        gort_sleep(GORT_MS(1));
-    for (int i = 0; i < MIXED_N; i += 3)
+    await_fired(&m->nfired, MIXED_N, base + GORT_MS(20) + LATE);
+    for (int i = 0; i < MIXED_N; i += 3) /* handoff timers: never waited */
         gort__timer_wait(&m->t[i]);
-    cr_assert(eq(int, m->nfired, MIXED_N));
-    for (int i = 1; i < m->nfired; i++)
-        cr_assert(le(i64, m->fired[i - 1], m->fired[i]), "fired in order");
+    assert_in_order(m->fired, m->nfired, MIXED_N);
     return 0;
 }
 
