@@ -98,7 +98,9 @@ GORT_API _Noreturn void gort_goexit(void);
 GORT_API uint64_t gort_id(void);
 
 /* gort_num_goroutine returns the number of goroutines that exist now
- * (Go: runtime.NumGoroutine). */
+ * (Go: runtime.NumGoroutine). Exact while no goroutine starts or exits;
+ * read while they do, it may be off by those in flight, as Go's is (each
+ * P counts its own; at least 1 when called from a goroutine). */
 GORT_API int gort_num_goroutine(void);
 
 /*

@@ -212,7 +212,8 @@ int gort_stats(gort_stats_t *st)
     int32_t procs = atomic_load(&s->gomaxprocs);
     if (procs == 0)
         return 0;
-    st->goroutines = (uint64_t)atomic_load(&s->ngoroutines);
+    int64_t ng = gort__gcount();
+    st->goroutines = ng > 0 ? (uint64_t)ng : 0;
     st->procs = procs;
     st->idle_procs = atomic_load(&s->npidle);
     int32_t idle, threads;

@@ -204,9 +204,10 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gp->fair_after = 0;
     gp->waitreason = WAIT_NONE;
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
-    atomic_fetch_add_explicit(&gort__sched.ngoroutines, 1,
-                              memory_order_relaxed);
     gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
+    if (!pp)
+        atomic_fetch_add_explicit(&gort__sched.ngoroutines_nop, 1,
+                                  memory_order_relaxed);
     if (pp) {
         P_STAT_INC(pp->nspawned, 1);
         gort__runq_put_spawn(pp, gp);
@@ -268,8 +269,11 @@ void gort__g_destroy(struct m *mp, struct g *gp)
     gp->m = NULL;
     gort__stack_free(pp, &gp->stk);
     gort__stack_unreserve(pp);
-    atomic_fetch_sub_explicit(&gort__sched.ngoroutines, 1,
-                              memory_order_relaxed);
+    if (pp)
+        P_STAT_INC(pp->nexited, 1);
+    else
+        atomic_fetch_sub_explicit(&gort__sched.ngoroutines_nop, 1,
+                                  memory_order_relaxed);
     if (gp->lockcount && mp->lockedg == gp) {
         /* Go kills a thread whose wired goroutine exits: its state may be
          * poisoned. m0 belongs to the caller of gort_run, so it stays. */
@@ -317,9 +321,39 @@ uint64_t gort_id(void)
     return gp ? gp->goid : 0;
 }
 
+/*
+ * gort__gcount is the number of goroutines alive (Go: gcount). Each P
+ * counts the Gs it created and destroyed: one shared counter, bumped by
+ * every spawn and exit, cost a cache-line transfer per goroutine at 2 Ps
+ * (and shared its line with fields every scheduling loop reads). The sum
+ * is exact when the Ps are quiet (checkdead, which holds sched.lock with
+ * every M idle); read while goroutines come and go, it may be off by
+ * those in flight, as Go's is: a G created on one P after that P was read
+ * and destroyed on another before it was. Callers clamp.
+ */
+int64_t gort__gcount(void)
+{
+    int64_t n = atomic_load_explicit(&gort__sched.ngoroutines_nop,
+                                     memory_order_relaxed);
+    for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
+        struct p *pp = __atomic_load_n(&gort__sched.allp[i],
+                                       __ATOMIC_ACQUIRE);
+        if (!pp)
+            continue;
+        n += (int64_t)atomic_load_explicit(&pp->nspawned,
+                                           memory_order_relaxed);
+        n -= (int64_t)atomic_load_explicit(&pp->nexited,
+                                           memory_order_relaxed);
+    }
+    return n;
+}
+
 int gort_num_goroutine(void)
 {
-    return (int)atomic_load(&gort__sched.ngoroutines);
+    int64_t n = gort__gcount();
+    if (n < 1 && gort__getg() != NULL)
+        n = 1; /* the caller, at least (Go clamps to 1 likewise) */
+    return n < 0 ? 0 : n > INT32_MAX ? INT32_MAX : (int)n;
 }
 /* ---- Thread wiring --------------------------------------------------------- */
 

@@ -49,6 +49,8 @@ __attribute__((visibility("hidden"))) int gort__newproc(
     bool is_main);
 __attribute__((visibility("hidden"))) void gort__g_flush(struct p *pp);
 __attribute__((visibility("hidden"))) void gort__g_fini(void);
+/* g.c: goroutines alive, summed over the Ps' counters (Go: gcount). */
+__attribute__((visibility("hidden"))) int64_t gort__gcount(void);
 
 /* m.c */
 __attribute__((visibility("hidden"))) int64_t gort__m_reserve_id(void);

@@ -241,6 +241,7 @@ struct p {
     /* Counters for gort_stats: written by the owner only, read racily by
      * anyone, so bumped with P_STAT_INC (no locked instruction). */
     _Atomic uint64_t nspawned, nsteals, nstolen, nparks, nyields;
+    _Atomic uint64_t nexited;  /* Gs destroyed here (gort__gcount) */
     _Atomic uint64_t ndrainwaits; /* netpoll/net.c: reads that skipped
                                    * their first try (the drained hint) */
 };
@@ -301,9 +302,6 @@ struct sched {
     _Atomic int32_t npidle;
     _Atomic int32_t nmspinning;
     _Atomic bool needspinning;
-    _Atomic bool solo;         /* one live P: no thieves (p.c, solo mode) */
-    bool plain_runnext;        /* membarrier works: runq.c's plain runnext
-                                * (set once at start-up) */
     struct gring runq;         /* global run queue */
     /* Work a P set aside: ring spills, spawners under back-pressure,
      * goroutines preempted at the end of their slice (runq.c, park.c).
@@ -316,18 +314,30 @@ struct sched {
     _Atomic int32_t runq_proper;
     _Atomic int64_t overflow_next;
     struct m *allm;
-
-    _Atomic int64_t lastpoll;  /* 0: an M is blocked in netpoll/timer sleep */
-    _Atomic int64_t polluntil; /* when that M wakes */
-
     _Atomic uint64_t goidgen;
-    _Atomic int64_t ngoroutines;
-    _Atomic bool stopping;     /* main returned: Ms wind down */
-    int exit_code;
+    /* Goroutines created minus destroyed by Ms without a P; those with
+     * one count in their P's nspawned and nexited instead, so spawning
+     * and exiting write no line that other Ps read (gort__gcount). */
+    _Atomic int64_t ngoroutines_nop;
     _Atomic int32_t nsyscall;  /* Ms inside a syscall */
 
-    struct p *allp[GORT_MAXPROCS_LIMIT];
+    /* The blocking poller's, written each time an M starts or ends one. */
+    _Alignas(64) _Atomic int64_t lastpoll; /* 0: an M is blocked in
+                                * netpoll/timer sleep */
+    _Atomic int64_t polluntil; /* when that M wakes */
+
+    /* Read by every switch (stopping), run-queue operation (solo) and
+     * steal or timer search (gomaxprocs, allp); written only at start-up,
+     * by gort_maxprocs and at the end. On lines of their own: a counter
+     * beside them would pull them from every other P's cache. */
+    _Alignas(64) _Atomic bool stopping; /* main returned: Ms wind down */
+    _Atomic bool solo;         /* one live P: no thieves (p.c, solo mode);
+                                * read by every run-queue operation */
+    bool plain_runnext;        /* membarrier works: runq.c's plain runnext
+                                * (set once at start-up) */
+    int exit_code;
     _Atomic int32_t gomaxprocs;
+    struct p *allp[GORT_MAXPROCS_LIMIT];
     _Atomic uint64_t npreempts, nsyscalls, nhandoffs, nnetpollwaits;
     _Atomic uint64_t nbatched, nbatchflushes; /* netpoll/sysbatch.c */
     int64_t start_ns;

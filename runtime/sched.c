@@ -57,7 +57,7 @@ void gort__checkdead(void)
     for (int32_t i = 0; i < procs; i++)
         if (s->allp[i] && !gort__runq_empty(s->allp[i]))
             gort__throw("checkdead: runnable g");
-    if (atomic_load(&s->ngoroutines) == 0)
+    if (gort__gcount() == 0)
         gort__throw("no goroutines (main called runtime.Goexit) - deadlock!");
     if (gort__timers_pending() || gort__netpoll_waiting())
         return; /* a sleeper will wake: nothing is stuck for good */

@@ -896,6 +896,46 @@ Test(sched, run_abandons_goroutines_still_blocked)
     cr_assert(eq(int, gort_run(returns_arg, (void *)6), 6));
 }
 
+/* Each P counts the goroutines it created and destroyed; the count is
+ * their sum, so goroutines that move between Ps must still add up. */
+static gort_chan *hold;
+
+static void wander_then_park(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++)
+        gort_yield(); /* idle Ps steal us meanwhile */
+    gort_wg_done(&wg);
+    gort_chan_recv(hold, NULL);
+}
+
+static int count_across_procs(void *arg)
+{
+    long n = *(long *)arg;
+    hold = gort_chan_make(0, 0);
+    gort_wg_add(&wg, (int)n);
+    for (long i = 0; i < n; i++)
+        CHECK_EQ(gort_go(wander_then_park, NULL), 0);
+    gort_wg_wait(&wg);
+    gort_stats_t st;
+    gort_stats(&st);
+    CHECK_EQ(gort_num_goroutine(), n + 1);
+    CHECK_EQ((long long)st.goroutines, n + 1);
+    gort_chan_close(hold);
+    settle(); /* back to 1, or fails */
+    gort_stats(&st);
+    CHECK_EQ((long long)st.goroutines, 1);
+    CHECK_EQ(st.spawned >= (uint64_t)n, 1);
+    gort_chan_free(hold);
+    return 0;
+}
+
+Test(sched, goroutine_count_adds_up_across_procs)
+{
+    long n = SCALE3(20000, 5000, 500);
+    run(4, count_across_procs, &n);
+}
+
 /* ---- stacks -------------------------------------------------------------- */
 
 static gort_chan *release;
