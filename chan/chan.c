@@ -15,10 +15,11 @@
  *
  * Locking: one c->lock per operation (struct chanlock, chan.h: a spinlock
  * held only for a few loads and a memcpy, never across a park;
- * chanparkcommit drops it once the goroutine is off its stack). With one
- * live P its thread takes it with plain stores, and threads without a P
- * count themselves first (chan.h, "Plain channel locks"): every locker
- * says which it is (chan_caller_has_p).
+ * chanparkcommit drops it once the goroutine is off its stack). While
+ * one P runs alone its thread takes it with plain stores, other Ps'
+ * threads revoke that first, and threads without a P count themselves
+ * (chan.h, "Plain channel locks"): every locker says which it is
+ * (chan_caller_p).
  * gort__ready is called after the lock is dropped. select.c holds
  * several channel locks, in address order (docs/channels.md). Lock-free
  * reads: the fast-fail paths of the
@@ -109,7 +110,7 @@ void gort_chan_free(gort_chan *ch)
             gort__throw("gort_chan_free: channel already freed");
         return;
     }
-    chan_lock(c, chan_caller_has_p(NULL));
+    chan_lock(c, chan_caller_p(NULL));
     if (has_blocked_waiters(c)) {
         chan_unlock(c);
         gort__throw("gort_chan_free: goroutines blocked on channel");
@@ -281,7 +282,7 @@ chansend(struct hchan *c, const void *ep, bool block)
         chan_send_would_block(c))
         return false;
 
-    chan_lock(c, chan_caller_has_p(gp));
+    chan_lock(c, chan_caller_p(gp));
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
         chan_unlock(c);
         gort__panic("send on closed channel");
@@ -338,7 +339,7 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
         }
     }
 
-    chan_lock(c, chan_caller_has_p(gp));
+    chan_lock(c, chan_caller_p(gp));
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
         if (chan_qcount(c) == 0) {
             chan_unlock(c);
@@ -419,7 +420,7 @@ void gort_chan_close(gort_chan *ch)
     struct hchan *c = hchan_of(ch);
     if (c == NULL)
         gort__panic("close of nil channel");
-    chan_lock(c, chan_caller_has_p(NULL));
+    chan_lock(c, chan_caller_p(NULL));
     if (atomic_load_explicit(&c->closed, memory_order_relaxed) != 0) {
         chan_unlock(c);
         gort__panic("close of closed channel");

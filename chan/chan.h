@@ -171,78 +171,97 @@ static inline size_t chan_qcount(struct hchan *c)
 
 /* ---- Plain channel locks ----------------------------------------------
  *
- * With one live P (solo mode, runtime/p.c) the goroutines of that P take
- * their channel locks one at a time on one thread, so they may take them
- * with a plain store instead of a locked instruction, which is about a
- * fifth of a threadring hop. Threads that hold no P (a foreign thread in
- * a non-blocking call, a goroutine between gort_syscall_enter and _exit)
- * lock channels too, so the two sides run the asymmetric Dekker handshake
- * of solo mode, with the rare side paying for it:
- *  - the solo P's thread raises sched.chan_plain (how many locks it holds
- *    plainly) with a relaxed store, then reads solo and chan_foreign; with
- *    solo on and no foreign locker it locks plainly, else it lowers
- *    chan_plain again and uses the CAS. While chan_plain > 0 its further
- *    locks (a select's) are plain without the check.
+ * While one P runs and every other live P is idle, the scheduler names it
+ * the channel owner (sched.chan_owner, runtime/chanowner.c; with one live
+ * P, solo mode, for good). Its goroutines take their channel locks one at
+ * a time on one thread, so they may take them with a plain store instead
+ * of a locked instruction, which is about a fifth of a threadring hop.
+ * Other threads lock channels too: threads with another P (once it woke
+ * up), and threads without a P (a foreign thread in a non-blocking call,
+ * a goroutine between gort_syscall_enter and _exit, a timer callback run
+ * by sysmon). So the sides run an asymmetric Dekker handshake in which the
+ * rare side pays:
+ *  - the owner's thread raises sched.chan_plain (how many locks it holds
+ *    plainly) with a relaxed store, then reads chan_owner and
+ *    chan_foreign; still the owner and no foreign locker, it locks
+ *    plainly, else it lowers chan_plain again and uses the CAS. While
+ *    chan_plain > 0 its further locks (a select's) are plain without the
+ *    check, even once a revoker cleared chan_owner (chan_revoked_owner
+ *    names it then).
+ *  - a thread with another P revokes the name before its first lock while
+ *    chan_plain_ok is set: it clears chan_owner, runs membarrier(2) and
+ *    waits for chan_plain to drop to 0 (gort__chan_owner_revoke).
  *  - a thread without a P counts itself in chan_foreign from before its
  *    lock until after its unlock; if chan_plain_ok is set it runs
  *    membarrier(2) and waits for chan_plain to drop to 0 before its CAS.
- *    Either the P side's read saw the count, or the barrier made its
- *    raised chan_plain visible to the wait.
- *  - chan_plain_ok rises before solo does and falls only after leaving
- *    solo mode saw chan_plain at 0 (p.c), so a locker that read it as
- *    false was counted before any plain lock could read chan_foreign.
- * Every load here of solo and chan_foreign is seq_cst for that last
- * argument (plain loads on x86-64, ldar on arm64).
+ *  In both cases either the owner's read saw the revoker (the cleared
+ *  name, the count), or the barrier made its raised chan_plain visible to
+ *  the wait.
+ *  - chan_plain_ok rises before an owner is named and falls only after a
+ *    revoker saw chan_plain at 0, so a locker that read it as false was
+ *    counted (or revoked) before any owner could read chan_foreign.
+ * Every load here of chan_owner and chan_foreign after raising chan_plain
+ * is seq_cst for that argument (plain loads on x86-64, ldar on arm64).
  */
 
-/* chan_caller_has_p says whether the calling thread holds a P: the solo
- * P's thread may lock plainly, others must count as foreign. gp is the
- * running goroutine when the caller has it, else NULL. */
-static inline bool chan_caller_has_p(const struct g *gp)
+/* chan_caller_p returns the calling thread's P, or NULL if it holds none
+ * (then it locks as a foreign thread). gp is the running goroutine when
+ * the caller has it, else NULL. */
+static inline struct p *chan_caller_p(const struct g *gp)
 {
     if (gp != NULL)
-        return gp->m->p != NULL;
+        return gp->m->p;
     const struct m *mp = gort__getm();
-    return mp != NULL && mp->p != NULL;
+    return mp != NULL ? mp->p : NULL;
 }
 
-/* chan_plain_enter opens or extends the solo P's plain section; true if
- * the caller, a P's thread, may lock plainly. */
-static inline bool chan_plain_enter(void)
+/* chan_plain_enter opens or extends the owner's plain section; true if
+ * the caller, pp's thread, may lock plainly. Forced inline, with
+ * chan_lock: an out-of-line call costs a quarter of a channel operation
+ * at one P (chanmpmc), and the revocation call made them look big. */
+static inline __attribute__((always_inline)) bool
+chan_plain_enter(struct p *pp)
 {
-    /* With several Ps this load is the whole check. chan_plain > 0
-     * implies chan_plain_ok (p.c lowers it only after seeing chan_plain at
-     * 0), so it may come first. */
-    if (!atomic_load_explicit(&gort__sched.chan_plain_ok,
-                              memory_order_relaxed))
+    struct sched *s = &gort__sched;
+    /* With several Ps running this load is the whole check. Acquire:
+     * false may have been stored by a revoker that waited for the last
+     * owner's plain section, whose writes our CAS must then see (the
+     * key's FREE was a relaxed store); free on x86-64. */
+    if (!atomic_load_explicit(&s->chan_plain_ok, memory_order_acquire))
         return false;
-    uint32_t n = atomic_load_explicit(&gort__sched.chan_plain,
-                                      memory_order_relaxed);
-    if (n > 0) { /* only the solo P's thread raises it */
-        atomic_store_explicit(&gort__sched.chan_plain, n + 1,
-                              memory_order_relaxed);
+    /* load-acquire; pairs with the store-release that named us, so the
+     * previous owner's plain writes are visible. */
+    if (atomic_load_explicit(&s->chan_owner, memory_order_acquire) != pp)
+        return gort__chan_plain_enter_slow(pp);
+    /* Only the owner's thread raises the count: one above 0 is ours (a
+     * select's further lock), and needs no new handshake. */
+    uint32_t n = atomic_load_explicit(&s->chan_plain, memory_order_relaxed);
+    if (n > 0) {
+        atomic_store_explicit(&s->chan_plain, n + 1, memory_order_relaxed);
         return true;
     }
-    atomic_store_explicit(&gort__sched.chan_plain, 1, memory_order_relaxed);
+    atomic_store_explicit(&s->chan_plain, 1, memory_order_relaxed);
     atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
-    if (atomic_load(&gort__sched.solo) &&
-        atomic_load(&gort__sched.chan_foreign) == 0)
+    if (__builtin_expect(atomic_load(&s->chan_owner) == pp &&
+                             atomic_load(&s->chan_foreign) == 0,
+                         1))
         return true;
-    /* store-release; pairs with the foreign locker's load-acquire. */
-    atomic_store_explicit(&gort__sched.chan_plain, 0, memory_order_release);
+    /* store-release; pairs with the waiter's load-acquire. */
+    atomic_store_explicit(&s->chan_plain, 0, memory_order_release);
     return false;
 }
 
-/* chan_lock acquires c's lock for a caller that holds a P (has_p) or not:
- * a plain store in the solo P's plain section, else a CAS-acquire that
- * pairs with the store-release in chan_unlock. */
-static inline void chan_lock(struct hchan *c, bool has_p)
+/* chan_lock acquires c's lock for a caller holding P pp (NULL: none): a
+ * plain store in the owner's plain section, else a CAS-acquire that pairs
+ * with the store-release in chan_unlock. */
+static inline __attribute__((always_inline)) void
+chan_lock(struct hchan *c, struct p *pp)
 {
-    if (!has_p) {
+    if (pp == NULL) {
         gort__chanlock_foreign(&c->lock);
         return;
     }
-    if (chan_plain_enter()) {
+    if (chan_plain_enter(pp)) {
         if (__builtin_expect(atomic_load_explicit(&c->lock.key,
                                                   memory_order_relaxed) !=
                                  CHANLOCK_FREE,
@@ -267,7 +286,7 @@ static inline void chan_unlock(struct hchan *c)
         atomic_store_explicit(&c->lock.key, CHANLOCK_FREE,
                               memory_order_relaxed);
         /* store-release; pairs with the load-acquire of whoever waits
-         * for the section to end (a foreign locker, solo_leave). */
+         * for the section to end (a foreign locker, a revoker). */
         atomic_store_explicit(
             &gort__sched.chan_plain,
             atomic_load_explicit(&gort__sched.chan_plain,

@@ -52,16 +52,16 @@ static inline struct hchan *case_chan(const gort_select_case *cases,
 }
 
 /* sellock locks every distinct channel of the cases, in lockorder (Go:
- * sellock), for a caller that holds a P or not (chan_lock). */
+ * sellock), for a caller that holds P pp or none (chan_lock). */
 static void sellock(const gort_select_case *cases, const uint16_t *lockorder,
-                    int n, bool has_p)
+                    int n, struct p *pp)
 {
     struct hchan *last = NULL;
     for (int k = 0; k < n; k++) {
         struct hchan *c = case_chan(cases, lockorder[k]);
         if (c != last) {
             last = c;
-            chan_lock(c, has_p);
+            chan_lock(c, pp);
         }
     }
 }
@@ -237,7 +237,7 @@ static int select_wait(struct g *gp, gort_select_case *cases,
     gp->param = NULL;
     gort__park_g(gp, selparkcommit, NULL, WAIT_SELECT);
 
-    sellock(cases, lockorder, n, chan_caller_has_p(gp)); /* maybe a new M */
+    sellock(cases, lockorder, n, chan_caller_p(gp)); /* maybe a new M */
     bool success = false;
     int casi = select_cleanup(gp, cases, lockorder, n, sgs, &success);
     selunlock(cases, lockorder, n);
@@ -351,7 +351,7 @@ static inline bool case_looks_ready(const gort_select_case *cas)
  * Returns the case done, or -1.
  */
 static int select_fast(gort_select_case *cases, const uint16_t *pollorder,
-                       int n, bool has_p)
+                       int n, struct p *pp)
 {
     for (int k = 0; k < n; k++) {
         int i = pollorder[k];
@@ -361,7 +361,7 @@ static int select_fast(gort_select_case *cases, const uint16_t *pollorder,
         struct hchan *c = hchan_of(cas->c);
         struct g *peer;
         bool ok;
-        chan_lock(c, has_p);
+        chan_lock(c, pp);
         int r = case_poll(cas, &peer, &ok);
         chan_unlock(c);
         if (r == CASE_DONE)
@@ -427,13 +427,13 @@ static int select_run(struct g *gp, gort_select_case *cases, int n,
         pollorder[j] = (uint16_t)i;
         norder++;
     }
-    bool has_p = chan_caller_has_p(gp);
-    int casi = select_fast(cases, pollorder, norder, has_p);
+    struct p *pp = chan_caller_p(gp);
+    int casi = select_fast(cases, pollorder, norder, pp);
     if (casi >= 0)
         return casi;
     sort_lockorder(cases, n, lockorder);
 
-    sellock(cases, lockorder, norder, has_p);
+    sellock(cases, lockorder, norder, pp);
     casi = select_poll(cases, pollorder, lockorder, norder);
     if (casi >= 0)
         return casi;

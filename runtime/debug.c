@@ -84,13 +84,14 @@ _Noreturn void gort__panic(const char *msg)
 
 /* gort__debug_parse reads
  * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,plainnext=0,
- * plainchan=0. */
+ * plainchan=0,chanowner=0. */
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
     gort__debug.solo = true;
     gort__debug.plainnext = true;
     gort__debug.plainchan = true;
+    gort__debug.chanowner = true;
     const char *env = getenv("GORT_DEBUG");
     if (!env)
         return 0;
@@ -116,6 +117,8 @@ int gort__debug_parse(void)
             gort__debug.plainnext = v != 0;
         else if (strcmp(kv, "plainchan") == 0)
             gort__debug.plainchan = v != 0;
+        else if (strcmp(kv, "chanowner") == 0)
+            gort__debug.chanowner = v != 0;
         else if (strcmp(kv, "batch") == 0)
             gort__debug.nobatch = v == 0;
         else

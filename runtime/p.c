@@ -10,6 +10,8 @@
  *  - A P on sched.pidle has an empty run queue and no M.
  *  - sched.solo implies exactly one P is not P_DEAD and the kernel has
  *    membarrier; it is set and cleared under sched.lock (solo mode, below).
+ *  - p.idle_listed is true exactly while p is on sched.pidle; every change
+ *    of the list tells chanowner.c (gort__chan_owner_note).
  * Locking: sched.lock guards the idle list and gomaxprocs changes.
  * See also: runtime/m.c, runtime/sched.c, docs/scheduler.md.
  */
@@ -41,12 +43,11 @@ static int maxprocs_next; /* gort_maxprocs before gort_run */
  * thread's earlier stores visible and its later loads see the clear, then
  * wait until the owner is out of its plain section (solo_busy) before any
  * other P comes to life. The owner's side costs a relaxed store, a
- * compiler barrier and a load. Channel locks use the same handshake
- * (chan/chan.h, "Plain channel locks"), with one difference: threads that
- * hold no P also take them, so entering solo mode raises chan_plain_ok
- * before solo, and leaving lowers it only after the owner's plain locks
- * are gone. Without membarrier (an old kernel, a seccomp filter) solo
- * mode stays off.
+ * compiler barrier and a load. Channel locks use the same handshake,
+ * and not only in solo mode: the P that runs alone is the channel owner
+ * (chanowner.c), which solo mode names for good on entering and drops on
+ * leaving, after the owner's plain locks are gone. Without membarrier (an
+ * old kernel, a seccomp filter) solo mode stays off.
  */
 static bool membarrier_ok;
 
@@ -62,6 +63,7 @@ void gort__solo_init(void)
                     (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
                     membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
     gort__sched.plain_runnext = membarrier_ok && gort__debug.plainnext;
+    gort__chan_owner_init(membarrier_ok);
 }
 
 /* gort__membarrier makes every thread of the process execute a full
@@ -78,16 +80,19 @@ void gort__membarrier(void)
 void gort__solo_update(void)
 {
     int live = 0;
+    struct p *only = NULL;
     for (int i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
         struct p *pp = gort__sched.allp[i];
-        if (pp && atomic_load(&pp->status) != P_DEAD)
+        if (pp && atomic_load(&pp->status) != P_DEAD) {
             live++;
+            only = pp;
+        }
     }
     if (live == 1 && membarrier_ok && gort__debug.solo) {
-        /* chan_plain_ok first: a foreign locker that misses it counted
-         * itself before any plain lock can see solo (chan/chan.h). */
-        if (gort__debug.plainchan)
-            atomic_store(&gort__sched.chan_plain_ok, true);
+        /* The channel owner first: a foreign locker that misses its
+         * chan_plain_ok counted itself before any plain lock can see
+         * the name (chanowner.c). */
+        gort__chan_owner_name_solo(only);
         atomic_store(&gort__sched.solo, true);
     }
 }
@@ -109,14 +114,9 @@ static void solo_leave(void)
                                           memory_order_acquire))
             gort__procyield(10);
     }
-    /* Plain channel locks too (chan/chan.h): load-acquire, pairing with
-     * chan_unlock's store-release of chan_plain, so the next locker sees
-     * the plain holder's writes. A channel lock is never held while
-     * waiting for sched.lock, so this wait ends. */
-    while (atomic_load_explicit(&gort__sched.chan_plain,
-                                memory_order_acquire))
-        gort__procyield(10);
-    atomic_store(&gort__sched.chan_plain_ok, false);
+    /* Plain channel locks too (chanowner.c): the name goes, and the
+     * owner's plain section ends, before another P can lock. */
+    gort__chan_owner_drop_solo();
 }
 
 /* gort__pidleput puts pp on the idle list, or retires it if gort_maxprocs
@@ -125,6 +125,7 @@ void gort__pidleput(struct p *pp)
 {
     if (pp->id >= atomic_load(&gort__sched.gomaxprocs)) {
         gort__retire_p(pp);
+        gort__chan_owner_note(NULL);
         return;
     }
     if (!gort__runq_empty(pp))
@@ -132,8 +133,10 @@ void gort__pidleput(struct p *pp)
     atomic_store_explicit(&pp->status, P_IDLE, memory_order_release);
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED); /* sysmon reads it */
     pp->link = gort__sched.pidle;
+    pp->idle_listed = true;
     gort__sched.pidle = pp;
     atomic_fetch_add(&gort__sched.npidle, 1);
+    gort__chan_owner_note(NULL);
 }
 
 /* gort__pidleget takes an idle P or returns NULL. Caller holds
@@ -144,7 +147,9 @@ struct p *gort__pidleget(void)
     if (pp) {
         gort__sched.pidle = pp->link;
         pp->link = NULL;
+        pp->idle_listed = false;
         atomic_fetch_sub(&gort__sched.npidle, 1);
+        gort__chan_owner_note(pp);
     }
     return pp;
 }

@@ -226,6 +226,7 @@ struct p {
     /* Solo mode (p.c): 1 while the owner is inside a plain (non-locked)
      * run-queue operation; read by whoever leaves solo mode. */
     _Atomic uint32_t solo_busy;
+    bool idle_listed;          /* on sched.pidle (sched.lock) */
     /* Owner-only: a goroutine of ours queued a call for the system-call
      * batcher at schedtick sb_tick, and we have not flushed since. */
     bool sb_queued;
@@ -342,18 +343,36 @@ struct sched {
     _Atomic uint64_t nbatched, nbatchflushes; /* netpoll/sysbatch.c */
     int64_t start_ns;
 
-    /* Plain channel locks (chan/chan.h, "Plain channel locks"), on a line
-     * of their own: the solo P writes chan_plain at every channel lock. */
-    _Alignas(64) _Atomic uint32_t chan_plain; /* channel locks the solo P
-                                * holds plainly; written by it only */
-    _Atomic bool chan_plain_ok; /* plain locks may exist: set on entering
-                                * solo mode, cleared once leaving it saw
+    /* Plain channel locks (chan/chan.h, "Plain channel locks";
+     * runtime/chanowner.c), on a line of their own: the owner's thread
+     * writes chan_plain at every channel lock. */
+    _Alignas(64) _Atomic uint32_t chan_plain; /* channel locks the owner
+                                * holds plainly; written by its thread only */
+    _Atomic bool chan_plain_ok; /* plain locks may exist: set before an
+                                * owner is named, cleared once a revoker saw
                                 * chan_plain at 0 */
     _Atomic int32_t chan_foreign; /* lockers without a P between chan_lock
                                 * and chan_unlock */
+    /* The P whose thread may lock plainly (NULL: none); named and revoked
+     * under sched.lock. */
+    struct p *_Atomic chan_owner;
+    /* The owner a revoker just cleared (NULL once another is named): its
+     * thread, inside a plain section still, goes on locking plainly (a
+     * select) while the revoker waits for the section to end. */
+    struct p *_Atomic chan_revoked_owner;
+    int64_t chan_revoked_at;   /* sched.lock; chanowner.c's hold */
 };
 
 GORT_HIDDEN extern struct sched gort__sched;
+
+/* gort__chan_owner_revoke ends the channel owner's plain locking before
+ * the thread holding P pp, another P, takes a channel lock
+ * (chanowner.c). */
+GORT_HIDDEN void gort__chan_owner_revoke(struct p *pp);
+/* gort__chan_plain_enter_slow is chan_plain_enter (chan/chan.h) for a
+ * caller that is not the owner: true if it is the owner just revoked,
+ * inside its plain section still; else it revokes and returns false. */
+GORT_HIDDEN bool gort__chan_plain_enter_slow(struct p *pp);
 
 /* P_STAT_INC adds n to an owner-written counter: a relaxed load and store,
  * which, unlike a fetch-add, costs no locked instruction. */

@@ -1011,6 +1011,96 @@ Test(chan, threads_without_a_p_share_channels_while_the_p_count_flips)
     run(1, share_main, (void *)1);
 }
 
+/* ---- The channel owner ----------------------------------------------------
+ *
+ * At 4 Ps the channel owner (runtime/chanowner.c) is named whenever one P
+ * runs alone and revoked whenever another wakes up to lock. Goroutines that
+ * nap now and then keep Ps going idle and waking while the others send,
+ * receive and select on one channel: the values must add up, and a P that
+ * locked without revoking would meet the owner's plain lock (`plain lock
+ * of a held channel`, or a value lost or doubled). No thread without a P
+ * takes part: its count would make the owner use the CAS.
+ */
+enum { CHURN_SENDERS = 4, CHURN_RECEIVERS = 4 };
+
+static struct churn {
+    gort_chan *c, *never;
+    gort_wg senders, receivers;
+    long per_sender;
+    _Atomic long ids, received, sum;
+} churn;
+
+static void churn_nap(long k)
+{
+    if (k % 97 == 0)
+        gort_sleep(20000 + (k % 5) * 30000); /* 20-140 us */
+}
+
+static void churn_sender(void *arg)
+{
+    (void)arg;
+    long id = atomic_fetch_add(&churn.ids, 1);
+    for (long k = 0; k < churn.per_sender; k++) {
+        long v = k * CHURN_SENDERS + id + 1;
+        gort_chan_send(churn.c, &v);
+        churn_nap(k + id);
+    }
+    gort_wg_done(&churn.senders);
+}
+
+static void churn_receiver(void *arg)
+{
+    bool selecting = arg != NULL;
+    for (long k = 0;; k++) {
+        long v;
+        bool ok;
+        if (selecting) {
+            gort_select_case cs[2] = {GORT_RECV(churn.never, NULL, NULL),
+                                      GORT_RECV(churn.c, &v, &ok)};
+            CHECK_EQ(gort_select(cs, 2), 1);
+        } else {
+            ok = gort_chan_recv(churn.c, &v);
+        }
+        if (!ok)
+            break;
+        atomic_fetch_add(&churn.received, 1);
+        atomic_fetch_add(&churn.sum, v);
+        churn_nap(k);
+    }
+    gort_wg_done(&churn.receivers);
+}
+
+static int churn_main(void *arg)
+{
+    (void)arg;
+    memset(&churn, 0, sizeof churn);
+    churn.c = gort_chan_make(sizeof(long), 4);
+    churn.never = gort_chan_make(sizeof(long), 0);
+    churn.per_sender = SCALE3(50000, 10000, 2000);
+    gort_wg_add(&churn.senders, CHURN_SENDERS);
+    gort_wg_add(&churn.receivers, CHURN_RECEIVERS);
+    for (long i = 0; i < CHURN_RECEIVERS; i++)
+        CHECK_EQ(gort_go(churn_receiver, (void *)(i % 2)), 0);
+    for (int i = 0; i < CHURN_SENDERS; i++)
+        CHECK_EQ(gort_go(churn_sender, NULL), 0);
+    gort_wg_wait(&churn.senders);
+    gort_chan_close(churn.c);
+    gort_wg_wait(&churn.receivers);
+    long n = CHURN_SENDERS * churn.per_sender;
+    CHECK_EQ(atomic_load(&churn.received), n);
+    CHECK_EQ(atomic_load(&churn.sum), n * (n + 1) / 2); /* values 1..n */
+    settle();
+    gort_chan_free(churn.c);
+    gort_chan_free(churn.never);
+    return 0;
+}
+
+Test(chan, goroutines_on_several_ps_share_channels_as_the_owner_changes,
+     .timeout = 120)
+{
+    run(4, churn_main, NULL);
+}
+
 /* ---- Death tests --------------------------------------------------------- */
 
 static int d_send_closed(void *arg)
