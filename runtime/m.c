@@ -29,27 +29,24 @@
 _Atomic int32_t gort__mlive;
 sigset_t gort__sigmask;
 
-static __thread struct m *tls_m;
+/* The calling thread's M (runtime.h: gort__getm reads it). */
+__thread struct m *gort__tls_m;
 
-/* gort__getm reads TLS behind an opaque call (see runtime.h). */
+#ifdef GORT_GETM_CALL
+/* The out-of-line read, for architectures without the inline one: a call
+ * the compiler cannot see into, so it cannot keep the TLS address across a
+ * park either. */
 __attribute__((noinline)) struct m *gort__getm(void)
 {
-    struct m *mp = tls_m;
+    struct m *mp = gort__tls_m;
     __asm__ volatile("" : "+r"(mp));
     return mp;
 }
+#endif
 
 void gort__setm(struct m *mp)
 {
-    tls_m = mp;
-}
-
-/* gort__getg reads TLS behind an opaque call too (one call, not two). */
-__attribute__((noinline)) struct g *gort__getg(void)
-{
-    struct m *mp = tls_m;
-    __asm__ volatile("" : "+r"(mp));
-    return mp ? mp->curg : NULL;
+    gort__tls_m = mp;
 }
 
 uint32_t gort__fastrand(void)

@@ -386,13 +386,55 @@ GORT_HIDDEN bool gort__chan_plain_enter_slow(struct p *pp);
 
 /*
  * gort__getm returns the calling thread's M, or NULL on a thread the runtime
- * does not own. It is noinline and reads TLS through an opaque call so the
- * compiler can never cache a TLS address across a park (peer pitfall 1:
- * a goroutine may resume on another thread).
+ * does not own. A goroutine may resume on another thread after any park
+ * (peer pitfall 1), but a compiler takes the thread pointer for a constant
+ * within a function and may keep a TLS address in a register across the
+ * call that parked. So the read is one volatile asm statement that loads
+ * the thread pointer afresh every time, and its "memory" clobber keeps it
+ * from moving across a call. It was an out-of-line function doing the
+ * same: inline it saves a call and return in every channel operation and
+ * switch (pingpong at 1 P 73 -> 66 ns, chanmpmc 9.6 -> 8.4 ns; m.c). The
+ * variable is initial-exec, reached through the GOT, so the same code
+ * works in the static and the shared library. Other architectures keep
+ * the out-of-line read.
  */
+GORT_HIDDEN extern __thread struct m *gort__tls_m;
+#if defined(__x86_64__)
+static inline struct m *gort__getm(void)
+{
+    struct m *mp;
+    __asm__ volatile("movq gort__tls_m@gottpoff(%%rip), %0\n\t"
+                     "movq %%fs:(%0), %0"
+                     : "=r"(mp)
+                     :
+                     : "memory");
+    return mp;
+}
+#elif defined(__aarch64__)
+static inline struct m *gort__getm(void)
+{
+    struct m *mp;
+    uintptr_t off;
+    __asm__ volatile("mrs %0, tpidr_el0\n\t"
+                     "adrp %1, :gottprel:gort__tls_m\n\t"
+                     "ldr %1, [%1, #:gottprel_lo12:gort__tls_m]\n\t"
+                     "ldr %0, [%0, %1]"
+                     : "=&r"(mp), "=&r"(off)
+                     :
+                     : "memory");
+    return mp;
+}
+#else
+#define GORT_GETM_CALL 1
 GORT_HIDDEN struct m *gort__getm(void);
+#endif
+
 /* gort__getg returns the running goroutine, or NULL on g0 / foreign threads. */
-GORT_HIDDEN struct g *gort__getg(void);
+static inline struct g *gort__getg(void)
+{
+    struct m *mp = gort__getm();
+    return mp ? mp->curg : NULL;
+}
 
 /* ---- Park and ready (Go: gopark / goready) ------------------------------ */
 
