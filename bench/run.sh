@@ -46,6 +46,7 @@ BENCH_TIMEOUT=${BENCH_TIMEOUT:-300} PARK_BIG_RUNS=${PARK_BIG_RUNS:-1}
 CLK_TCK=$(getconf CLK_TCK)
 OUT=$B/bench
 GOBIN=$B/bench-go
+[[ $GOBIN == /* ]] || GOBIN=$ROOT/$GOBIN # go build runs in bench/go
 mkdir -p "$OUT" "$GOBIN"
 STAMP=$(date +%Y%m%d-%H%M%S)
 RESULTS=$OUT/results-$STAMP.txt
@@ -69,7 +70,7 @@ if ! command -v go >/dev/null 2>&1; then
 else
   [[ -w ${HOME:-/nonexistent} ]] || export GOCACHE=$ROOT/build/go-cache GOPATH=$ROOT/build/go-path
   log "building the Go twins into $GOBIN"
-  if ! (cd bench/go && GOPROXY=off GOFLAGS=-mod=mod go build -o "$ROOT/$GOBIN/" ./...) >&2; then
+  if ! (cd bench/go && GOPROXY=off GOFLAGS=-mod=mod go build -o "$GOBIN/" ./...) >&2; then
     log "note: building bench/go failed; running gort only"
     IMPLS="gort"
   fi
