@@ -177,10 +177,10 @@ static inline size_t chan_qcount(struct hchan *c)
  * a time on one thread, so they may take them with a plain store instead
  * of a locked instruction, which is about a fifth of a threadring hop.
  * Other threads lock channels too: threads with another P (once it woke
- * up), and threads without a P (a foreign thread in a non-blocking call,
- * a goroutine between gort_syscall_enter and _exit, a timer callback run
- * by sysmon). So the sides run an asymmetric Dekker handshake in which the
- * rare side pays:
+ * up, or an M holding it that fires a timer whose callback sends), and
+ * threads without a P (a foreign thread in a non-blocking call, a
+ * goroutine between gort_syscall_enter and _exit). So the sides run an
+ * asymmetric Dekker handshake in which the rare side pays:
  *  - the owner's thread raises sched.chan_plain (how many locks it holds
  *    plainly) with a relaxed store, then reads chan_owner and
  *    chan_foreign; still the owner and no foreign locker, it locks
