@@ -16,8 +16,9 @@
  * clears chan_owner, runs membarrier(2), and waits for the owner's plain
  * section (chan_plain) to end. This is solo mode's asymmetric Dekker
  * handshake made dynamic: the owner pays a relaxed store, a compiler
- * barrier and two loads per section; the revoker pays the membarrier, 1
- * us here with no other thread of ours running and 15 us with one.
+ * barrier and four loads per section (one more than solo mode did); the
+ * revoker pays the membarrier, 1 us here with no other thread of ours
+ * running and 15 us with one.
  *
  * Invariants:
  *  - chan_plain_ok is false => no plain lock is held, and none is taken

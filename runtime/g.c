@@ -205,9 +205,6 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gp->waitreason = WAIT_NONE;
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
-    if (!pp)
-        atomic_fetch_add_explicit(&gort__sched.ngoroutines_nop, 1,
-                                  memory_order_relaxed);
     if (pp) {
         P_STAT_INC(pp->nspawned, 1);
         gort__runq_put_spawn(pp, gp);
@@ -227,6 +224,8 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
             atomic_store_explicit(&cur->preempt, true, memory_order_relaxed);
         }
     } else {
+        atomic_fetch_add_explicit(&gort__sched.ngoroutines_nop, 1,
+                                  memory_order_relaxed);
         gort__lock(&gort__sched.lock);
         gort__globrunq_put(gp);
         gort__unlock(&gort__sched.lock);
