@@ -293,10 +293,10 @@ static void *foreign_sender(void *arg)
 
 static int global_fair_main(void *arg)
 {
-    (void)arg;
-    gort_wg_add(&yielders, 2);
-    gort_go(stoppable_yielder, NULL);
-    gort_go(stoppable_yielder, NULL);
+    int n = (int)(intptr_t)arg; /* yielders */
+    gort_wg_add(&yielders, n);
+    for (int i = 0; i < n; i++)
+        gort_go(stoppable_yielder, NULL);
     gort_chan *c = gort_chan_make(sizeof(int), 0);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, foreign_sender, c) == 0);
@@ -374,7 +374,51 @@ Test(sched, global_queue_is_served_while_local_goroutines_keep_yielding,
      .timeout = 30)
 {
     gort_maxprocs(1);
-    cr_assert(eq(int, gort_run(global_fair_main, NULL), 0));
+    cr_assert(eq(int, gort_run(global_fair_main, (void *)2), 0));
+}
+
+/* One goroutine yielding alone on the only P: a goroutine that lands in
+ * the global queue meanwhile must still get the P. (A yield that skipped
+ * the scheduler whenever its own P had nothing queued would starve it;
+ * this test times out against such a shortcut.) */
+Test(sched, global_queue_is_served_while_a_lone_goroutine_keeps_yielding,
+     .timeout = 30)
+{
+    gort_maxprocs(1);
+    cr_assert(eq(int, gort_run(global_fair_main, (void *)1), 0));
+}
+
+/* The same for a timer: a sleeper on the only P wakes although the only
+ * other goroutine yields in a loop and nothing is queued (a shortcut that
+ * ignored the P's timers would never fire it). */
+static _Atomic bool slept;
+
+static void short_sleeper(void *arg)
+{
+    (void)arg;
+    gort_sleep(1000000);
+    atomic_store(&slept, true);
+}
+
+static int lone_yielder_main(void *arg)
+{
+    (void)arg;
+    gort_go(short_sleeper, NULL);
+    gort_yield(); /* the sleeper parks on its timer */
+    uint64_t n = 0;
+    while (!atomic_load(&slept)) {
+        gort_yield();
+        n++;
+    }
+    cr_assert(gt(u64, n, 0));
+    return 0;
+}
+
+Test(sched, sleeper_wakes_while_a_lone_goroutine_keeps_yielding,
+     .timeout = 30)
+{
+    gort_maxprocs(1);
+    cr_assert(eq(int, gort_run(lone_yielder_main, NULL), 0));
 }
 
 /* Readiness found by an M blocked in the poller while another M holds the
