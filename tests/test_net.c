@@ -1096,11 +1096,21 @@ static void count_forever(void *arg)
     }
 }
 
+/* Counts from inside the call: a goroutine without a P cannot be
+ * preempted, so what the counter does from here on it does on a P that
+ * sysmon handed off (a sleeper preempted before its call would otherwise
+ * credit the counter with what it did meanwhile). */
+static unsigned counted_sleep(long *base)
+{
+    *base = atomic_load(&counter);
+    return sleep(1);
+}
+
 static void sleeper(void *arg)
 {
-    long *seen = arg;
-    GORT_SYSCALL(sleep(1));
-    *seen = atomic_load(&counter);
+    long *seen = arg, base;
+    GORT_SYSCALL(counted_sleep(&base));
+    *seen = atomic_load(&counter) - base;
     atomic_store(&sleeper_done, 1);
 }
 

@@ -818,17 +818,36 @@ static void ticker(void *arg)
 }
 
 /* The blocking call is a read of a pipe that a plain thread writes only
- * once the ticker has run 1000 times, or after 20 s: with one P the
- * ticker can run only if sysmon handed the P to another M. */
+ * once the ticker has run 1000 times since the read began, or after 20 s:
+ * with one P the ticker can run then only if sysmon handed the P to
+ * another M. "Since the read began" is the count the releaser takes once
+ * main is past gort_syscall_enter (a goroutine without a P cannot be
+ * preempted, so nothing of the ticker's runs before that count is taken
+ * unless the P was handed off): counting from the start instead let a
+ * main preempted before its read (its thread descheduled for a slice on a
+ * loaded machine) find the pipe already written, with no hand-off. */
 static int syscall_pipe[2];
+static _Atomic bool in_syscall;
+static _Atomic long counter_at_read;
 
 static void *syscall_releaser(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < 20000 && atomic_load(&counter) < 1000; i++)
+    int i = 0;
+    for (; i < 20000 && !atomic_load(&in_syscall); i++)
+        usleep(1000);
+    long base = atomic_load(&counter);
+    atomic_store(&counter_at_read, base);
+    for (; i < 20000 && atomic_load(&counter) < base + 1000; i++)
         usleep(1000);
     CHECK(write(syscall_pipe[1], "x", 1) == 1);
     return NULL;
+}
+
+static ssize_t marked_read(int fd, char *b)
+{
+    atomic_store(&in_syscall, true);
+    return read(fd, b, 1);
 }
 
 static int syscall_main(void *arg)
@@ -841,9 +860,9 @@ static int syscall_main(void *arg)
     CHECK(pthread_create(&th, NULL, syscall_releaser, NULL) == 0);
     errno = 0;
     char b;
-    ssize_t r = GORT_SYSCALL(read(syscall_pipe[0], &b, 1));
+    ssize_t r = GORT_SYSCALL(marked_read(syscall_pipe[0], &b));
     int e = errno;
-    long during = atomic_load(&counter);
+    long during = atomic_load(&counter) - atomic_load(&counter_at_read);
     atomic_store(&stop_flag, true);
     gort_wg_wait(&wg);
     pthread_join(th, NULL);
