@@ -390,27 +390,27 @@ Test(sched, global_queue_is_served_while_a_lone_goroutine_keeps_yielding,
 
 /* The same for a timer: a sleeper on the only P wakes although the only
  * other goroutine yields in a loop and nothing is queued (a shortcut that
- * ignored the P's timers would never fire it). */
-static _Atomic bool slept;
+ * ignored the P's timers would never fire it, and the test times out).
+ * The check is on the sleeper's own clock: a count of main's yields could
+ * be zero with no bug, if main's thread lost its CPU for a millisecond
+ * before its first yield returned. */
+static _Atomic int64_t slept_ns; /* how long short_sleeper slept; 0 before */
 
 static void short_sleeper(void *arg)
 {
     (void)arg;
+    int64_t t0 = gort_now();
     gort_sleep(1000000);
-    atomic_store(&slept, true);
+    atomic_store(&slept_ns, gort_now() - t0);
 }
 
 static int lone_yielder_main(void *arg)
 {
     (void)arg;
     gort_go(short_sleeper, NULL);
-    gort_yield(); /* the sleeper parks on its timer */
-    uint64_t n = 0;
-    while (!atomic_load(&slept)) {
+    while (atomic_load(&slept_ns) == 0)
         gort_yield();
-        n++;
-    }
-    cr_assert(gt(u64, n, 0));
+    cr_assert(ge(i64, atomic_load(&slept_ns), 1000000));
     return 0;
 }
 
