@@ -273,6 +273,8 @@ chansend(struct hchan *c, const void *ep, bool block)
     if (block) {
         gp = gort__getg();
         gort__maybe_preempt(gp);
+    } else {
+        gort__preempt_point(); /* one load: no TLS read on this path */
     }
     /* Fast fail without the lock (Go: the same check, same order). Seeing
      * "not closed" and then "full" implies a moment when both held, as a
@@ -326,6 +328,8 @@ chanrecv(struct hchan *c, void *ep, bool block, bool *received)
     if (block) {
         gp = gort__getg();
         gort__maybe_preempt(gp);
+    } else {
+        gort__preempt_point(); /* one load: no TLS read on this path */
     }
     if (!block && chan_recv_would_block(c)) {
         /* Go's order: empty, then closed, then empty again; each load

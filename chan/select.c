@@ -479,12 +479,14 @@ static int selectgo(gort_select_case *cases, int n, bool block)
     }
     if (n == 1)
         return select_one(cases, block);
-    /* A blocking select is a preemption point; gp is kept for parking
-     * (NULL outside a goroutine). */
+    /* Every select is a preemption point; a blocking one keeps gp for
+     * parking (NULL outside a goroutine). */
     struct g *gp = NULL;
     if (block) {
         gp = gort__getg();
         gort__maybe_preempt(gp);
+    } else {
+        gort__preempt_point(); /* one load: no TLS read on this path */
     }
     if (n <= GORT_SELECT_STACK_CASES) {
         uint16_t order[2 * GORT_SELECT_STACK_CASES];

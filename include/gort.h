@@ -6,6 +6,13 @@
  * this file includes. Every call documents whether it can park (block the
  * calling goroutine, letting others run on the thread) and what it returns.
  *
+ * Preemption: every call into gort is a preemption point. A goroutine that
+ * has run for a whole 10 ms time slice while others wait for its processor
+ * yields to them at its next gort call, even one documented as "never
+ * parks" (a non-blocking channel operation, gort_now, an uncontended
+ * gort_mutex_lock): it comes back after at most a bounded number of other
+ * goroutines' turns (docs/scheduler.md, "Bounded waiting").
+ *
  * Error policy: calls return 0 (or a count) on success and a negative errno
  * value on failure; errno is never the error channel, because a goroutine
  * may resume on another thread after parking. Misuse that Go reports as a

@@ -39,15 +39,6 @@ static struct {
     struct gchunk *chunks;
     struct lfstack gfree;        /* dead Gs spilled from Ps (lock-free) */
 } gs = {.lock = LOCK_INIT};
-#if 0
-    int (*main_fn)(void *);
-    void *main_arg;
-    int maxprocs_next;           /* gort_maxprocs before gort_run */
-    _Atomic bool running;
-    _Atomic int32_t mlive;       /* M threads alive besides m0 */
-    bool poisoned;               /* a previous run left Ms in syscalls */
-    sigset_t sigmask;            /* what every new M starts with */
-#endif
 
 /* ---- G descriptors --------------------------------------------------------- */
 
@@ -201,7 +192,6 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gp->saved_errno = 0;
     gp->param = NULL;
     gp->waiting = NULL;
-    gp->fair_after = 0;
     gp->waitreason = WAIT_NONE;
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
@@ -210,19 +200,6 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
         gort__runq_put_spawn(pp, gp);
         if (!is_main) /* main starts on m0, before any other M exists */
             gort__wakep();
-        /* Back-pressure: a spawner that filled its P's queue lets the
-         * children run before it goes on: it yields to the global
-         * overflow queue, and resumes once a P runs out of work (or after
-         * FAIR_HOLD_NS, see sched.c's fair_get).
-         * Go would spill half the queue to the global list and keep
-         * spawning for the rest of its slice; running the children now
-         * keeps their descriptors and stacks hot in cache and memory
-         * bounded. */
-        struct g *cur = mp->curg;
-        if (cur && gort__runq_len(pp) >= RUNQ_SIZE) {
-            cur->fair_after = gort__nanotime() + FAIR_HOLD_NS;
-            atomic_store_explicit(&cur->preempt, true, memory_order_relaxed);
-        }
     } else {
         atomic_fetch_add_explicit(&gort__sched.ngoroutines_nop, 1,
                                   memory_order_relaxed);
@@ -231,6 +208,27 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
         gort__unlock(&gort__sched.lock);
     }
     return 0;
+}
+
+/*
+ * spawn_turn_over says whether the goroutine running on pp has spawned
+ * SPAWN_TURN_MAX goroutines in its current turn (one time slice, runnext
+ * hand-offs included: the turn is pp's schedtick). It then yields to the
+ * tail of its P's ring, like a goroutine whose slice ran out, so the
+ * children it queued run before it queues more: a spawn loop keeps at most
+ * about a ring's worth of them alive, their descriptors and stacks reused
+ * while hot, where Go lets a spawner run its whole 10 ms slice and queue
+ * tens of thousands (each a fresh descriptor and stack page in C). The
+ * spawner waits no longer than any yielder (docs/scheduler.md, "Bounded
+ * waiting"). Owner of pp only.
+ */
+static bool spawn_turn_over(struct p *pp)
+{
+    if (pp->spawn_tick != pp->schedtick) {
+        pp->spawn_tick = pp->schedtick;
+        pp->spawn_turn = 0;
+    }
+    return ++pp->spawn_turn >= SPAWN_TURN_MAX;
 }
 
 /* spawn is gort_go and gort_go_copy: from a goroutine, or from g0 holding
@@ -242,6 +240,11 @@ static int spawn(void (*fn)(void *), void *arg, const void *args, size_t size)
         return -EPERM;
     struct g *gp = mp->curg;
     int err = gort__newproc(fn, arg, args, size, false);
+    if (gp && err == 0 && spawn_turn_over(gp->m->p) && !gp->m->locks) {
+        P_STAT_INC(gp->m->p->nyields, 1);
+        gort__switch_out(gp, AFTER_YIELD);
+        return 0;
+    }
     gort__maybe_preempt(gp);
     return err;
 }
@@ -294,11 +297,36 @@ _Noreturn void gort_goexit(void)
     gort__throw("goexit: dead goroutine resumed");
 }
 
+/* The hint the inline fast paths of the public headers load (sync.h):
+ * sysmon sets it when it flags a goroutine and clears it once no running
+ * goroutine is flagged (sysmon.c, retake). */
+uint32_t gort__preempt_hint;
+
+/* gort__preempt_check is the out-of-line half of gort__preempt_point: the
+ * hint was set, so yield if the caller is the goroutine that was asked. */
+void gort__preempt_check(void)
+{
+    gort__maybe_preempt(gort__getg());
+}
+
 void gort__preempt_park(void)
 {
     struct g *gp = gort__getg();
+    if (gp->m->locks) /* a pinned section (sync/pool.c): not here */
+        return;
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__sched.npreempts, 1, memory_order_relaxed);
+    /* The slice is over for the whole chain of hand-offs that shared it:
+     * a G it readied into runnext goes to the global queue too, ahead of
+     * gp, and the ring's head runs next with a fresh slice (Go gets there
+     * by flagging the runnext G again at sysmon's next tick, its slice
+     * being inherited). It is runnable and on no stack: publish it now. */
+    struct g *next = gort__runq_take_next(gp->m->p);
+    if (next) {
+        gort__lock(&gort__sched.lock);
+        gort__globrunq_put(next);
+        gort__unlock(&gort__sched.lock);
+    }
     gort__switch_out(gp, AFTER_PREEMPT);
 }
 

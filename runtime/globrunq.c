@@ -1,26 +1,27 @@
 /*
- * globrunq.c: the global run queues (Go: sched.runq, globrunqput,
- * globrunqget): the queue proper, which Go's fairness pick serves every 61
- * schedules, and the overflow, work a P set aside (runq.c's spills,
- * spawners under back-pressure, goroutines preempted at the end of their
- * slice), which that pick serves only once its head's hold has passed.
+ * globrunq.c: the global run queue (Go: sched.runq, globrunqput,
+ * globrunqget). Goroutines land here when no P can take them locally:
+ * readied by a thread without a P, back from a system call, half of a
+ * full ring (runq.c's spill), a retired P's queue. Every P takes one
+ * every GLOBAL_FAIR_TICK schedules (the fairness pick), and a batch when
+ * it runs out of local work, so nothing queued here waits for a timer:
+ * a G at position k is taken within k fairness picks of any P.
  *
  * Invariants:
- *  - Each is a growable FIFO ring of (G, hold) pairs (struct gring) whose
- *    Gs are G_RUNNABLE and on no other queue. Go links the descriptors
- *    through schedlink instead; a ring lets a take copy pointers under
- *    sched.lock without touching a descriptor, each a likely cache miss.
- *  - sched.runqsize == runq.n + overflow.n; sched.runq_proper == runq.n;
- *    sched.overflow_next is the overflow head's hold, 0 when it is empty.
- *    All three are written under sched.lock and read lock-free as hints.
+ *  - The queue is a growable FIFO ring of Gs (struct gring) that are
+ *    G_RUNNABLE and on no other queue. Go links the descriptors through
+ *    schedlink instead; a ring lets a take copy pointers under sched.lock
+ *    without touching a descriptor, each a likely cache miss.
+ *  - sched.runqsize == runq.n, written under sched.lock and read
+ *    lock-free as a hint.
  *  - Between gort__globrunq_take and gort__globrunq_install a taken G is
  *    on no queue, held by the taking M, whose P keeps it from looking
  *    deadlocked.
  *
- * Locking: sched.lock guards both rings; gort__globrunq_install runs
+ * Locking: sched.lock guards the ring; gort__globrunq_install runs
  * without it (it touches the taker's own P only).
  * See also: runtime/runq.c (the per-P rings), runtime/sched.c (who takes
- * when), docs/scheduler.md ("The overflow queue").
+ * when), docs/scheduler.md ("Bounded waiting").
  */
 #include <stdlib.h>
 
@@ -41,59 +42,29 @@ static void gring_room(struct gring *r, uint32_t n)
     r->cap = cap;
 }
 
-/* gring_put appends gs[0..n) to r, each held until after. */
-static void gring_put(struct gring *r, struct g *const *gs, uint32_t n,
-                      int64_t after)
+/* gring_put appends gs[0..n) to r. */
+static void gring_put(struct gring *r, struct g *const *gs, uint32_t n)
 {
     gring_room(r, n);
     for (uint32_t i = 0; i < n; i++)
-        r->slot[(r->head + r->n + i) & (r->cap - 1)] =
-            (struct gring_slot){gs[i], after};
+        r->slot[(r->head + r->n + i) & (r->cap - 1)] = gs[i];
     r->n += n;
-}
-
-/* published updates the lock-free copies the fairness pick looks at, and
- * runqsize by delta. */
-static void published(int32_t delta)
-{
-    struct sched *s = &gort__sched;
-    atomic_fetch_add_explicit(&s->runqsize, delta, memory_order_relaxed);
-    if (atomic_load_explicit(&s->runq_proper, memory_order_relaxed) !=
-        (int32_t)s->runq.n)
-        atomic_store_explicit(&s->runq_proper, (int32_t)s->runq.n,
-                              memory_order_relaxed);
-    int64_t next = 0;
-    if (s->overflow.n > 0) {
-        next = s->overflow.slot[s->overflow.head].after;
-        if (next == 0)
-            next = 1; /* "0: empty" */
-    }
-    if (atomic_load_explicit(&s->overflow_next, memory_order_relaxed) != next)
-        atomic_store_explicit(&s->overflow_next, next, memory_order_relaxed);
 }
 
 /* gort__globrunq_put appends gp to the global queue. Caller holds
  * sched.lock. */
 void gort__globrunq_put(struct g *gp)
 {
-    gring_put(&gort__sched.runq, &gp, 1, 0);
-    published(1);
+    gort__globrunq_put_many(&gp, 1);
 }
 
-/* gort__globrunq_put_overflow appends gp, held back by its P's overflow,
- * to sched.overflow. Caller holds sched.lock and set gp->fair_after. */
-void gort__globrunq_put_overflow(struct g *gp)
+/* gort__globrunq_put_many appends gs[0..n) to the global queue in order.
+ * Caller holds sched.lock. */
+void gort__globrunq_put_many(struct g *const *gs, uint32_t n)
 {
-    gring_put(&gort__sched.overflow, &gp, 1, gp->fair_after);
-    published(1);
-}
-
-/* gort__globrunq_put_spill appends gs[0..n), spilled from a full ring and
- * held until after, to sched.overflow. Caller holds sched.lock. */
-void gort__globrunq_put_spill(struct g *const *gs, uint32_t n, int64_t after)
-{
-    gring_put(&gort__sched.overflow, gs, n, after);
-    published((int32_t)n);
+    gring_put(&gort__sched.runq, gs, n);
+    atomic_fetch_add_explicit(&gort__sched.runqsize, (int32_t)n,
+                              memory_order_relaxed);
 }
 
 /* gort__globrunq_putbatch appends q to the global queue, taking
@@ -106,30 +77,21 @@ void gort__globrunq_putbatch(struct gqueue *q)
         while (n < 64 && q->head)
             chunk[n++] = gort__gqueue_pop(q);
         gort__lock(&gort__sched.lock);
-        gring_put(&gort__sched.runq, chunk, n, 0);
-        published((int32_t)n);
+        gort__globrunq_put_many(chunk, n);
         gort__unlock(&gort__sched.lock);
     }
 }
 
 /* gort__globrunq_take takes a batch of up to max Gs (0: a fair share; Go:
- * globrunqget) off the global queue into out, and returns how many; the
- * overflow is served only once the queue proper is empty, and with
- * fair_now != 0 only if its head's hold has passed at fair_now: that,
- * with max 1, is the GLOBAL_FAIR_TICK pick (Go: globrunqget(pp, 1) every
- * 61 ticks). Caller holds sched.lock, and hands the
- * batch to gort__globrunq_install, preferably after dropping it: only
- * pointers move under the lock. */
-int32_t gort__globrunq_take(struct p *pp, int32_t max, int64_t fair_now,
-                            struct g **out)
+ * globrunqget) off the global queue into out, and returns how many. With
+ * max 1 it is the GLOBAL_FAIR_TICK pick (Go: globrunqget(pp, 1) every 61
+ * ticks). Caller holds sched.lock, and hands the batch to
+ * gort__globrunq_install, preferably after dropping it: only pointers
+ * move under the lock. */
+int32_t gort__globrunq_take(struct p *pp, int32_t max, struct g **out)
 {
     struct gring *r = &gort__sched.runq;
     if (r->n == 0)
-        r = &gort__sched.overflow;
-    if (r->n == 0)
-        return 0;
-    if (fair_now && r == &gort__sched.overflow &&
-        r->slot[r->head].after > fair_now)
         return 0;
     int32_t procs = atomic_load_explicit(&gort__sched.gomaxprocs,
                                          memory_order_relaxed);
@@ -146,10 +108,10 @@ int32_t gort__globrunq_take(struct p *pp, int32_t max, int64_t fair_now,
     if (n > room + 1)
         n = room + 1;
     for (int32_t i = 0; i < n; i++)
-        out[i] = r->slot[(r->head + (uint32_t)i) & (r->cap - 1)].g;
+        out[i] = r->slot[(r->head + (uint32_t)i) & (r->cap - 1)];
     r->head = (r->head + (uint32_t)n) & (r->cap - 1);
     r->n -= (uint32_t)n;
-    published(-n);
+    atomic_fetch_sub_explicit(&gort__sched.runqsize, n, memory_order_relaxed);
     return n;
 }
 
@@ -161,17 +123,14 @@ struct g *gort__globrunq_install(struct p *pp, struct g **got, int32_t n)
         return NULL;
     for (int32_t i = 1; i < n; i++)
         __builtin_prefetch(got[i], 1);
-    got[0]->fair_after = 0;
-    for (int32_t i = 1; i < n; i++) {
-        got[i]->fair_after = 0;
+    for (int32_t i = 1; i < n; i++)
         gort__runq_put(pp, got[i], false);
-    }
     return got[0];
 }
 
-/* gort__globrunq_fini frees the rings (runtime_fini; nothing queued). */
+/* gort__globrunq_fini frees the ring (runtime_fini; nothing queued). */
 void gort__globrunq_fini(void)
 {
     free(gort__sched.runq.slot);
-    free(gort__sched.overflow.slot);
+    gort__sched.runq = (struct gring){0};
 }

@@ -119,8 +119,10 @@ static bool wait_ms(void)
         gort__stop_wake_all();
         for (struct m *mp = gort__sched.allm; mp; mp = mp->alllink) {
             struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
-            if (gp)
+            if (gp) {
                 atomic_store(&gp->preempt, true);
+                __atomic_store_n(&gort__preempt_hint, 1, __ATOMIC_RELAXED);
+            }
         }
         gort__futex_wait((_Atomic uint32_t *)&gort__mlive, (uint32_t)live,
                          10000000);

@@ -1,6 +1,7 @@
 /*
- * runq.c: run queues: each P's lock-free ring plus runnext slot, and the
- * global queue (Go: runqput, runqget, runqgrab, runqsteal, globrunqput).
+ * runq.c: run queues: each P's lock-free ring plus runnext slot (Go:
+ * runqput, runqget, runqgrab, runqsteal); a full ring spills half of
+ * itself to the global queue (globrunq.c).
  *
  * Invariants:
  *  - The ring is single-producer (the owner P) and multi-consumer (the
@@ -36,7 +37,7 @@
  * except a lone goroutine of a running victim, which they treat as Go
  * treats runnext (lone_wait): last pass only, after a back-off.
  *
- * Locking: the global queues (globrunq.c) are under sched.lock; the rings
+ * Locking: the global queue (globrunq.c) is under sched.lock; the rings
  * take no lock.
  * See also: runtime/globrunq.c, runtime/sched.c (who puts where), Go's
  * proc.go,
@@ -205,9 +206,9 @@ static void thief_exit(struct p *victim)
 
 /* ---- The owner's side --------------------------------------------------- */
 
-/* runq_putslow moves half of pp's full ring plus gp to the global
- * overflow queue (Go: runqputslow, to the global queue). Returns false if
- * a thief emptied the ring meanwhile. */
+/* runq_putslow moves half of pp's full ring plus gp to the global queue
+ * (Go: runqputslow), where every P's fairness pick serves them. Returns
+ * false if a thief emptied the ring meanwhile. */
 static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
                          uint32_t tail)
 {
@@ -223,13 +224,8 @@ static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
     /* The head-pushed Gs were the first to go. */
     pp->runq_front = pp->runq_front > HALF ? pp->runq_front - HALF : 0;
     batch[HALF] = gp;
-    /* To the overflow, not the queue proper: the fairness pick would hand
-     * them back every 61 picks and undo depth-first order (sched.c). */
-    int64_t after = gort__nanotime() + FAIR_HOLD_NS;
-    for (uint32_t i = 0; i <= HALF; i++)
-        batch[i]->fair_after = after;
     gort__lock(&gort__sched.lock);
-    gort__globrunq_put_spill(batch, HALF + 1, after);
+    gort__globrunq_put_many(batch, HALF + 1);
     gort__unlock(&gort__sched.lock);
     return true;
 }
@@ -445,6 +441,18 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
     *inherit = gp != NULL;
     if (!gp)
         gp = ring_take(pp, solo);
+    if (solo)
+        solo_exit(pp);
+    return gp;
+}
+
+/* gort__runq_take_next takes pp's runnext, or returns NULL (a time slice
+ * ended: the chain of hand-offs that shared it gives way, park.c). Owner
+ * only. */
+struct g *gort__runq_take_next(struct p *pp)
+{
+    bool solo = solo_enter(pp);
+    struct g *gp = runnext_take(pp, solo);
     if (solo)
         solo_exit(pp);
     return gp;

@@ -37,13 +37,12 @@ enum {
     RUNQ_SIZE = 256,          /* local ring per P (Go: len(p.runq)) */
     GLOBAL_FAIR_TICK = 61,    /* check the global queue every 61st tick */
     LIFO_STREAK_MAX = 61,     /* depth-first pops before older work's turn */
+    SPAWN_TURN_MAX = RUNQ_SIZE / 2, /* spawns in one turn before a yield */
     STEAL_TRIES = 4,          /* passes over all Ps in stealWork */
     GOID_BATCH = 16,          /* goids cached per P */
     MAX_MPROCS = 10000,       /* thread cap (Go: sched.maxmcount) */
 };
 #define FORCE_PREEMPT_NS 10000000 /* 10ms time slice (Go: forcePreemptNS) */
-#define FAIR_HOLD_NS 1000000000  /* a P's own overflow waits at most this */
-#define PREEMPT_HOLD_NS 100000000 /* a preempted G waits at most this */
 /* A P's next pick takes one goroutine from the global queue first when
  * this holds (Go: schedtick%61 == 0 in findRunnable). It names the pick
  * about to happen, schedtick + 1, because direct_next (park.c), which
@@ -102,15 +101,11 @@ struct gqueue {
     int32_t n;
 };
 
-/* A growable FIFO ring of runnable Gs (the global queues, globrunq.c). Each
- * entry carries the time before which the fairness pick may not take it
- * (0: any time), so neither the queue nor that pick touches a queued G's
- * descriptor under sched.lock. */
+/* A growable FIFO ring of runnable Gs (the global queue, globrunq.c): a
+ * take copies pointers and touches no queued G's descriptor under
+ * sched.lock. */
 struct gring {
-    struct gring_slot {
-        struct g *g;
-        int64_t after;
-    } *slot;
+    struct g **slot;
     uint32_t head, n, cap;     /* cap: 0 or a power of two */
 };
 
@@ -147,10 +142,6 @@ struct g {
     uint32_t lockcount;        /* gort_lock_os_thread nesting */
     int saved_errno;           /* errno belongs to the M; carried per G */
     _Atomic bool preempt;      /* sysmon asks it to yield at the next call */
-    /* While in sched.overflow: when the fairness pick may take it.
-     * Written under sched.lock, or by the G's owner before it goes there;
-     * 0 once taken, and a value already past counts as no hold (park.c). */
-    int64_t fair_after;
     uint16_t argsize;          /* gort_go_copy bytes (0: plain arg) */
 
     void (*fn)(void *);        /* entry point and its argument */
@@ -223,6 +214,9 @@ struct p {
      * must be consumed before the next push at the head. */
     uint32_t runq_front, lifo_streak, lifo_barrier;
     bool lifo_off;
+    /* Owner-only: spawns by the running goroutine in the turn that began
+     * at schedtick spawn_tick (g.c, spawn_turn_over). */
+    uint32_t spawn_tick, spawn_turn;
     /* Solo mode (p.c): 1 while the owner is inside a plain (non-locked)
      * run-queue operation; read by whoever leaves solo mode. */
     _Atomic uint32_t solo_busy;
@@ -303,17 +297,8 @@ struct sched {
     _Atomic int32_t npidle;
     _Atomic int32_t nmspinning;
     _Atomic bool needspinning;
-    struct gring runq;         /* global run queue */
-    /* Work a P set aside: ring spills, spawners under back-pressure,
-     * goroutines preempted at the end of their slice (runq.c, park.c).
-     * Taken when a P runs out of work, by the fairness pick only once its
-     * head's hold (its entry's after) has passed. */
-    struct gring overflow;
-    _Atomic int32_t runqsize;  /* runq + overflow */
-    /* For the fairness pick's lock-free look: runq.n, and the overflow
-     * head's hold (0: empty). Written under sched.lock. */
-    _Atomic int32_t runq_proper;
-    _Atomic int64_t overflow_next;
+    struct gring runq;         /* global run queue (globrunq.c) */
+    _Atomic int32_t runqsize;  /* runq.n, for lock-free looks */
     struct m *allm;
     _Atomic uint64_t goidgen;
     /* Goroutines created minus destroyed by Ms without a P; those with
@@ -483,9 +468,11 @@ GORT_HIDDEN void gort__ready_list(struct gqueue *q);
 
 /*
  * gort__preempt_park yields the calling goroutine to the global queue
- * because sysmon flagged it (Go: gopreempt_m). gort__maybe_preempt is the
- * cheap check every blocking runtime call makes first: a goroutine that
- * ran past its 10ms slice yields at its next runtime call.
+ * because sysmon flagged it (Go: gopreempt_m), unless its M holds a
+ * pinned section (m.locks). gort__maybe_preempt is the cheap check that
+ * runtime calls holding gp make first, and gort__preempt_point (sync.h)
+ * the one for calls that do not: a goroutine that ran past its 10ms slice
+ * yields at its next runtime call, whichever it is.
  */
 GORT_HIDDEN void gort__preempt_park(void);
 static inline void gort__maybe_preempt(struct g *gp)
@@ -564,17 +551,16 @@ GORT_HIDDEN struct g *gort__gqueue_pop(struct gqueue *q);
 GORT_HIDDEN void gort__runq_put(struct p *pp, struct g *gp, bool next);
 GORT_HIDDEN void gort__runq_put_spawn(struct p *pp, struct g *gp);
 GORT_HIDDEN struct g *gort__runq_get(struct p *pp, bool *inherit);
+GORT_HIDDEN struct g *gort__runq_take_next(struct p *pp);
 GORT_HIDDEN struct g *gort__runq_steal(struct p *pp, struct p *victim,
                                        bool stealnext);
 GORT_HIDDEN bool gort__runq_empty(struct p *pp);
 GORT_HIDDEN uint32_t gort__runq_len(struct p *pp);
 GORT_HIDDEN void gort__globrunq_put(struct g *gp);
-GORT_HIDDEN void gort__globrunq_put_overflow(struct g *gp);
-GORT_HIDDEN void gort__globrunq_put_spill(struct g *const *gs, uint32_t n,
-                                         int64_t after);
+GORT_HIDDEN void gort__globrunq_put_many(struct g *const *gs, uint32_t n);
 GORT_HIDDEN void gort__globrunq_putbatch(struct gqueue *q);
 GORT_HIDDEN int32_t gort__globrunq_take(struct p *pp, int32_t max,
-                                        int64_t fair_now, struct g **out);
+                                        struct g **out);
 GORT_HIDDEN struct g *gort__globrunq_install(struct p *pp, struct g **got,
                                             int32_t n);
 GORT_HIDDEN void gort__globrunq_fini(void);

@@ -152,45 +152,16 @@ static struct g *steal_work(struct p *pp, bool *inherit)
     return NULL;
 }
 
-/*
- * fair_get is the GLOBAL_FAIR_TICK pick (gort__globrunq_get_fair). Work a
- * P set aside (ring spills and spawners under back-pressure, held
- * FAIR_HOLD_NS; goroutines preempted at the end of their slice, held
- * PREEMPT_HOLD_NS) sits in sched.overflow, which this pick serves only
- * once the head's hold has passed; Ps that run out of local work take it
- * at once (global_get). Serving it every 61 picks, as Go serves its one
- * queue, resumes spawners, spilled subtrees and long-running parents
- * while their P still has work, which undoes depth-first order: skynet at
- * 2 Ps went from 190 to 950 ns with 220 MB of live stacks instead of
- * 10-20 MB, and fib from 190 to 900-1100 ns in two runs of three.
- */
-static struct g *fair_get(struct p *pp)
-{
-    struct sched *s = &gort__sched;
-    if (atomic_load_explicit(&s->runqsize, memory_order_relaxed) == 0)
-        return NULL;
-    int64_t now = gort__nanotime();
-    if (atomic_load_explicit(&s->runq_proper, memory_order_relaxed) == 0) {
-        /* Only the overflow, if anything: look at its hold lock-free. */
-        int64_t next = atomic_load_explicit(&s->overflow_next,
-                                            memory_order_relaxed);
-        if (next == 0 || next > now)
-            return NULL;
-    }
-    struct g *got[1];
-    gort__lock(&s->lock);
-    int32_t n = gort__globrunq_take(pp, 1, now, got);
-    gort__unlock(&s->lock);
-    return gort__globrunq_install(pp, got, n);
-}
-
+/* global_get takes up to max Gs from the global queue (0: a fair share)
+ * and returns one to run; the rest go on pp's ring. With max 1 it is the
+ * GLOBAL_FAIR_TICK pick (Go: globrunqget(pp, 1) when schedtick%61 == 0). */
 static struct g *global_get(struct p *pp, int32_t max)
 {
     if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) == 0)
         return NULL;
     struct g *got[RUNQ_SIZE / 2];
     gort__lock(&gort__sched.lock);
-    int32_t n = gort__globrunq_take(pp, max, 0, got);
+    int32_t n = gort__globrunq_take(pp, max, got);
     gort__unlock(&gort__sched.lock);
     return gort__globrunq_install(pp, got, n);
 }
@@ -266,7 +237,7 @@ top:
     struct g *gp;
     if (SYSBATCH_AGED(pp) && (gp = batch_get()))
         return gp;
-    if (GLOBAL_FAIR_DUE(pp) && (gp = fair_get(pp)))
+    if (GLOBAL_FAIR_DUE(pp) && (gp = global_get(pp, 1)))
         return gp;
     if ((gp = gort__runq_get(pp, inherit)))
         return gp;
@@ -296,7 +267,7 @@ drop:
     }
     if (pp->id < atomic_load(&s->gomaxprocs)) {
         struct g *got[RUNQ_SIZE / 2];
-        int32_t n = gort__globrunq_take(pp, 0, 0, got);
+        int32_t n = gort__globrunq_take(pp, 0, got);
         if (n > 0) {
             gort__unlock(&s->lock);
             return gort__globrunq_install(pp, got, n);

@@ -52,12 +52,22 @@ static struct g *running_g(struct p *pp)
     return mp ? __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) : NULL;
 }
 
-/* preemptone flags the goroutine running on pp (Go: preemptone). */
+/* preemptone flags the goroutine running on pp (Go: preemptone), and
+ * raises the hint that the public headers' inline fast paths load. */
 static void preemptone(struct p *pp)
 {
     struct g *gp = running_g(pp);
-    if (gp)
-        atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
+    if (!gp)
+        return;
+    atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
+    __atomic_store_n(&gort__preempt_hint, 1, __ATOMIC_RELAXED);
+}
+
+/* flagged says whether the goroutine running on pp still has to yield. */
+static bool flagged(struct p *pp)
+{
+    struct g *gp = running_g(pp);
+    return gp && atomic_load_explicit(&gp->preempt, memory_order_relaxed);
 }
 
 /* stranded_check wakes an idle P when pp's queue waits behind a goroutine
@@ -80,6 +90,7 @@ static void stranded_check(struct p *pp, struct sysmontick *pd)
 static int retake(int64_t now)
 {
     int n = 0;
+    bool asked = false; /* some running goroutine still has to yield */
     int32_t procs = atomic_load(&gort__sched.gomaxprocs);
     for (int32_t i = 0; i < procs; i++) {
         struct p *pp = gort__sched.allp[i];
@@ -99,6 +110,7 @@ static int retake(int64_t now)
                     pd->schedwhen = now; /* once per slice */
                 }
             }
+            asked = asked || flagged(pp);
         }
         if (st != P_SYSCALL)
             continue;
@@ -127,6 +139,9 @@ static int retake(int64_t now)
             n++;
         }
     }
+    /* Whoever was asked has yielded: the fast paths stop calling out. */
+    if (!asked && __atomic_load_n(&gort__preempt_hint, __ATOMIC_RELAXED))
+        __atomic_store_n(&gort__preempt_hint, 0, __ATOMIC_RELAXED);
     return n;
 }
 

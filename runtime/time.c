@@ -56,6 +56,7 @@ struct after {
 
 int64_t gort_now(void)
 {
+    gort__preempt_point();
     return gort__nanotime();
 }
 

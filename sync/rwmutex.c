@@ -30,6 +30,7 @@ static int32_t add(int32_t *p, int32_t d)
 
 void gort_rwmutex_rlock(gort_rwmutex *rw)
 {
+    gort__preempt_point();
     if (add(&rw->_reader_count, 1) < 0) {
         /* A writer is pending: wait for its Unlock. */
         gort__semacquire(&rw->_reader_sem, false, WAIT_RWMUTEX_R);
@@ -38,6 +39,7 @@ void gort_rwmutex_rlock(gort_rwmutex *rw)
 
 bool gort_rwmutex_try_rlock(gort_rwmutex *rw)
 {
+    gort__preempt_point();
     int32_t c = __atomic_load_n(&rw->_reader_count, __ATOMIC_SEQ_CST);
     for (;;) {
         if (c < 0)

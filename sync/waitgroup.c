@@ -27,6 +27,7 @@
 
 void gort_wg_add(gort_wg *wg, int delta)
 {
+    gort__preempt_point();
     uint64_t state = __atomic_add_fetch(&wg->_state,
                                         (uint64_t)(int64_t)delta << 32,
                                         __ATOMIC_SEQ_CST);
@@ -56,6 +57,7 @@ void gort_wg_done(gort_wg *wg)
 
 void gort_wg_wait(gort_wg *wg)
 {
+    gort__preempt_point();
     uint64_t state = __atomic_load_n(&wg->_state, __ATOMIC_SEQ_CST);
     for (;;) {
         if ((int32_t)(state >> 32) == 0)

@@ -487,6 +487,11 @@ static int poll_burst_main(void *arg)
     for (int i = 0; i < POLL_GS; i++)
         gort_go(poll_reader, (void *)(intptr_t)i);
     gort_go(poll_kicked, NULL);
+    /* No round until its wg_add is done: main can be preempted before it
+     * (its spawns and registrations may outlast a slice on a loaded
+     * machine), and a reader's done for a round not yet added would take
+     * the counter below zero. */
+    atomic_store(&poll_round, -1);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, poll_writer, NULL) == 0);
     for (int r = 0; r < POLL_ROUNDS; r++) {

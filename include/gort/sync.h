@@ -32,6 +32,27 @@
 #define GORT_API __attribute__((visibility("default")))
 #endif
 
+/* ---- Preemption points of the inline fast paths ------------------------ */
+
+/*
+ * Private, not for direct use. gort__preempt_hint is nonzero while sysmon
+ * has asked a running goroutine to yield because its 10 ms time slice ran
+ * out. The inline fast paths below load it (one load of a line nobody
+ * writes meanwhile) and only then call gort__preempt_check, which yields
+ * the caller if it is a goroutine that was asked. So a loop that only
+ * locks and unlocks an uncontended mutex still lets the rest of its P run
+ * (Go checks for preemption in every function prologue).
+ */
+GORT_API extern uint32_t gort__preempt_hint;
+GORT_API void gort__preempt_check(void);
+
+static inline void gort__preempt_point(void)
+{
+    if (__builtin_expect(__atomic_load_n(&gort__preempt_hint,
+                                         __ATOMIC_RELAXED) != 0, 0))
+        gort__preempt_check();
+}
+
 /* ---- Mutex -------------------------------------------------------------- */
 
 /*
@@ -59,6 +80,7 @@ GORT_API void gort__mutex_unlock_slow(gort_mutex *mu, int32_t state);
  */
 static inline void gort_mutex_lock(gort_mutex *mu)
 {
+    gort__preempt_point();
     int32_t unlocked = 0;
     /* CAS-acquire; pairs with the release in gort_mutex_unlock. */
     if (__builtin_expect(__atomic_compare_exchange_n(&mu->_state, &unlocked,
@@ -76,6 +98,7 @@ static inline void gort_mutex_lock(gort_mutex *mu)
  */
 static inline bool gort_mutex_trylock(gort_mutex *mu)
 {
+    gort__preempt_point();
     int32_t old = __atomic_load_n(&mu->_state, __ATOMIC_RELAXED);
     if (old & 5) /* locked or starving */
         return false;
@@ -195,6 +218,7 @@ GORT_API void gort__once_do_slow(gort_once *o, void (*fn)(void *), void *arg);
  */
 static inline void gort_once_do(gort_once *o, void (*fn)(void *), void *arg)
 {
+    gort__preempt_point();
     /* load-acquire; pairs with the store-release after fn in once.c. */
     if (__builtin_expect(__atomic_load_n(&o->_done, __ATOMIC_ACQUIRE), 1))
         return;

@@ -1,7 +1,7 @@
 /*
  * test_runq.c: white-box tests of the run queues (Go's export_test.go
- * drives runqput/runqget the same way): ordering, runnext, overflow to
- * the global queue, and stealing half.
+ * drives runqput/runqget the same way): ordering, runnext, a full ring
+ * spilling to the global queue, and stealing half.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
@@ -33,12 +33,11 @@ static void teardown(void)
 
 /* take is one pick off the global queues as the scheduler makes it: a
  * batch of up to max (0: a fair share), or the fairness pick. */
-static struct g *take(int32_t max, bool fair)
+static struct g *take(int32_t max)
 {
     struct g *got[RUNQ_SIZE / 2];
     gort__lock(&gort__sched.lock);
-    int32_t n = gort__globrunq_take(pp, max, fair ? gort__nanotime() : 0,
-                                    got);
+    int32_t n = gort__globrunq_take(pp, max, got);
     gort__unlock(&gort__sched.lock);
     return gort__globrunq_install(pp, got, n);
 }
@@ -73,7 +72,7 @@ Test(runq, runnext_runs_first_and_inherits_the_slice)
     cr_assert(not(inherit));
 }
 
-Test(runq, full_ring_moves_half_to_the_global_overflow_queue)
+Test(runq, full_ring_moves_half_to_the_global_queue)
 {
     for (int i = 0; i < RUNQ_SIZE; i++)
         gort__runq_put(pp, &gs[i], false);
@@ -81,51 +80,24 @@ Test(runq, full_ring_moves_half_to_the_global_overflow_queue)
     gort__runq_put(pp, &gs[RUNQ_SIZE], false);
     cr_assert(eq(u32, gort__runq_len(pp), RUNQ_SIZE / 2));
     cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), RUNQ_SIZE / 2 + 1));
-    /* The oldest half went to the overflow (not the queue proper, which
-     * the fairness pick serves), in order, followed by the new G, each
-     * held back from the fairness pick. */
-    cr_assert(eq(u32, gort__sched.runq.n, 0));
-    struct gring *o = &gort__sched.overflow;
-    cr_assert(eq(u32, o->n, RUNQ_SIZE / 2 + 1));
-    for (uint32_t i = 0; i <= RUNQ_SIZE / 2; i++) {
-        struct gring_slot *e = &o->slot[(o->head + i) & (o->cap - 1)];
-        cr_assert(eq(ptr, e->g, &gs[i < RUNQ_SIZE / 2 ? i : RUNQ_SIZE]));
-        cr_assert(gt(i64, e->after, gort__nanotime()));
-        cr_assert(eq(i64, e->g->fair_after, e->after));
-    }
-    cr_assert(eq(i64, atomic_load(&gort__sched.overflow_next),
-                 o->slot[o->head].after));
-    /* The fairness pick leaves it; a P out of work takes it. */
-    cr_assert(eq(ptr, take(1, true), NULL));
+    /* The oldest half went to the global queue, in order, followed by
+     * the new G, and nothing holds them back: the fairness pick (max 1)
+     * takes the oldest at once. */
+    struct gring *r = &gort__sched.runq;
+    cr_assert(eq(u32, r->n, RUNQ_SIZE / 2 + 1));
+    for (uint32_t i = 0; i <= RUNQ_SIZE / 2; i++)
+        cr_assert(eq(ptr, r->slot[(r->head + i) & (r->cap - 1)],
+                     &gs[i < RUNQ_SIZE / 2 ? i : RUNQ_SIZE]));
+    cr_assert(eq(ptr, take(1), &gs[0]));
     while (gort__runq_len(pp) > 0) {
         bool inherit;
         gort__runq_get(pp, &inherit);
     }
-    struct g *gp = take(0, false);
-    cr_assert(eq(ptr, gp, &gs[0]));
-    cr_assert(eq(i64, gp->fair_after, 0));
-    /* A fair share of 129 with 2 Ps: 65, one to run and 64 queued. */
+    /* A P out of work takes a fair share of the 128 left with 2 Ps: 65,
+     * one to run and 64 queued. */
+    cr_assert(eq(ptr, take(0), &gs[1]));
     cr_assert(eq(u32, gort__runq_len(pp), 64));
-    cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), 64));
-    cr_assert(eq(i64, gs[1].fair_after, 0));
-}
-
-Test(runq, fairness_pick_serves_the_queue_proper_before_the_overflow)
-{
-    for (int i = 0; i <= RUNQ_SIZE; i++)
-        gort__runq_put(pp, &gs[i], false); /* half spills to the overflow */
-    gort__lock(&gort__sched.lock);
-    gort__globrunq_put(&gs[RUNQ_SIZE + 1]); /* e.g. readied off a P */
-    gort__unlock(&gort__sched.lock);
-    cr_assert(eq(i32, atomic_load(&gort__sched.runq_proper), 1));
-    cr_assert(eq(ptr, take(1, true), &gs[RUNQ_SIZE + 1]));
-    cr_assert(eq(i32, atomic_load(&gort__sched.runq_proper), 0));
-    cr_assert(eq(ptr, take(1, true), NULL));
-    /* Once the overflow's head waited FAIR_HOLD_NS, it is served too. */
-    struct gring *o = &gort__sched.overflow;
-    o->slot[o->head].after = gort__nanotime() - 1;
-    cr_assert(eq(ptr, take(1, true), &gs[0]));
-    cr_assert(eq(ptr, take(1, true), NULL)); /* gs[1] is still held */
+    cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), 63));
 }
 
 Test(runq, global_queue_grows_and_keeps_fifo_order_across_the_wrap)
@@ -138,14 +110,14 @@ Test(runq, global_queue_grows_and_keeps_fifo_order_across_the_wrap)
             gort__globrunq_put(&gs[put++]);
         gort__unlock(&gort__sched.lock);
         for (int i = 0; i < 60; i++) {
-            struct g *gp = take(1, false);
+            struct g *gp = take(1);
             cr_assert(eq(ptr, gp, &gs[got++]));
         }
     }
     cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), put - got));
     while (got < put)
-        cr_assert(eq(ptr, take(1, false), &gs[got++]));
-    cr_assert(eq(ptr, take(1, false), NULL));
+        cr_assert(eq(ptr, take(1), &gs[got++]));
+    cr_assert(eq(ptr, take(1), NULL));
     cr_assert(eq(i32, atomic_load(&gort__sched.runqsize), 0));
 }
 
@@ -179,7 +151,7 @@ Test(runq, global_batch_is_a_fair_share)
         gort__gqueue_push(&q, &gs[i]);
     gort__globrunq_putbatch(&q);
     cr_assert(eq(ptr, q.head, NULL));
-    struct g *gp = take(0, false);
+    struct g *gp = take(0);
     cr_assert(eq(ptr, gp, &gs[0]));
     /* 100 / 2 procs + 1 = 51: one returned, 50 on the local ring. */
     cr_assert(eq(u32, gort__runq_len(pp), 50));
@@ -265,9 +237,9 @@ Test(runq, head_pushes_count_against_a_full_ring)
         seen[gp->goid] = true;
         n++;
     }
-    struct gring *o = &gort__sched.overflow;
-    for (uint32_t i = 0; i < o->n; i++) {
-        gp = o->slot[(o->head + i) & (o->cap - 1)].g;
+    struct gring *r = &gort__sched.runq;
+    for (uint32_t i = 0; i < r->n; i++) {
+        gp = r->slot[(r->head + i) & (r->cap - 1)];
         cr_assert(not(seen[gp->goid]));
         seen[gp->goid] = true;
         n++;
@@ -319,7 +291,7 @@ Test(runq, head_pushes_race_thieves_without_loss_or_duplicates)
         struct g *got[RUNQ_SIZE / 2];
         int32_t n;
         gort__lock(&gort__sched.lock);
-        while ((n = gort__globrunq_take(pp, RUNQ_SIZE / 2, 0, got)) > 0)
+        while ((n = gort__globrunq_take(pp, RUNQ_SIZE / 2, got)) > 0)
             for (int32_t i = 0; i < n; i++)
                 atomic_fetch_add(&taken[got[i]->goid], 1);
         gort__unlock(&gort__sched.lock);
