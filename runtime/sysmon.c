@@ -52,12 +52,17 @@ static struct g *running_g(struct p *pp)
     return mp ? __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) : NULL;
 }
 
-/* preemptone flags the goroutine running on pp (Go: preemptone). */
-static void preemptone(struct p *pp)
+/* preemptone flags the goroutine running on pp (Go: preemptone), and
+ * signals it as well if it ran the whole slice and asked for that
+ * (asyncpreempt.c): a loop without a gort call never sees the flag. */
+static void preemptone(struct p *pp, struct sysmontick *pd, int64_t now)
 {
     struct g *gp = running_g(pp);
-    if (gp)
-        atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
+    if (!gp)
+        return;
+    atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
+    if (gp == pd->slice_g && pd->slice_gwhen + FORCE_PREEMPT_NS <= now)
+        gort__asyncpreempt_signal(pp, gp);
 }
 
 /* stranded_check wakes an idle P when pp's queue waits behind a goroutine
@@ -89,13 +94,20 @@ static int retake(int64_t now)
         uint32_t st = atomic_load(&pp->status);
         if (st == P_RUNNING) {
             uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+            /* Since when the same goroutine runs there: a slice passed on
+             * through runnext keeps its schedtick (asyncpreempt.c). */
+            struct g *cur = running_g(pp);
+            if (cur != pd->slice_g || pd->schedtick != t) {
+                pd->slice_g = cur;
+                pd->slice_gwhen = now;
+            }
             if (pd->schedtick != t) {
                 pd->schedtick = t;
                 pd->schedwhen = now;
             } else {
                 stranded_check(pp, pd);
                 if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
-                    preemptone(pp);
+                    preemptone(pp, pd, now);
                     pd->schedwhen = now; /* once per slice */
                 }
             }
