@@ -42,7 +42,10 @@
     .p2align 4
 gort__asyncpreempt:
     .cfi_startproc
-    .cfi_val_offset rsp, 128        /* caller's rsp: above the red zone */
+    /* The caller's rsp is CFA + 128, above the red zone: DW_CFA_val_offset_sf
+     * rsp (7), -16 * data alignment (-8), spelled out for assemblers
+     * without .cfi_val_offset (clang's before LLVM 18). */
+    .cfi_escape 0x15, 0x07, 0x70
     pushfq
     .cfi_adjust_cfa_offset 8
     pushq   %rax
