@@ -351,6 +351,9 @@ static struct fpsimd_context *fpsimd_record(ucontext_t *uc, bool *sve)
 void gort__asyncpreempt_init(void)
 {
     ap.pid = getpid();
+#if defined(__x86_64__)
+    xsave_setup();
+#endif
 #if defined(GORT_TSAN)
     /* TSan runs a signal handler at its next interceptor or sync point,
      * not where the signal landed, and on a copy of the context: the
@@ -372,12 +375,13 @@ void gort__asyncpreempt_init(void)
         return;
     }
 #endif
-#elif defined(__x86_64__)
-    xsave_setup();
 #endif
     if (sigismember(&gort__sigmask, SIGURG) == 1) {
         /* Blocked in every M: a signal would wait for who knows when. */
         ap.usable = false;
+        if (gort__debug.asyncpreempt)
+            fprintf(stderr, "gort: GORT_DEBUG=asyncpreempt=1: SIGURG is "
+                    "blocked in the thread that called gort_run, ignored\n");
         return;
     }
     if (!atomic_load_explicit(&ap.table, memory_order_relaxed))

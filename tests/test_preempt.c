@@ -38,11 +38,6 @@ static _Atomic long ticks;
 static _Atomic bool stop_flag;
 static volatile uint64_t spin_counter;
 
-static void noop(void *arg)
-{
-    (void)arg;
-}
-
 /* spin_for runs ns of a loop with no gort call (the clock is read only
  * every 100k increments). */
 static void spin_for(int64_t ns)
@@ -89,6 +84,11 @@ Test(preempt, gort_code_lies_in_its_own_section_and_the_programs_does_not)
 }
 
 #if !defined(__SANITIZE_THREAD__)
+
+static void noop(void *arg)
+{
+    (void)arg;
+}
 
 /* ---- the ticker keeps ticking ------------------------------------------- */
 
