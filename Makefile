@@ -85,13 +85,24 @@ lib: $(B)/libgort.a $(B)/libgort.so
 examples: $(EX_BINS)
 benchbins: $(BENCH_BINS) $(TOOL_BINS) $(EX_BINS)
 
+# Every library object's code goes to one section, gort_text, so that the
+# linker keeps gort's code together and brackets it with __start_gort_text
+# and __stop_gort_text: asynchronous preemption never stops a goroutine in
+# gort's own code (runtime/asyncpreempt.c). The compiler's cold, startup
+# and hot sections are renamed too; objcopy skips those an object lacks.
+OBJCOPY ?= $(shell $(CC) -print-prog-name=objcopy)
+GORT_TEXT = $(OBJCOPY) $(foreach s,.text .text.unlikely .text.startup \
+              .text.hot .text.exit,--rename-section $(s)=gort_text) $@
+
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(GORT_TEXT)
 
 $(B)/%.o: %.S
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(GORT_TEXT)
 
 $(B)/libgort.a: $(LIB_OBJS)
 	@rm -f $@

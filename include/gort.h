@@ -129,6 +129,22 @@ GORT_API int gort_maxprocs(int n);
 GORT_API void gort_lock_os_thread(void);
 GORT_API void gort_unlock_os_thread(void);
 
+/*
+ * gort_async_preempt turns asynchronous preemption on or off for the
+ * calling goroutine and returns whether it was on. Goroutines preempt
+ * themselves only at gort calls; with this on, one that runs a whole
+ * 10 ms slice on a CPU without a gort call is stopped by a signal
+ * (SIGURG) when its thread is in the program's own code, and resumes
+ * later on the same thread. Off by default; GORT_DEBUG=asyncpreempt=1
+ * turns it on for every goroutine that did not choose. The caveat: the
+ * signal cannot see locks the goroutine holds (a pthread mutex, a
+ * library's own state): while it is stopped those stay held, and other
+ * threads that want them wait (docs/scheduler.md, "Asynchronous
+ * preemption"). Outside a goroutine, and in TSan builds, it does nothing
+ * and returns false.
+ */
+GORT_API bool gort_async_preempt(bool on);
+
 /* ---- Blocking system calls ---------------------------------------------- */
 
 /*
@@ -192,6 +208,11 @@ typedef struct gort_stats_t {
                                * readiness without a first try, because
                                * the read before emptied the socket
                                * (monotonic; docs/netpoll.md) */
+    uint64_t preempt_signals; /* preemption signals sysmon sent (monotonic;
+                               * docs/scheduler.md, "Asynchronous
+                               * preemption") */
+    uint64_t async_preempts;  /* goroutines those signals switched out
+                               * (monotonic; also counted in preempts) */
 } gort_stats_t;
 
 /* gort_stats fills *st. Returns 0, or -EINVAL if st is NULL. Safe from any

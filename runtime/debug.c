@@ -84,7 +84,7 @@ _Noreturn void gort__panic(const char *msg)
 
 /* gort__debug_parse reads
  * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,plainnext=0,
- * plainchan=0,chanowner=0. */
+ * plainchan=0,chanowner=0,asyncpreempt=1. */
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
@@ -117,6 +117,8 @@ int gort__debug_parse(void)
             gort__debug.plainnext = v != 0;
         else if (strcmp(kv, "plainchan") == 0)
             gort__debug.plainchan = v != 0;
+        else if (strcmp(kv, "asyncpreempt") == 0)
+            gort__debug.asyncpreempt = v != 0;
         else if (strcmp(kv, "chanowner") == 0)
             gort__debug.chanowner = v != 0;
         else if (strcmp(kv, "batch") == 0)
@@ -231,6 +233,8 @@ int gort_stats(gort_stats_t *st)
     st->syscalls = atomic_load(&s->nsyscalls);
     st->handoffs = atomic_load(&s->nhandoffs);
     st->netpoll_waits = atomic_load(&s->nnetpollwaits);
+    st->preempt_signals = atomic_load(&s->nasyncsignals);
+    st->async_preempts = atomic_load(&s->nasyncpreempts);
     st->batched_calls = atomic_load(&s->nbatched);
     st->batch_flushes = atomic_load(&s->nbatchflushes);
     st->batcher = gort__sysbatch_on();

@@ -194,6 +194,7 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gp->waiting = NULL;
     gp->waitreason = WAIT_NONE;
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
+    atomic_store_explicit(&gp->asyncpreempt, 0, memory_order_relaxed);
     gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
     if (pp) {
         P_STAT_INC(pp->nspawned, 1);

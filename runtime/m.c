@@ -211,6 +211,7 @@ static void *mstart(void *arg)
     gort__setm(mp);
     mp->errnop = &errno;
     gort__signal_m_init(mp);
+    gort__asyncpreempt_m_init(mp);
     mp->tsan_fiber = fiber_tsan_current();
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {

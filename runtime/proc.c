@@ -171,6 +171,7 @@ int gort_run(int (*main_fn)(void *), void *arg)
         return err;
     }
     pthread_sigmask(SIG_SETMASK, NULL, &gort__sigmask);
+    gort__asyncpreempt_init();
     struct m *m0 = gort__m_alloc();
     if (!m0) {
         atomic_store(&gort__running, false);
@@ -180,6 +181,7 @@ int gort_run(int (*main_fn)(void *), void *arg)
     gort__setm(m0);
     m0->errnop = &errno;
     gort__signal_m_init(m0);
+    gort__asyncpreempt_m_init(m0);
     m0->tsan_fiber = fiber_tsan_current();
     gort__acquirep(m0, gort__sched.allp[0]);
     proc.main_fn = main_fn;
@@ -197,6 +199,8 @@ int gort_run(int (*main_fn)(void *), void *arg)
     bool clean = wait_ms();
     gort__sysmon_stop();
     gort__signal_m_fini(m0);
+    if (clean)
+        gort__asyncpreempt_fini();
     gort__setm(NULL);
     int code = gort__sched.exit_code;
     runtime_fini(clean);

@@ -99,6 +99,23 @@ __attribute__((visibility("hidden"))) int gort__signal_init(void);
 __attribute__((visibility("hidden"))) int gort__signal_m_init(struct m *mp);
 __attribute__((visibility("hidden"))) void gort__signal_m_fini(struct m *mp);
 
+/* asyncpreempt.c: asynchronous preemption (docs/scheduler.md). _init runs
+ * in gort_run before any M (CPU features, the code table); _m_init on each
+ * M's thread before it runs a goroutine; _signal is sysmon's hook at the
+ * end of a slice (true: a signal went); _handle is the SIGURG handler's
+ * body (true: the signal was gort's, consumed); _fini after every M
+ * stopped. */
+__attribute__((visibility("hidden"))) void gort__asyncpreempt_init(void);
+__attribute__((visibility("hidden"))) void gort__asyncpreempt_m_init(
+    struct m *mp);
+__attribute__((visibility("hidden"))) bool gort__asyncpreempt_signal(
+    struct p *pp, struct g *gp);
+__attribute__((visibility("hidden"))) bool gort__asyncpreempt_handle(
+    siginfo_t *si, void *uc);
+__attribute__((visibility("hidden"))) void gort__asyncpreempt_fini(void);
+/* signal.c: SIGURG reaches gort's handler now (nobody replaced it). */
+__attribute__((visibility("hidden"))) bool gort__signal_urg_ours(void);
+
 /* Debug settings from GORT_DEBUG (debug.c). */
 struct debug_settings {
     int64_t schedtrace_ms;
@@ -108,6 +125,8 @@ struct debug_settings {
     bool plainchan;    /* plain channel locks (default; plainchan=0) */
     bool chanowner;    /* ... also with several Ps, while one runs
                         * (default; chanowner=0: only with one live P) */
+    bool asyncpreempt; /* asyncpreempt=1: signal goroutines that run
+                        * past their slice (off by default) */
     bool nobatch;      /* batch=0: no system-call batcher (zero, the
                         * default, holds before gort_run parses too) */
 };

@@ -142,6 +142,9 @@ struct g {
     uint32_t lockcount;        /* gort_lock_os_thread nesting */
     int saved_errno;           /* errno belongs to the M; carried per G */
     _Atomic bool preempt;      /* sysmon asks it to yield at the next call */
+    /* gort_async_preempt's choice (enum asyncpreempt_mode, asyncpreempt.c):
+     * written by the G itself, read by sysmon. */
+    _Atomic uint8_t asyncpreempt;
     uint16_t argsize;          /* gort_go_copy bytes (0: plain arg) */
 
     void (*fn)(void *);        /* entry point and its argument */
@@ -182,6 +185,8 @@ struct sysmontick {
     uint32_t syscalltick;
     int64_t syscallwhen;
     struct g *curg;            /* the goroutine seen running last time */
+    struct g *slice_g;         /* the goroutine seen running since */
+    int64_t slice_gwhen;       /* ... this time, in the same slice */
 };
 
 struct p {
@@ -279,6 +284,15 @@ struct m {
     int *errnop;               /* this thread's &errno */
     void *altstack;            /* sigaltstack memory */
     uintptr_t thread;          /* pthread_t */
+    /* Asynchronous preemption (asyncpreempt.c): the thread's kernel id,
+     * set before the M runs a goroutine; the preemption signals sysmon
+     * sent that the handler has not consumed yet, and the goroutine they
+     * were for (written by sysmon, read by the handler on this thread). */
+    _Atomic int32_t tid;
+    _Atomic uint32_t urg_sent;
+    struct g *_Atomic urg_g;
+    /* arm64: the register block a resume signal reloads (NULL: none). */
+    void *urg_resume;
     void *tsan_fiber;          /* g0's TSan fiber */
     void *asan_fake_stack;
     const void *asan_stack_bottom; /* g0's stack for ASan fiber calls */
@@ -325,6 +339,7 @@ struct sched {
     _Atomic int32_t gomaxprocs;
     struct p *allp[GORT_MAXPROCS_LIMIT];
     _Atomic uint64_t npreempts, nsyscalls, nhandoffs, nnetpollwaits;
+    _Atomic uint64_t nasyncsignals, nasyncpreempts; /* asyncpreempt.c */
     _Atomic uint64_t nbatched, nbatchflushes; /* netpoll/sysbatch.c */
     int64_t start_ns;
 

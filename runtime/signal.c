@@ -1,16 +1,27 @@
 /*
- * signal.c: catching stack overflow. Every M gets an alternate signal
- * stack, so the SIGSEGV raised by a goroutine running into its guard
- * region can be handled even though its own stack is exhausted. The
- * handler prints Go's message with the goroutine id and exits; a fault
- * anywhere else is passed on to the handler that was installed before
- * ours (or to the default action, which dumps core).
+ * signal.c: the one place that installs signal handlers.
  *
- * Invariants: the handler only uses async-signal-safe calls (write,
- * _exit) and reads its M through TLS, which is set before the M runs any
- * goroutine.
+ *  - SIGSEGV, SIGBUS: stack overflow. Every M gets an alternate signal
+ *    stack, so the SIGSEGV raised by a goroutine running into its guard
+ *    region can be handled even though its own stack is exhausted. The
+ *    handler prints Go's message with the goroutine id and exits; a fault
+ *    anywhere else is passed on to the handler that was installed before
+ *    ours (or to the default action, which dumps core).
+ *  - SIGURG: asynchronous preemption (runtime/asyncpreempt.c decides).
+ *    A SIGURG that is not gort's (not a tgkill from this process that
+ *    sysmon announced in the M) goes to the handler installed before
+ *    gort_run, if any; SIGURG's default action is to ignore it, so a
+ *    stray one never kills the program.
+ *  - SIGPIPE: ignored if nobody handles it.
+ *
+ * Invariants: the handlers only use async-signal-safe calls (write,
+ * _exit, tgkill) and read their M through TLS, which is set before the M
+ * runs any goroutine; each keeps errno as it found it. Handlers run on
+ * the M's alternate stack (SA_ONSTACK) and SIGURG has SA_RESTART, so a
+ * system call it interrupts restarts where the kernel allows.
  * Locking: none.
- * See also: runtime/stack.c (guards), peer pitfall 4.
+ * See also: runtime/stack.c (guards), runtime/asyncpreempt.c, peer
+ * pitfall 4.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,7 +34,7 @@
 
 enum { ALTSTACK_SIZE = 64 << 10 };
 
-static struct sigaction old_segv, old_bus;
+static struct sigaction old_segv, old_bus, old_urg;
 static bool installed;
 
 /* fmt_u64 writes v in decimal into buf (async-signal-safe). */
@@ -88,6 +99,36 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
     signal(sig, SIG_DFL); /* returning re-executes the fault: core dump */
 }
 
+/* chain passes a signal that is not ours to the handler installed before
+ * ours; the default action and SIG_IGN both mean nothing for SIGURG. */
+static void chain(const struct sigaction *old, int sig, siginfo_t *si,
+                  void *uc)
+{
+    if (old->sa_flags & SA_SIGINFO) {
+        if (old->sa_sigaction)
+            old->sa_sigaction(sig, si, uc);
+        return;
+    }
+    if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN &&
+        old->sa_handler)
+        old->sa_handler(sig);
+}
+
+static void on_urg(int sig, siginfo_t *si, void *uc)
+{
+    int saved = errno;
+    if (!gort__asyncpreempt_handle(si, uc))
+        chain(&old_urg, sig, si, uc);
+    errno = saved;
+}
+
+bool gort__signal_urg_ours(void)
+{
+    struct sigaction cur;
+    return sigaction(SIGURG, NULL, &cur) == 0 &&
+           (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == on_urg;
+}
+
 int gort__signal_init(void)
 {
     if (installed)
@@ -98,6 +139,12 @@ int gort__signal_init(void)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &old_segv) || sigaction(SIGBUS, &sa, &old_bus))
+        return -errno;
+    /* SIGURG: SA_RESTART so that a call it lands in (it should land in
+     * none: asyncpreempt.c) restarts where the kernel allows. */
+    sa.sa_sigaction = on_urg;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    if (sigaction(SIGURG, &sa, &old_urg))
         return -errno;
     /* A peer closing a socket must not kill the process (Go ignores
      * SIGPIPE for non-stdout fds; gort's net calls also use MSG_NOSIGNAL). */

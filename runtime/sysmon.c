@@ -53,14 +53,18 @@ static struct g *running_g(struct p *pp)
 }
 
 /* preemptone flags the goroutine running on pp (Go: preemptone), and
- * raises the hint that the public headers' inline fast paths load. */
-static void preemptone(struct p *pp)
+ * raises the hint that the public headers' inline fast paths load; and
+ * signals it as well if it ran the whole slice and asked for that
+ * (asyncpreempt.c): a loop without a gort call never sees the flag. */
+static void preemptone(struct p *pp, struct sysmontick *pd, int64_t now)
 {
     struct g *gp = running_g(pp);
     if (!gp)
         return;
     atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
     __atomic_store_n(&gort__preempt_hint, 1, __ATOMIC_RELAXED);
+    if (gp == pd->slice_g && pd->slice_gwhen + FORCE_PREEMPT_NS <= now)
+        gort__asyncpreempt_signal(pp, gp);
 }
 
 /* flagged says whether the goroutine running on pp still has to yield. */
@@ -100,13 +104,20 @@ static int retake(int64_t now)
         uint32_t st = atomic_load(&pp->status);
         if (st == P_RUNNING) {
             uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
+            /* Since when the same goroutine runs there: a slice passed on
+             * through runnext keeps its schedtick (asyncpreempt.c). */
+            struct g *cur = running_g(pp);
+            if (cur != pd->slice_g || pd->schedtick != t) {
+                pd->slice_g = cur;
+                pd->slice_gwhen = now;
+            }
             if (pd->schedtick != t) {
                 pd->schedtick = t;
                 pd->schedwhen = now;
             } else {
                 stranded_check(pp, pd);
                 if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
-                    preemptone(pp);
+                    preemptone(pp, pd, now);
                     pd->schedwhen = now; /* once per slice */
                 }
             }
