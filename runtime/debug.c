@@ -84,10 +84,11 @@ _Noreturn void gort__panic(const char *msg)
 
 /* gort__debug_parse reads
  * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,plainnext=0,
- * plainchan=0,chanowner=0. */
+ * plainchan=0,chanowner=0,membarrier=0. */
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
+    gort__debug.membarrier = true;
     gort__debug.solo = true;
     gort__debug.plainnext = true;
     gort__debug.plainchan = true;
@@ -121,6 +122,8 @@ int gort__debug_parse(void)
             gort__debug.chanowner = v != 0;
         else if (strcmp(kv, "batch") == 0)
             gort__debug.nobatch = v == 0;
+        else if (strcmp(kv, "membarrier") == 0)
+            gort__debug.membarrier = v != 0;
         else
             fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", kv);
     }

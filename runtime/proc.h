@@ -110,6 +110,8 @@ struct debug_settings {
                         * (default; chanowner=0: only with one live P) */
     bool nobatch;      /* batch=0: no system-call batcher (zero, the
                         * default, holds before gort_run parses too) */
+    bool membarrier;   /* membarrier(2) allowed (default; membarrier=0:
+                        * every handshake uses its fallback) */
 };
 __attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
 __attribute__((visibility("hidden"))) int gort__debug_parse(void);

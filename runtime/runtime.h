@@ -28,6 +28,7 @@
 
 #include "../arch/context.h"
 #include "lock.h"
+#include "revocable.h"
 #include "timer.h"
 
 #define GORT_HIDDEN __attribute__((visibility("hidden")))
