@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fiber.h"
@@ -209,6 +210,7 @@ static void *mstart(void *arg)
     struct m *mp = arg;
     pthread_sigmask(SIG_SETMASK, &gort__sigmask, NULL);
     gort__setm(mp);
+    mp->tid = (int32_t)syscall(SYS_gettid); /* before acquirep publishes mp */
     mp->errnop = &errno;
     gort__signal_m_init(mp);
     mp->tsan_fiber = fiber_tsan_current();
@@ -257,6 +259,8 @@ static struct m *m_alloc_id(int64_t id)
     mp->fastrand = (uint64_t)gort__nanotime() * 0x9e3779b97f4a7c15ull |
                    1;
     mp->id = id;
+    /* g0 is always inside the runtime (runtime.h, gort__rt_enter). */
+    atomic_init(&mp->rt_busy, 1);
     gort__lock(&gort__sched.lock);
     mp->alllink = gort__sched.allm;
     gort__sched.allm = mp;

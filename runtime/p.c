@@ -253,6 +253,7 @@ int gort__default_procs(void)
 
 int gort_maxprocs(int n)
 {
+    RT_ENTRY();
     if (!atomic_load(&gort__running)) {
         int old = maxprocs_next ? maxprocs_next : gort__default_procs();
         if (n > 0)

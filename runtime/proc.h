@@ -112,6 +112,10 @@ struct debug_settings {
                         * default, holds before gort_run parses too) */
     bool membarrier;   /* membarrier(2) allowed (default; membarrier=0:
                         * every handshake uses its fallback) */
+    bool stuckhandoff; /* take the P of a thread stuck in the kernel
+                        * (default; stuckhandoff=0 turns it off) */
+    bool stuckwarn;    /* stuckwarn=1: one line per goroutine whose P
+                        * was taken that way */
 };
 __attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
 __attribute__((visibility("hidden"))) int gort__debug_parse(void);

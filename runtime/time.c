@@ -101,6 +101,7 @@ static void thread_sleep(int64_t ns)
 
 void gort_sleep(int64_t ns)
 {
+    RT_ENTRY();
     if (ns <= 0)
         return;
     struct g *gp = gort__getg();
@@ -130,6 +131,7 @@ static void after_fire(void *arg, uintptr_t seq, int64_t when)
 
 gort_chan *gort_after(int64_t ns)
 {
+    RT_ENTRY();
     gort_chan *c = gort_chan_make(sizeof(int64_t), 1);
     if (c == NULL)
         return NULL;
@@ -246,6 +248,7 @@ static bool disarm(struct gort_timer *gt)
 
 gort_timer *gort_timer_new(int64_t ns)
 {
+    RT_ENTRY();
     struct gort_timer *gt = timer_alloc(sizeof *gt, true, chan_fire);
     if (gt == NULL)
         return NULL;
@@ -257,6 +260,7 @@ gort_timer *gort_timer_new(int64_t ns)
 
 gort_timer *gort_timer_func(int64_t ns, void (*fn)(void *), void *arg)
 {
+    RT_ENTRY();
     if (fn == NULL)
         return NULL;
     struct gort_timer *gt = timer_alloc(sizeof *gt, false, func_fire);
@@ -277,6 +281,7 @@ gort_chan *gort_timer_chan(gort_timer *gt)
 
 bool gort_timer_stop(gort_timer *gt)
 {
+    RT_ENTRY();
     gort__lock(&gt->mu);
     bool pending = disarm(gt);
     gort__unlock(&gt->mu);
@@ -285,6 +290,7 @@ bool gort_timer_stop(gort_timer *gt)
 
 bool gort_timer_reset(gort_timer *gt, int64_t ns)
 {
+    RT_ENTRY();
     gort__lock(&gt->mu);
     bool pending = arm(gt, when_of(ns), 0);
     gort__unlock(&gt->mu);
@@ -293,6 +299,7 @@ bool gort_timer_reset(gort_timer *gt, int64_t ns)
 
 void gort_timer_free(gort_timer *gt)
 {
+    RT_ENTRY();
     if (gt == NULL)
         return;
     gort__lock(&gt->mu);
@@ -305,6 +312,7 @@ void gort_timer_free(gort_timer *gt)
 
 gort_ticker *gort_ticker_new(int64_t period)
 {
+    RT_ENTRY();
     if (period <= 0)
         gort__panic("non-positive interval for NewTicker");
     struct gort_ticker *tk = (struct gort_ticker *)timer_alloc(
@@ -324,6 +332,7 @@ gort_chan *gort_ticker_chan(gort_ticker *tk)
 
 void gort_ticker_stop(gort_ticker *tk)
 {
+    RT_ENTRY();
     gort__lock(&tk->tm.mu);
     disarm(&tk->tm);
     gort__unlock(&tk->tm.mu);
@@ -331,6 +340,7 @@ void gort_ticker_stop(gort_ticker *tk)
 
 void gort_ticker_reset(gort_ticker *tk, int64_t period)
 {
+    RT_ENTRY();
     if (period <= 0)
         gort__panic("non-positive interval for Ticker.Reset");
     gort__lock(&tk->tm.mu);
@@ -340,6 +350,7 @@ void gort_ticker_reset(gort_ticker *tk, int64_t period)
 
 void gort_ticker_free(gort_ticker *tk)
 {
+    RT_ENTRY();
     if (tk != NULL)
         gort_timer_free(&tk->tm);
 }

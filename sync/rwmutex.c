@@ -30,6 +30,7 @@ static int32_t add(int32_t *p, int32_t d)
 
 void gort_rwmutex_rlock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     if (add(&rw->_reader_count, 1) < 0) {
         /* A writer is pending: wait for its Unlock. */
         gort__semacquire(&rw->_reader_sem, false, WAIT_RWMUTEX_R);
@@ -50,6 +51,7 @@ bool gort_rwmutex_try_rlock(gort_rwmutex *rw)
 
 void gort_rwmutex_runlock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     int32_t r = add(&rw->_reader_count, -1);
     if (r >= 0)
         return;
@@ -63,6 +65,7 @@ void gort_rwmutex_runlock(gort_rwmutex *rw)
 
 void gort_rwmutex_lock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     /* First, resolve competition with other writers. */
     gort_mutex_lock(&rw->_w);
     /* Announce the writer to readers; r is the number of active readers. */
@@ -73,6 +76,7 @@ void gort_rwmutex_lock(gort_rwmutex *rw)
 
 bool gort_rwmutex_trylock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     if (!gort_mutex_trylock(&rw->_w))
         return false;
     int32_t zero = 0;
@@ -87,6 +91,7 @@ bool gort_rwmutex_trylock(gort_rwmutex *rw)
 
 void gort_rwmutex_unlock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     /* Announce to readers there is no active writer. */
     int32_t r = add(&rw->_reader_count, MAX_READERS);
     if (r >= MAX_READERS)
