@@ -20,9 +20,7 @@ void gort__rv_init(bool membarrier_ok)
 
 void gort__rv_barrier(void)
 {
-    if (gort__rv_fenced)
-        atomic_thread_fence(memory_order_seq_cst);
-    else
+    if (!gort__rv_fenced)
         gort__membarrier();
 }
 

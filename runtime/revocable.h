@@ -15,7 +15,9 @@
  * Barrier A is a compiler barrier and barrier B is
  * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) when the kernel has it.
  * Without it (an old kernel, a seccomp filter, GORT_DEBUG=membarrier=0)
- * both are seq_cst fences: correct, and dearer on the owner's side.
+ * both sides' store and load are seq_cst instead (on x86-64 the store is
+ * an xchg, a full barrier): correct, and dearer on the owner's side.
+ * Not atomic_thread_fence: TSan does not support it.
  *
  * The claim: after rv_revoke returns, either it saw busy != 0 or the
  * owner's next rv_enter sees the revoke; never both misses. So a revoker
@@ -35,10 +37,13 @@
  * before F, the store of busy was globally visible at F, so the revoker's
  * load sees it, unless the owner's rv_leave, also before that load,
  * cleared it: then that section is over, and the owner's next rv_enter
- * loads after F and sees the revoke. Without membarrier: both sides are
- * "store; seq_cst fence; load" on two locations, the store-buffering
- * pattern that C11's fence rules (and every hardware model) forbid from
- * letting both loads miss the other side's store.
+ * loads after F and sees the revoke. Without membarrier: the two stores
+ * and two loads are seq_cst, so they sit in C11's single total order S.
+ * If the owner's store of busy precedes the revoker's store of revoke in
+ * S, the revoker's load, after its store, reads busy = 1 or a later
+ * value (0 only from a rv_leave: that section is over, and the next
+ * rv_enter's load follows the revoke in S); otherwise the owner's load,
+ * after its store, reads the revoke.
  *
  * Memory order beyond the claim: rv_leave's store-release of busy = 0
  * pairs with the revoker's load-acquire, so a revoker that saw the owner
@@ -65,24 +70,14 @@ __attribute__((visibility("hidden"))) extern bool gort__rv_fenced;
 /* gort__rv_init picks membarrier or fences for this run. */
 __attribute__((visibility("hidden"))) void gort__rv_init(bool membarrier_ok);
 
-/* gort__rv_barrier is barrier B: membarrier(2), or a seq_cst fence. */
+/* gort__rv_barrier is barrier B: membarrier(2); nothing when fenced
+ * (the seq_cst accesses around it do the work). */
 __attribute__((visibility("hidden"))) void gort__rv_barrier(void);
 
 /* gort__rv_wait waits until the owner's busy word drops to 0 (spinning,
  * then yielding the CPU: the owner may have been descheduled). */
 __attribute__((visibility("hidden"))) void gort__rv_wait(
     _Atomic uint32_t *busy);
-
-/* rv_mark opens the owner's section without the check: busy = 1, then
- * barrier A. For owners whose check is not a plain "revoke != 0". */
-static inline void gort__rv_mark(_Atomic uint32_t *busy)
-{
-    atomic_store_explicit(busy, 1, memory_order_relaxed);
-    if (__builtin_expect(gort__rv_fenced, 0))
-        atomic_thread_fence(memory_order_seq_cst);
-    else
-        atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
-}
 
 /* gort__rv_enter opens the owner's section and returns true if nobody
  * revoked it; false leaves busy set, and the caller takes its slow path
@@ -91,7 +86,12 @@ static inline void gort__rv_mark(_Atomic uint32_t *busy)
 static inline bool gort__rv_enter(_Atomic uint32_t *busy,
                                   _Atomic uint32_t *revoke)
 {
-    gort__rv_mark(busy);
+    if (__builtin_expect(gort__rv_fenced, 0)) {
+        atomic_store_explicit(busy, 1, memory_order_seq_cst);
+        return atomic_load_explicit(revoke, memory_order_seq_cst) == 0;
+    }
+    atomic_store_explicit(busy, 1, memory_order_relaxed);
+    atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
     /* load-acquire: a revoke withdrawn with a store-release orders the
      * revoker's writes before our section. */
     return atomic_load_explicit(revoke, memory_order_acquire) == 0;
@@ -113,10 +113,13 @@ static inline void gort__rv_leave(_Atomic uint32_t *busy)
 static inline bool gort__rv_revoke(_Atomic uint32_t *revoke,
                                    _Atomic uint32_t *busy)
 {
-    atomic_store_explicit(revoke, 1, memory_order_relaxed);
+    /* seq_cst: the fallback's half of the handshake (free beside the
+     * membarrier otherwise). */
+    atomic_store_explicit(revoke, 1, memory_order_seq_cst);
     gort__rv_barrier();
-    /* load-acquire; pairs with gort__rv_leave's store-release. */
-    return atomic_load_explicit(busy, memory_order_acquire) == 0;
+    /* load-acquire (and seq_cst, for the fallback); pairs with
+     * gort__rv_leave's store-release. */
+    return atomic_load_explicit(busy, memory_order_seq_cst) == 0;
 }
 
 /* gort__rv_unrevoke withdraws a revoke that found the owner inside. */
