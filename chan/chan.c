@@ -388,11 +388,13 @@ bool gort__chan_recv(struct hchan *c, void *ep, bool block, bool *received)
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
+    RT_ENTRY();
     chansend(hchan_of(c), elem, true);
 }
 
 bool gort_chan_recv(gort_chan *c, void *elem)
 {
+    RT_ENTRY();
     bool received = false;
     chanrecv(hchan_of(c), elem, true, &received);
     return received;
@@ -400,11 +402,13 @@ bool gort_chan_recv(gort_chan *c, void *elem)
 
 bool gort_chan_trysend(gort_chan *c, const void *elem)
 {
+    RT_ENTRY();
     return chansend(hchan_of(c), elem, false);
 }
 
 bool gort_chan_tryrecv(gort_chan *c, void *elem, bool *ok)
 {
+    RT_ENTRY();
     bool received = false;
     if (!chanrecv(hchan_of(c), elem, false, &received))
         return false;
@@ -421,6 +425,7 @@ bool gort_chan_tryrecv(gort_chan *c, void *elem, bool *ok)
  */
 void gort_chan_close(gort_chan *ch)
 {
+    RT_ENTRY();
     struct hchan *c = hchan_of(ch);
     if (c == NULL)
         gort__panic("close of nil channel");

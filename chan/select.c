@@ -502,10 +502,12 @@ static int selectgo(gort_select_case *cases, int n, bool block)
 
 int gort_select(gort_select_case *cases, int n)
 {
+    RT_ENTRY();
     return selectgo(cases, n, true);
 }
 
 int gort_select_try(gort_select_case *cases, int n)
 {
+    RT_ENTRY();
     return selectgo(cases, n, false);
 }

@@ -154,7 +154,10 @@ GORT_API bool gort_async_preempt(bool on);
  * processor may be handed to another thread by sysmon after about 20 us,
  * so other goroutines keep running. gort_syscall_exit may park until a
  * processor is free. Do not call other gort functions in between.
- * Outside a goroutine both do nothing.
+ * Outside a goroutine both do nothing. A call left unwrapped that blocks
+ * for over a time slice (10 ms) loses its processor too, later, and the
+ * goroutine gets one back at its next gort call (which may park until
+ * one is free); GORT_DEBUG=stuckwarn=1 names such goroutines.
  */
 GORT_API void gort_syscall_enter(void);
 GORT_API void gort_syscall_exit(void);
@@ -213,6 +216,11 @@ typedef struct gort_stats_t {
                                * preemption") */
     uint64_t async_preempts;  /* goroutines those signals switched out
                                * (monotonic; also counted in preempts) */
+    uint64_t stuck_handoffs;  /* Ps taken from goroutines blocked in the
+                               * kernel for over a time slice in a call not
+                               * wrapped in GORT_SYSCALL, and handed to
+                               * another thread (monotonic;
+                               * docs/scheduler.md) */
 } gort_stats_t;
 
 /* gort_stats fills *st. Returns 0, or -EINVAL if st is NULL. Safe from any

@@ -271,6 +271,7 @@ static int listen_one(const struct sockaddr_storage *ss, socklen_t len,
 
 int gort_listen(const char *network, const char *address)
 {
+    RT_ENTRY();
     struct addrs a;
     int err = parse(network, address, true, &a);
     if (err)
@@ -394,6 +395,7 @@ static int dial_one(const struct sockaddr_storage *ss, socklen_t len,
 
 int gort_dial(const char *network, const char *address, int64_t timeout_ns)
 {
+    RT_ENTRY();
     int64_t deadline = timeout_ns > 0 ? gort__nanotime() + timeout_ns : 0;
     struct addrs a;
     int err = parse(network, address, false, &a);

@@ -102,6 +102,7 @@ static ssize_t read_once(struct polldesc *pd, void *buf, size_t n)
 
 ssize_t gort_read(int fd, void *buf, size_t n)
 {
+    RT_ENTRY();
     int err;
     struct polldesc *pd = gort__pd_acquire(fd, PD_OP_READ, &err);
     if (pd == NULL)
@@ -166,6 +167,7 @@ static ssize_t rw_with(int fd, int mode, ssize_t (*try_fn)(int, void *),
 ssize_t gort_read_with(int fd, ssize_t (*try_read)(int fd, void *arg),
                        void *arg)
 {
+    RT_ENTRY();
     if (try_read == NULL)
         return -EINVAL;
     return rw_with(fd, POLL_READ, try_read, arg);
@@ -174,6 +176,7 @@ ssize_t gort_read_with(int fd, ssize_t (*try_read)(int fd, void *arg),
 ssize_t gort_write_with(int fd, ssize_t (*try_write)(int fd, void *arg),
                         void *arg)
 {
+    RT_ENTRY();
     if (try_write == NULL)
         return -EINVAL;
     return rw_with(fd, POLL_WRITE, try_write, arg);
@@ -192,6 +195,7 @@ static ssize_t write_once(struct polldesc *pd, const char *p, size_t n)
 
 ssize_t gort_write(int fd, const void *buf, size_t n)
 {
+    RT_ENTRY();
     if (n > SSIZE_MAX)
         return -EINVAL;
     int err;
@@ -249,11 +253,13 @@ static ssize_t sys_rw(int fd, void *buf, size_t n, int mode)
 
 ssize_t gort_sys_read(int fd, void *buf, size_t n)
 {
+    RT_ENTRY();
     return sys_rw(fd, buf, n, POLL_READ);
 }
 
 ssize_t gort_sys_write(int fd, const void *buf, size_t n)
 {
+    RT_ENTRY();
     return sys_rw(fd, (void *)buf, n, POLL_WRITE);
 }
 
@@ -273,6 +279,7 @@ void gort__net_conn_setup(int fd, int family)
 
 int gort_accept(int lfd)
 {
+    RT_ENTRY();
     int err;
     struct polldesc *pd = gort__pd_acquire(lfd, PD_OP_READ, &err);
     if (pd == NULL)
@@ -310,6 +317,7 @@ int gort_accept(int lfd)
 
 int gort_shutdown(int fd, int how)
 {
+    RT_ENTRY();
     int err;
     struct polldesc *pd = gort__pd_acquire(fd, PD_OP_REF, &err);
     if (pd == NULL)
@@ -321,6 +329,7 @@ int gort_shutdown(int fd, int how)
 
 int gort_close(int fd)
 {
+    RT_ENTRY();
     return gort__pd_close(fd, false);
 }
 
@@ -337,21 +346,25 @@ static int set_deadline(int fd, int64_t t, int mode)
 
 int gort_set_deadline(int fd, int64_t t)
 {
+    RT_ENTRY();
     return set_deadline(fd, t, POLL_READ | POLL_WRITE);
 }
 
 int gort_set_read_deadline(int fd, int64_t t)
 {
+    RT_ENTRY();
     return set_deadline(fd, t, POLL_READ);
 }
 
 int gort_set_write_deadline(int fd, int64_t t)
 {
+    RT_ENTRY();
     return set_deadline(fd, t, POLL_WRITE);
 }
 
 int gort_fd_register(int fd)
 {
+    RT_ENTRY();
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0)
         return -errno;
@@ -366,6 +379,7 @@ int gort_fd_register(int fd)
 
 int gort_fd_unregister(int fd)
 {
+    RT_ENTRY();
     return gort__pd_close(fd, true);
 }
 
@@ -389,10 +403,12 @@ static int fd_wait(int fd, int mode)
 
 int gort_fd_wait_read(int fd)
 {
+    RT_ENTRY();
     return fd_wait(fd, POLL_READ);
 }
 
 int gort_fd_wait_write(int fd)
 {
+    RT_ENTRY();
     return fd_wait(fd, POLL_WRITE);
 }

@@ -389,11 +389,6 @@ void gort__asyncpreempt_init(void)
     ap.usable = atomic_load(&ap.table) != NULL;
 }
 
-void gort__asyncpreempt_m_init(struct m *mp)
-{
-    atomic_store_explicit(&mp->tid, (int32_t)gettid(), memory_order_release);
-}
-
 void gort__asyncpreempt_fini(void)
 {
     struct table *t = atomic_exchange(&ap.table, NULL);
@@ -415,25 +410,6 @@ static bool enabled_for(struct g *gp)
                                 gort__debug.asyncpreempt);
 }
 
-/* on_cpu: the kernel says thread tid is running or runnable, not asleep
- * in a system call or a page fault ('R' in /proc/self/task/TID/stat). */
-static bool on_cpu(int32_t tid)
-{
-    char path[48], buf[256];
-    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    /* "tid (comm) S ...": comm may hold spaces and parentheses. */
-    char *rp = strrchr(buf, ')');
-    return rp && rp[1] == ' ' && rp[2] == 'R';
-}
-
 bool gort__asyncpreempt_signal(struct p *pp, struct g *gp)
 {
     if (!ap.usable || !enabled_for(gp))
@@ -443,7 +419,7 @@ bool gort__asyncpreempt_signal(struct p *pp, struct g *gp)
         __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) != gp)
         return false;
     int32_t tid = atomic_load_explicit(&mp->tid, memory_order_acquire);
-    if (tid <= 0 || !gort__signal_urg_ours() || !on_cpu(tid))
+    if (tid <= 0 || !gort__signal_urg_ours() || gort__thread_state(tid) != 'R')
         return false;
     refresh_table();
     atomic_store_explicit(&mp->urg_g, gp, memory_order_relaxed);
@@ -586,11 +562,17 @@ void gort__asyncpreempt_park(void)
     struct m *mp = gort__getm();
     struct g *gp = mp->curg;
     bool wired = gp->lockcount > 0;
+    /* Wired before the runtime is entered: if sysmon took the P while the
+     * thread sat in a page fault, the way back (gort__rt_revoked) also
+     * resumes the goroutine on this thread. */
     gp->lockedm = mp;
     mp->lockedg = gp;
-    atomic_fetch_add_explicit(&gort__sched.nasyncpreempts, 1,
-                              memory_order_relaxed);
-    gort__preempt_park();
+    {
+        RT_ENTRY();
+        atomic_fetch_add_explicit(&gort__sched.nasyncpreempts, 1,
+                                  memory_order_relaxed);
+        gort__preempt_park();
+    }
     if (gort__getm() != mp)
         gort__throw("asyncpreempt: goroutine resumed on another thread");
     if (!wired) {

@@ -84,10 +84,13 @@ _Noreturn void gort__panic(const char *msg)
 
 /* gort__debug_parse reads
  * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,plainnext=0,
- * plainchan=0,chanowner=0,asyncpreempt=1. */
+ * plainchan=0,chanowner=0,asyncpreempt=1,membarrier=0,stuckhandoff=0,
+ * stuckwarn=1. */
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
+    gort__debug.membarrier = true;
+    gort__debug.stuckhandoff = true;
     gort__debug.solo = true;
     gort__debug.plainnext = true;
     gort__debug.plainchan = true;
@@ -123,6 +126,12 @@ int gort__debug_parse(void)
             gort__debug.chanowner = v != 0;
         else if (strcmp(kv, "batch") == 0)
             gort__debug.nobatch = v == 0;
+        else if (strcmp(kv, "membarrier") == 0)
+            gort__debug.membarrier = v != 0;
+        else if (strcmp(kv, "stuckhandoff") == 0)
+            gort__debug.stuckhandoff = v != 0;
+        else if (strcmp(kv, "stuckwarn") == 0)
+            gort__debug.stuckwarn = v != 0;
         else
             fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", kv);
     }
@@ -184,7 +193,9 @@ void gort__schedtrace(bool detail, bool crashing)
         n += snprintf(line + n, sizeof line - (size_t)n, "%s%u",
                       i ? " " : "", s->allp[i] ? gort__runq_len(s->allp[i])
                                                : 0);
-    fprintf(stderr, "%s]\n", line);
+    /* Go appends its own extra fields after the bracket likewise. */
+    fprintf(stderr, "%s] stuckhandoffs=%llu\n", line,
+            (unsigned long long)atomic_load(&s->nstuckhandoffs));
     for (int32_t i = 0; detail && i < procs; i++) {
         struct p *pp = s->allp[i];
         if (!pp)
@@ -232,6 +243,7 @@ int gort_stats(gort_stats_t *st)
     st->preempts = atomic_load(&s->npreempts);
     st->syscalls = atomic_load(&s->nsyscalls);
     st->handoffs = atomic_load(&s->nhandoffs);
+    st->stuck_handoffs = atomic_load(&s->nstuckhandoffs);
     st->netpoll_waits = atomic_load(&s->nnetpollwaits);
     st->preempt_signals = atomic_load(&s->nasyncsignals);
     st->async_preempts = atomic_load(&s->nasyncpreempts);

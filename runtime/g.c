@@ -129,6 +129,9 @@ static void g_entry(void *arg)
     struct g *gp = arg;
     fiber_asan_finish(NULL, NULL, NULL);
     gort__finish_switch();
+    /* The goroutine's own code runs outside the runtime, where its P may
+     * be taken if it blocks in the kernel; gort_goexit comes back in. */
+    gort__rt_leave(true);
     gp->fn(gp->arg);
     gort_goexit();
 }
@@ -195,6 +198,7 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gp->waitreason = WAIT_NONE;
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     atomic_store_explicit(&gp->asyncpreempt, 0, memory_order_relaxed);
+    atomic_store_explicit(&gp->stuck_warned, false, memory_order_relaxed);
     gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
     if (pp) {
         P_STAT_INC(pp->nspawned, 1);
@@ -252,6 +256,7 @@ static int spawn(void (*fn)(void *), void *arg, const void *args, size_t size)
 
 int gort_go(void (*fn)(void *), void *arg)
 {
+    RT_ENTRY();
     if (!fn)
         return -EINVAL;
     return spawn(fn, arg, NULL, 0);
@@ -259,6 +264,7 @@ int gort_go(void (*fn)(void *), void *arg)
 
 int gort_go_copy(void (*fn)(void *), const void *args, size_t size)
 {
+    RT_ENTRY();
     if (!fn || (!args && size) || size > GORT_GO_COPY_MAX)
         return -EINVAL;
     return spawn(fn, NULL, args, size);
@@ -291,6 +297,7 @@ void gort__g_destroy(struct m *mp, struct g *gp)
 
 _Noreturn void gort_goexit(void)
 {
+    RT_ENTRY(); /* never left: whatever runs next on the M is inside */
     struct g *gp = gort__getg();
     if (!gp)
         gort__throw("gort_goexit called outside a goroutine");
@@ -307,6 +314,7 @@ uint32_t gort__preempt_hint;
  * hint was set, so yield if the caller is the goroutine that was asked. */
 void gort__preempt_check(void)
 {
+    RT_ENTRY();
     gort__maybe_preempt(gort__getg());
 }
 
@@ -333,6 +341,7 @@ void gort__preempt_park(void)
 
 void gort_yield(void)
 {
+    RT_ENTRY();
     struct g *gp = gort__getg();
     if (!gp) {
         sched_yield();

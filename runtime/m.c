@@ -14,12 +14,14 @@
  * See also: runtime/sched.c (the loop), runtime/p.c, docs/scheduler.md.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fiber.h"
@@ -201,6 +203,25 @@ void gort__wakep(void)
         return;
     gort__startm(NULL, true);
 }
+/* ---- Thread state --------------------------------------------------------- */
+
+char gort__thread_state(int32_t tid)
+{
+    char path[48], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    /* "tid (comm) S ...": comm may hold spaces and parentheses. */
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
 /* ---- Ms -------------------------------------------------------------------- */
 
 /* mstart is an M thread's body: set up, then schedule until told to stop. */
@@ -209,9 +230,9 @@ static void *mstart(void *arg)
     struct m *mp = arg;
     pthread_sigmask(SIG_SETMASK, &gort__sigmask, NULL);
     gort__setm(mp);
+    mp->tid = (int32_t)syscall(SYS_gettid); /* before acquirep publishes mp */
     mp->errnop = &errno;
     gort__signal_m_init(mp);
-    gort__asyncpreempt_m_init(mp);
     mp->tsan_fiber = fiber_tsan_current();
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
@@ -258,6 +279,8 @@ static struct m *m_alloc_id(int64_t id)
     mp->fastrand = (uint64_t)gort__nanotime() * 0x9e3779b97f4a7c15ull |
                    1;
     mp->id = id;
+    /* g0 is always inside the runtime (runtime.h, gort__rt_enter). */
+    atomic_init(&mp->rt_busy, 1);
     gort__lock(&gort__sched.lock);
     mp->alllink = gort__sched.allm;
     gort__sched.allm = mp;

@@ -211,6 +211,12 @@ static struct g *direct_next(struct m *mp, struct g *gp, int action,
 void gort__switch_out(struct g *gp, int action)
 {
     struct m *mp = gp->m;
+    /* Whoever resumes here, or runs next on this M, is inside the
+     * runtime: a public call that parks without RT_ENTRY would let sysmon
+     * take the P of a thread running the scheduler (runtime.h). */
+    if (__builtin_expect(!atomic_load_explicit(&mp->rt_busy,
+                                               memory_order_relaxed), 0))
+        gort__throw("switch outside the runtime (a call without RT_ENTRY)");
     /* errno belongs to the thread, not the goroutine: carry it across. The
      * M caches its thread's &errno, which spares two calls per switch. */
     int saved_errno = *mp->errnop;

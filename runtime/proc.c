@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fiber.h"
@@ -179,9 +180,9 @@ int gort_run(int (*main_fn)(void *), void *arg)
     }
     m0->is_m0 = true;
     gort__setm(m0);
+    m0->tid = (int32_t)syscall(SYS_gettid);
     m0->errnop = &errno;
     gort__signal_m_init(m0);
-    gort__asyncpreempt_m_init(m0);
     m0->tsan_fiber = fiber_tsan_current();
     gort__acquirep(m0, gort__sched.allp[0]);
     proc.main_fn = main_fn;

@@ -106,8 +106,10 @@ __attribute__((visibility("hidden"))) void gort__signal_m_fini(struct m *mp);
  * body (true: the signal was gort's, consumed); _fini after every M
  * stopped. */
 __attribute__((visibility("hidden"))) void gort__asyncpreempt_init(void);
-__attribute__((visibility("hidden"))) void gort__asyncpreempt_m_init(
-    struct m *mp);
+/* m.c: the state letter of thread tid in /proc/self/task/TID/stat ('R'
+ * running or runnable, 'S' asleep, 'D' in uninterruptible wait, ...), or
+ * 0 when it cannot be read. One open, read and close. */
+__attribute__((visibility("hidden"))) char gort__thread_state(int32_t tid);
 __attribute__((visibility("hidden"))) bool gort__asyncpreempt_signal(
     struct p *pp, struct g *gp);
 __attribute__((visibility("hidden"))) bool gort__asyncpreempt_handle(
@@ -129,6 +131,12 @@ struct debug_settings {
                         * past their slice (off by default) */
     bool nobatch;      /* batch=0: no system-call batcher (zero, the
                         * default, holds before gort_run parses too) */
+    bool membarrier;   /* membarrier(2) allowed (default; membarrier=0:
+                        * every handshake uses its fallback) */
+    bool stuckhandoff; /* take the P of a thread stuck in the kernel
+                        * (default; stuckhandoff=0 turns it off) */
+    bool stuckwarn;    /* stuckwarn=1: one line per goroutine whose P
+                        * was taken that way */
 };
 __attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
 __attribute__((visibility("hidden"))) int gort__debug_parse(void);

@@ -28,6 +28,7 @@
 
 #include "../arch/context.h"
 #include "lock.h"
+#include "revocable.h"
 #include "timer.h"
 
 #define GORT_HIDDEN __attribute__((visibility("hidden")))
@@ -145,6 +146,9 @@ struct g {
     /* gort_async_preempt's choice (enum asyncpreempt_mode, asyncpreempt.c):
      * written by the G itself, read by sysmon. */
     _Atomic uint8_t asyncpreempt;
+    /* sysmon took its P while it was stuck in the kernel, and said so
+     * under GORT_DEBUG=stuckwarn=1 (once per goroutine; sysmon.c). */
+    _Atomic bool stuck_warned;
     uint16_t argsize;          /* gort_go_copy bytes (0: plain arg) */
 
     void (*fn)(void *);        /* entry point and its argument */
@@ -297,6 +301,19 @@ struct m {
     void *asan_fake_stack;
     const void *asan_stack_bottom; /* g0's stack for ASan fiber calls */
     size_t asan_stack_size;
+
+    /* The stuck-thread hand-off (docs/scheduler.md; gort__rt_enter
+     * below; sysmon.c). Only sysmon reads them from another thread, and
+     * only for a P that has not rescheduled for a whole slice. rt_busy is the busy word
+     * of a revocable section (revocable.h): nonzero while the thread runs
+     * runtime code (always on g0; on a goroutine from the first
+     * gort__rt_enter of a public call to its gort__rt_leave), written by
+     * the thread only. rt_revoked is its revoke word: sysmon sets it under
+     * sched.lock to take the P of a thread stuck in the kernel outside
+     * the runtime, and withdraws it under the lock if the thread was
+     * inside; the thread clears it, under the lock, once it knows. */
+    _Atomic uint32_t rt_busy;
+    _Atomic uint32_t rt_revoked;
 };
 
 /* Global scheduler state (Go: sched). */
@@ -340,6 +357,8 @@ struct sched {
     struct p *allp[GORT_MAXPROCS_LIMIT];
     _Atomic uint64_t npreempts, nsyscalls, nhandoffs, nnetpollwaits;
     _Atomic uint64_t nasyncsignals, nasyncpreempts; /* asyncpreempt.c */
+    _Atomic uint64_t nstuckhandoffs; /* Ps taken from threads stuck in
+                                * the kernel outside the runtime (sysmon.c) */
     _Atomic uint64_t nbatched, nbatchflushes; /* netpoll/sysbatch.c */
     int64_t start_ns;
 
@@ -435,6 +454,61 @@ static inline struct g *gort__getg(void)
     struct m *mp = gort__getm();
     return mp ? mp->curg : NULL;
 }
+
+/* ---- Entering the runtime (the stuck-thread hand-off) ------------------- */
+
+/*
+ * A goroutine whose thread blocks in the kernel outside the runtime (a
+ * plain read or sleep, not wrapped in GORT_SYSCALL) may lose its P to
+ * sysmon (sysmon.c, stuck_take), which hands it to another thread. The
+ * thread learns it at its next runtime call, so every public function
+ * that touches P-owned state (run queues, runnext, the stack, descriptor
+ * and goid caches, timers, the channel owner's plain locks, the batcher)
+ * or may switch opens with RT_ENTRY(): a revocable section (revocable.h)
+ * on the M's rt_busy and rt_revoked words, closed when the function
+ * returns. Inside it, mp->p is the thread's own. g0 is always inside
+ * (rt_busy is 1 from M creation on), and a goroutine resumes only inside
+ * the runtime call that switched it out, so a switch never happens
+ * outside. Nesting is free: an inner call sees rt_busy set, skips the
+ * check (the outer one's still holds) and leaves nothing to clear.
+ * Functions that touch no P state need no mark: gort_id, gort_now,
+ * gort_stats, gort_chan_len, the inline fast paths of <gort/sync.h>
+ * (a CAS or a load on the user's own word) and <gort/atomic.h>.
+ *
+ * gort__rt_enter returns true if the caller opened the section (and
+ * gort__rt_leave must close it); false on g0, nested, or on a thread
+ * without an M.
+ */
+GORT_HIDDEN void gort__rt_revoked(struct m *mp);
+
+static inline bool gort__rt_enter(void)
+{
+    struct m *mp = gort__getm();
+    if (!mp || atomic_load_explicit(&mp->rt_busy, memory_order_relaxed))
+        return false;
+    if (__builtin_expect(!gort__rv_enter(&mp->rt_busy, &mp->rt_revoked), 0))
+        gort__rt_revoked(mp); /* syscall.c: maybe our P is gone */
+    return true;
+}
+
+/* gort__rt_leave closes the section on the thread we return on, which
+ * after a park may not be the one we entered on. */
+static inline void gort__rt_leave(bool entered)
+{
+    if (entered)
+        gort__rv_leave(&gort__getm()->rt_busy);
+}
+
+static inline void gort__rt_leave_at(const bool *entered)
+{
+    gort__rt_leave(*entered);
+}
+
+/* RT_ENTRY() opens the section for the rest of the enclosing block: the
+ * cleanup attribute closes it on every return path. */
+#define RT_ENTRY()                                                           \
+    __attribute__((cleanup(gort__rt_leave_at), unused)) const bool           \
+        rt_entered_ = gort__rt_enter()
 
 /* ---- Park and ready (Go: gopark / goready) ------------------------------ */
 

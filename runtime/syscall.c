@@ -8,11 +8,18 @@
  * sees the P still in P_SYSCALL after a tick (>= 20us) and hands it to
  * another M (retake + handoffp), so the other goroutines keep running.
  *
+ * A thread that blocked outside them (an unwrapped call) and lost its P
+ * to sysmon's stuck-thread hand-off comes back through the same slow
+ * path, at its next runtime call (gort__rt_revoked).
+ *
  * Invariants: while G_SYSCALL the goroutine keeps its M and stack but owns
  * no P; the only transitions of a P_SYSCALL P are the owner's CAS back to
- * P_RUNNING and sysmon's CAS to P_IDLE.
- * Locking: sched.lock only in the slow path (via g0).
- * See also: runtime/sysmon.c (retake), runtime/sched.c (AFTER_SYSCALL).
+ * P_RUNNING and sysmon's CAS to P_IDLE. m.rt_revoked is decided (set and
+ * kept, or withdrawn) by sysmon under sched.lock, and read and cleared by
+ * its thread under sched.lock.
+ * Locking: sched.lock only in the slow paths (via g0 when parking).
+ * See also: runtime/sysmon.c (retake, stuck_take), runtime/park.c
+ * (AFTER_SYSCALL), runtime/revocable.h.
  */
 #include <errno.h>
 
@@ -20,6 +27,7 @@
 
 void gort_syscall_enter(void)
 {
+    RT_ENTRY();
     struct g *gp = gort__getg();
     if (!gp)
         return;
@@ -47,8 +55,26 @@ static void reacquire(struct m *mp, struct g *gp, struct p *pp)
     gort__g_setstatus(gp, G_SYSCALL, G_RUNNING);
 }
 
+/* exit_slow finds gp, whose P is gone, another one: any idle P, else it
+ * queues gp globally and parks this M (Go: exitsyscall's slow path and
+ * exitsyscall0). gp is G_SYSCALL; returns G_RUNNING on an M with a P. */
+static void exit_slow(struct m *mp, struct g *gp)
+{
+    gort__lock(&gort__sched.lock);
+    struct p *pp = gort__pidleget();
+    gort__unlock(&gort__sched.lock);
+    if (pp) {
+        atomic_store(&pp->status, P_RUNNING);
+        reacquire(mp, gp, pp);
+        return;
+    }
+    /* None: queue ourselves on g0 and let this M sleep. */
+    gort__switch_out(gp, AFTER_SYSCALL);
+}
+
 void gort_syscall_exit(void)
 {
+    RT_ENTRY();
     struct g *gp = gort__getg();
     if (!gp)
         return;
@@ -67,17 +93,39 @@ void gort_syscall_exit(void)
         errno = saved;
         return;
     }
-    /* Any idle P will do. */
+    exit_slow(mp, gp);
+    errno = saved;
+}
+
+/*
+ * gort__rt_revoked is gort__rt_enter's slow path: the thread, back from
+ * user code, saw its rt_revoked word set. sysmon sets it under sched.lock
+ * and, before it drops the lock, either withdraws it (we were inside the
+ * runtime after all) or takes our P; so under the lock the word tells
+ * which. If the P is gone, it left us while our goroutine ran user code
+ * as G_RUNNING with mp->p still naming it: sysmon writes only the P's
+ * side, and we fix ours here, then come back exactly as from a system
+ * call whose P was retaken. Runs on a goroutine (g0 is always inside the
+ * runtime), at the outermost runtime call, holding no runtime lock.
+ */
+void gort__rt_revoked(struct m *mp)
+{
+    int saved = errno; /* the user's, from the call that blocked */
     gort__lock(&gort__sched.lock);
-    pp = gort__pidleget();
+    bool taken = atomic_load_explicit(&mp->rt_revoked,
+                                      memory_order_relaxed) != 0;
+    if (taken)
+        atomic_store_explicit(&mp->rt_revoked, 0, memory_order_relaxed);
     gort__unlock(&gort__sched.lock);
-    if (pp) {
-        atomic_store(&pp->status, P_RUNNING);
-        reacquire(mp, gp, pp);
-        errno = saved;
-        return;
+    if (taken) {
+        struct g *gp = mp->curg;
+        if (!gp || !mp->p || __atomic_load_n(&mp->p->m, __ATOMIC_RELAXED) ==
+                                 mp)
+            gort__throw("stuck hand-off: P taken from a thread that "
+                        "still holds it");
+        mp->p = NULL;
+        gort__g_setstatus(gp, G_RUNNING, G_SYSCALL);
+        exit_slow(mp, gp);
     }
-    /* None: queue ourselves on g0 and let this M sleep. */
-    errno = saved; /* gort__switch_out carries it across */
-    gort__switch_out(gp, AFTER_SYSCALL);
+    errno = saved;
 }

@@ -3,7 +3,9 @@
  * preemptone), and the schedtrace printer.
  *
  * Each round it sleeps 20us, doubling after 50 idle rounds up to 10ms,
- * then: retakes Ps stuck in system calls (handoffp), flags goroutines that
+ * then: retakes Ps stuck in system calls (handoffp), takes the P of a
+ * goroutine blocked in the kernel for a whole slice outside the runtime
+ * (an unwrapped call: stuck_take), flags goroutines that
  * ran a whole 10ms slice (they yield at their next runtime call), wakes an
  * idle P for work queued behind a goroutine that keeps running, polls the
  * network if nobody did for 10ms, returns cold stack pages to the kernel,
@@ -13,13 +15,20 @@
  *
  * Invariants: sysmon never holds a P and never runs goroutine code; it
  * reads other Ms' fields only through atomics, and G descriptors are
- * type-stable, so a stale curg pointer at worst flags the wrong G.
- * Locking: sched.lock (handoffp), the stack pool lock (scavenging).
+ * type-stable, so a stale curg pointer at worst flags the wrong G. Of a
+ * running P it writes only the P's side (status, m) and only after the
+ * revocable-section handshake proved its thread outside the runtime;
+ * the thread fixes its own M and G (syscall.c, gort__rt_revoked).
+ * Locking: sched.lock (handoffp, stuck_take), the stack pool lock
+ * (scavenging).
  * See also: runtime/syscall.c, runtime/debug.c.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "proc.h"
 #include "stack.h"
@@ -89,8 +98,109 @@ static void stranded_check(struct p *pp, struct sysmontick *pd)
         gort__wakep();
 }
 
+/* ---- The stuck-thread hand-off -------------------------------------------
+ *
+ * A goroutine that blocks its thread in the kernel outside GORT_SYSCALL (a
+ * plain sleep, read, or library call) would hold its P, and every
+ * goroutine queued there, for the whole call. Go retakes such Ps because
+ * its system calls all go through entersyscall; C code makes them behind
+ * our back. So when a P has run the same goroutine for a whole slice, its
+ * thread is asleep in the kernel, and that thread is outside the runtime,
+ * sysmon takes the P and hands it on, as retake does for P_SYSCALL. The
+ * thread finds out at its next runtime call (runtime.h, gort__rt_enter).
+ * docs/scheduler.md has the protocol and its proof.
+ */
+
+
+/* stuck_warn prints the GORT_DEBUG=stuckwarn line, once per goroutine.
+ * Caller holds sched.lock (the goroutine cannot exit meanwhile: its
+ * thread's next runtime call waits for the lock). */
+static void stuck_warn(struct g *gp)
+{
+    if (!gort__debug.stuckwarn || !gp ||
+        atomic_exchange_explicit(&gp->stuck_warned, true,
+                                 memory_order_relaxed))
+        return;
+    fprintf(stderr, "gort: goroutine %llu blocked in the kernel for over "
+            "%dms without GORT_SYSCALL; its P was handed off (wrap the "
+            "call in GORT_SYSCALL)\n", (unsigned long long)gp->goid,
+            FORCE_PREEMPT_NS / 1000000);
+}
+
+/*
+ * stuck_take takes pp from mp, whose goroutine gp has held it for a slice
+ * while mp's thread sleeps in the kernel, and hands it to another M.
+ * Returns true if it did. The revocable-section handshake (revocable.h)
+ * on mp's rt_busy and rt_revoked words decides, all under sched.lock:
+ * set rt_revoked, barrier, read rt_busy. Busy: the thread is inside the
+ * runtime (or just entering it), where it may use its P: withdraw. Not
+ * busy: it is in user code and its next runtime call will see the revoke
+ * and wait for sched.lock, so until we drop the lock it cannot touch, take
+ * or give up any P; the P is still mp's if pp->m says so, and we detach
+ * it (P_IDLE, no M) before unlocking. Leaving rt_revoked set is how the
+ * thread learns that the P is gone (gort__rt_revoked).
+ */
+/* thread_blocked: the kernel has thread tid asleep (S, interruptible, or
+ * D, uninterruptible), not running or runnable. One read of its stat
+ * file, for Ps that did not reschedule for a slice only. */
+static bool thread_blocked(int32_t tid)
+{
+    char st = gort__thread_state(tid);
+    return st == 'S' || st == 'D';
+}
+
+static bool stuck_take(struct p *pp, struct m *mp, struct g *gp)
+{
+    struct sched *s = &gort__sched;
+    gort__lock(&s->lock);
+    bool took = false;
+    if (!atomic_load(&s->stopping) &&
+        gort__rv_revoke(&mp->rt_revoked, &mp->rt_busy)) {
+        /* load-acquire; pairs with acquirep's store-release. */
+        if (atomic_load(&pp->status) == P_RUNNING &&
+            __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE) == mp &&
+            __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) == gp) {
+            __atomic_store_n(&pp->m, NULL, __ATOMIC_RELEASE);
+            atomic_store(&pp->status, P_IDLE);
+            took = true;
+            stuck_warn(gp);
+        }
+    }
+    if (!took)
+        gort__rv_unrevoke(&mp->rt_revoked);
+    gort__unlock(&s->lock);
+    if (!took)
+        return false;
+    atomic_fetch_add_explicit(&s->nstuckhandoffs, 1, memory_order_relaxed);
+    /* The stuck M still counts as running, as an M in a system call
+     * does, so checkdead sees no window with nobody running. */
+    gort__handoffp(pp);
+    return true;
+}
+
+/* stuck_check runs for a P that has not rescheduled for a whole slice:
+ * if the same goroutine ran all along and its thread is asleep in the
+ * kernel outside the runtime, take the P (stuck_take). A thread running
+ * user code is left to preemption. */
+static bool stuck_check(struct p *pp, struct sysmontick *pd, int64_t now)
+{
+    if (!gort__debug.stuckhandoff)
+        return false;
+    struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
+    if (!mp)
+        return false;
+    struct g *gp = __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE);
+    /* Cheap filters first: the thread inside the runtime (or on g0, or a
+     * goroutine that has not run a whole slice) is never robbed. */
+    if (!gp || gp != pd->slice_g || pd->slice_gwhen + FORCE_PREEMPT_NS > now ||
+        atomic_load_explicit(&mp->rt_busy, memory_order_relaxed) ||
+        !thread_blocked(mp->tid))
+        return false;
+    return stuck_take(pp, mp, gp);
+}
+
 /* retake handles each P's time slice and syscall (Go: retake). Returns
- * how many Ps were taken from syscalls. */
+ * how many Ps were taken from syscalls or stuck threads. */
 static int retake(int64_t now)
 {
     int n = 0;
@@ -105,7 +215,9 @@ static int retake(int64_t now)
         if (st == P_RUNNING) {
             uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
             /* Since when the same goroutine runs there: a slice passed on
-             * through runnext keeps its schedtick (asyncpreempt.c). */
+             * through runnext keeps its schedtick (asyncpreempt.c, and
+             * stuck_check below, act only on one goroutine's whole
+             * slice). */
             struct g *cur = running_g(pp);
             if (cur != pd->slice_g || pd->schedtick != t) {
                 pd->slice_g = cur;
@@ -117,6 +229,12 @@ static int retake(int64_t now)
             } else {
                 stranded_check(pp, pd);
                 if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
+                    if (stuck_check(pp, pd, now)) {
+                        pd->schedwhen = now;
+                        pd->slice_g = NULL;
+                        n++;
+                        continue;
+                    }
                     preemptone(pp, pd, now);
                     pd->schedwhen = now; /* once per slice */
                 }

@@ -102,6 +102,7 @@ static void thread_sleep(int64_t ns)
 
 void gort_sleep(int64_t ns)
 {
+    RT_ENTRY();
     if (ns <= 0)
         return;
     struct g *gp = gort__getg();
@@ -131,6 +132,7 @@ static void after_fire(void *arg, uintptr_t seq, int64_t when)
 
 gort_chan *gort_after(int64_t ns)
 {
+    RT_ENTRY();
     gort_chan *c = gort_chan_make(sizeof(int64_t), 1);
     if (c == NULL)
         return NULL;
@@ -247,6 +249,7 @@ static bool disarm(struct gort_timer *gt)
 
 gort_timer *gort_timer_new(int64_t ns)
 {
+    RT_ENTRY();
     struct gort_timer *gt = timer_alloc(sizeof *gt, true, chan_fire);
     if (gt == NULL)
         return NULL;
@@ -258,6 +261,7 @@ gort_timer *gort_timer_new(int64_t ns)
 
 gort_timer *gort_timer_func(int64_t ns, void (*fn)(void *), void *arg)
 {
+    RT_ENTRY();
     if (fn == NULL)
         return NULL;
     struct gort_timer *gt = timer_alloc(sizeof *gt, false, func_fire);
@@ -278,6 +282,7 @@ gort_chan *gort_timer_chan(gort_timer *gt)
 
 bool gort_timer_stop(gort_timer *gt)
 {
+    RT_ENTRY();
     gort__lock(&gt->mu);
     bool pending = disarm(gt);
     gort__unlock(&gt->mu);
@@ -286,6 +291,7 @@ bool gort_timer_stop(gort_timer *gt)
 
 bool gort_timer_reset(gort_timer *gt, int64_t ns)
 {
+    RT_ENTRY();
     gort__lock(&gt->mu);
     bool pending = arm(gt, when_of(ns), 0);
     gort__unlock(&gt->mu);
@@ -294,6 +300,7 @@ bool gort_timer_reset(gort_timer *gt, int64_t ns)
 
 void gort_timer_free(gort_timer *gt)
 {
+    RT_ENTRY();
     if (gt == NULL)
         return;
     gort__lock(&gt->mu);
@@ -306,6 +313,7 @@ void gort_timer_free(gort_timer *gt)
 
 gort_ticker *gort_ticker_new(int64_t period)
 {
+    RT_ENTRY();
     if (period <= 0)
         gort__panic("non-positive interval for NewTicker");
     struct gort_ticker *tk = (struct gort_ticker *)timer_alloc(
@@ -325,6 +333,7 @@ gort_chan *gort_ticker_chan(gort_ticker *tk)
 
 void gort_ticker_stop(gort_ticker *tk)
 {
+    RT_ENTRY();
     gort__lock(&tk->tm.mu);
     disarm(&tk->tm);
     gort__unlock(&tk->tm.mu);
@@ -332,6 +341,7 @@ void gort_ticker_stop(gort_ticker *tk)
 
 void gort_ticker_reset(gort_ticker *tk, int64_t period)
 {
+    RT_ENTRY();
     if (period <= 0)
         gort__panic("non-positive interval for Ticker.Reset");
     gort__lock(&tk->tm.mu);
@@ -341,6 +351,7 @@ void gort_ticker_reset(gort_ticker *tk, int64_t period)
 
 void gort_ticker_free(gort_ticker *tk)
 {
+    RT_ENTRY();
     if (tk != NULL)
         gort_timer_free(&tk->tm);
 }

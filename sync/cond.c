@@ -35,6 +35,7 @@ static void check_copy(gort_cond *c)
 
 void gort_cond_wait(gort_cond *c, gort_mutex *mu)
 {
+    RT_ENTRY();
     check_copy(c);
     gort__sync_check_block("gort: gort_cond_wait called outside a goroutine");
     uint32_t t = gort__notifylist_add(&c->_nl);
@@ -45,6 +46,7 @@ void gort_cond_wait(gort_cond *c, gort_mutex *mu)
 
 void gort_cond_wait_rw(gort_cond *c, gort_rwmutex *rw)
 {
+    RT_ENTRY();
     check_copy(c);
     gort__sync_check_block("gort: gort_cond_wait called outside a goroutine");
     uint32_t t = gort__notifylist_add(&c->_nl);
@@ -55,12 +57,14 @@ void gort_cond_wait_rw(gort_cond *c, gort_rwmutex *rw)
 
 void gort_cond_signal(gort_cond *c)
 {
+    RT_ENTRY();
     check_copy(c);
     gort__notifylist_notify_one(&c->_nl);
 }
 
 void gort_cond_broadcast(gort_cond *c)
 {
+    RT_ENTRY();
     check_copy(c);
     gort__notifylist_notify_all(&c->_nl);
 }

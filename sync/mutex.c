@@ -118,6 +118,7 @@ static void take_handoff(gort_mutex *mu, int32_t old, bool starving)
 /* gort__mutex_lock_slow is Go's Mutex.lockSlow. */
 void gort__mutex_lock_slow(gort_mutex *mu)
 {
+    RT_ENTRY();
     int64_t wait_start = 0;
     bool starving = false, awoke = false;
     int iter = 0;
@@ -174,6 +175,7 @@ void gort__mutex_lock_slow(gort_mutex *mu)
  * after the fast path subtracted LOCKED. */
 void gort__mutex_unlock_slow(gort_mutex *mu, int32_t state)
 {
+    RT_ENTRY();
     if (((state + LOCKED) & LOCKED) == 0)
         gort__throw("sync: unlock of unlocked mutex");
     if (state & STARVING) {

@@ -16,6 +16,8 @@
 
 void gort__once_do_slow(gort_once *o, void (*fn)(void *), void *arg)
 {
+    /* No RT_ENTRY: fn is user code, and the mutex's own slow paths enter
+     * the runtime when they need the P. */
     gort_mutex_lock(&o->_m);
     /* relaxed: _m orders this against the store below. */
     if (__atomic_load_n(&o->_done, __ATOMIC_RELAXED) == 0) {

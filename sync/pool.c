@@ -138,6 +138,7 @@ static void *shared_pop(struct poollocal *l, bool steal)
 
 void gort_pool_put(gort_pool *p, void *x)
 {
+    RT_ENTRY();
     if (x == NULL)
         return;
     struct poollocals *ls = locals_of(p);
@@ -158,6 +159,7 @@ void gort_pool_put(gort_pool *p, void *x)
 
 void *gort_pool_get(gort_pool *p)
 {
+    RT_ENTRY();
     struct poollocals *ls = locals_of(p);
     void *x = NULL;
     if (ls) {
@@ -199,6 +201,7 @@ int gort_pool_init(gort_pool *p, void *(*new_fn)(void *arg),
 
 void gort_pool_destroy(gort_pool *p)
 {
+    RT_ENTRY();
     struct poollocals *ls = p->_locals;
     if (ls == NULL)
         return;

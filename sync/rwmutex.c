@@ -30,6 +30,7 @@ static int32_t add(int32_t *p, int32_t d)
 
 void gort_rwmutex_rlock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     gort__preempt_point();
     if (add(&rw->_reader_count, 1) < 0) {
         /* A writer is pending: wait for its Unlock. */
@@ -52,6 +53,7 @@ bool gort_rwmutex_try_rlock(gort_rwmutex *rw)
 
 void gort_rwmutex_runlock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     int32_t r = add(&rw->_reader_count, -1);
     if (r >= 0)
         return;
@@ -65,6 +67,7 @@ void gort_rwmutex_runlock(gort_rwmutex *rw)
 
 void gort_rwmutex_lock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     /* First, resolve competition with other writers. */
     gort_mutex_lock(&rw->_w);
     /* Announce the writer to readers; r is the number of active readers. */
@@ -75,6 +78,7 @@ void gort_rwmutex_lock(gort_rwmutex *rw)
 
 bool gort_rwmutex_trylock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     if (!gort_mutex_trylock(&rw->_w))
         return false;
     int32_t zero = 0;
@@ -89,6 +93,7 @@ bool gort_rwmutex_trylock(gort_rwmutex *rw)
 
 void gort_rwmutex_unlock(gort_rwmutex *rw)
 {
+    RT_ENTRY();
     /* Announce to readers there is no active writer. */
     int32_t r = add(&rw->_reader_count, MAX_READERS);
     if (r >= MAX_READERS)

@@ -37,6 +37,7 @@ int gort_sema_init(gort_sema *s, int64_t n)
 
 int gort_sema_acquire(gort_sema *s, int64_t n)
 {
+    RT_ENTRY();
     if (n < 0)
         return -EINVAL;
     gort_mutex_lock(&s->_mu);
@@ -67,6 +68,7 @@ int gort_sema_acquire(gort_sema *s, int64_t n)
 
 bool gort_sema_try_acquire(gort_sema *s, int64_t n)
 {
+    RT_ENTRY();
     if (n < 0)
         return false;
     gort_mutex_lock(&s->_mu);
@@ -96,6 +98,7 @@ static void notify_waiters(gort_sema *s)
 
 void gort_sema_release(gort_sema *s, int64_t n)
 {
+    RT_ENTRY();
     if (n < 0)
         gort__panic("gort: gort_sema_release with a negative count");
     gort_mutex_lock(&s->_mu);

@@ -27,6 +27,7 @@
 
 void gort_wg_add(gort_wg *wg, int delta)
 {
+    RT_ENTRY();
     gort__preempt_point();
     uint64_t state = __atomic_add_fetch(&wg->_state,
                                         (uint64_t)(int64_t)delta << 32,
@@ -52,11 +53,13 @@ void gort_wg_add(gort_wg *wg, int delta)
 
 void gort_wg_done(gort_wg *wg)
 {
+    RT_ENTRY();
     gort_wg_add(wg, -1);
 }
 
 void gort_wg_wait(gort_wg *wg)
 {
+    RT_ENTRY();
     gort__preempt_point();
     uint64_t state = __atomic_load_n(&wg->_state, __ATOMIC_SEQ_CST);
     for (;;) {
@@ -89,6 +92,7 @@ static void wg_go_main(void *p)
 
 int gort_wg_go(gort_wg *wg, void (*fn)(void *), void *arg)
 {
+    RT_ENTRY();
     if (wg == NULL || fn == NULL)
         return -EINVAL;
     struct wg_go_args a = {wg, fn, arg};

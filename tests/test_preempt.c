@@ -446,8 +446,8 @@ static void *late_writer(void *arg)
 
 /* poll(2) is never restarted after a handler (signal(7)), so a signal
  * gort sent to a thread blocked in it would show as EINTR. The goroutine
- * holds the only P for 300 ms without a gort call: sysmon flags it every
- * slice, and must not signal it. */
+ * holds the only P for 300 ms without a gort call: sysmon hands its P to
+ * another thread, and must not signal it. */
 static int poll_main(void *arg)
 {
     (void)arg;
@@ -475,7 +475,9 @@ static int poll_main(void *arg)
     cr_assert(eq(long, (long)n, 1));
     cr_assert(eq(int, b, 'x'));
     cr_assert(eq(u64, sent_during, 0));
-    cr_assert(ge(u64, st.preempts, 1)); /* sysmon did look at it */
+    /* sysmon did look at it: a thread asleep in the kernel for a slice
+     * has its P handed off (docs/scheduler.md), not a signal. */
+    cr_assert(ge(u64, st.preempts + st.stuck_handoffs, 1));
     return 0;
 }
 
