@@ -4,9 +4,9 @@
  * bench_schedlat.c: chunks of spin_kernel calibrated to ~50 us (-chunk),
  * each followed by one non-blocking channel operation on a shared
  * buffered channel (gort_chan_trysend on even chunks, gort_chan_tryrecv
- * on odd ones; Go: select with default) and a clock read. The root, once
- * they are spawned, sleeps -delay (10 ms: the workers own the Ps by then)
- * and then spawns n short goroutines (-n, 100,000) back to back: for each
+ * on odd ones; Go: select with default) and a clock read. The root
+ * sleeps until -delay (10 ms) after it began spawning them (the workers
+ * own the Ps by then) and then spawns n short goroutines (-n, 100,000) back to back: for each
  * it reads the clock just before gort_go_copy and passes the reading (and
  * the child's index) by value; the child's first instruction reads the
  * clock again and stores the difference, its spawn latency. The last
@@ -16,9 +16,12 @@
  *
  * Result: ops = n, wall = first spawn to the last child done (total).
  * Extras: p50_us, p99_us, max_us (nearest rank over the n spawn
- * latencies), spawner_late_us (how late the root woke from its sleep, so
- * how late the burst began: the total does not include it), workers,
- * chunk_iters, chunks (all workers' chunks: the CPU work done).
+ * latencies), spawner_late_us (how late the burst began, the root's
+ * lateness for -delay: the total does not include it), capped (1 if
+ * the burst ended after -cap, when the workers stop on their own: then it
+ * ran partly or wholly without the load, and run.sh's verdicts for it
+ * read "unloaded"), workers, chunk_iters, chunks (all workers' chunks:
+ * the CPU work done).
  *
  * Invariants: child i writes lat[i] alone; `left` counts the children not
  * yet done and the one that takes it to 0 writes t_last before
@@ -89,13 +92,15 @@ static int run(void *arg)
         bench_fail("spawnburst: out of memory");
     gort_atomic_store_int64(&left, n);
 
-    cap_deadline = bench_now() + cap_ns;
+    int64_t t0 = bench_now(), want = t0 + delay_ns;
+    cap_deadline = t0 + cap_ns;
     gort_wg_add(&wg, (int)workers);
     for (int64_t i = 0; i < workers; i++)
         bench_check_spawn(gort_go_copy(worker, &i, sizeof i));
 
-    int64_t want = bench_now() + delay_ns;
-    gort_sleep(delay_ns);
+    int64_t now = bench_now();
+    if (now < want)
+        gort_sleep(want - now);
     int64_t t_first = bench_now();
     gort_wg_add(&burst, 1);
     for (int64_t i = 0; i < n; i++) {
@@ -109,11 +114,12 @@ static int run(void *arg)
     spin_sort(lat, n);
     bench_print("spawnburst", n, n, t_last - t_first,
                 "p50_us=%.1f p99_us=%.1f max_us=%.1f spawner_late_us=%.1f "
-                "workers=%lld chunk_iters=%lld chunks=%lld",
+                "capped=%d workers=%lld chunk_iters=%lld chunks=%lld",
                 (double)spin_pct(lat, n, 50) / 1e3,
                 (double)spin_pct(lat, n, 99) / 1e3,
                 (double)lat[n - 1] / 1e3, (double)(t_first - want) / 1e3,
-                (long long)workers, (long long)chunk_iters,
+                t_last >= cap_deadline ? 1 : 0, (long long)workers,
+                (long long)chunk_iters,
                 (long long)gort_atomic_load_int64(&chunks));
     gort_chan_free(ch);
     free(lat);

@@ -1,10 +1,11 @@
 // spawnburst: a burst of spawns while every P computes. 4 x GOMAXPROCS
 // workers compute chunks of spin.Kernel calibrated to ~50 us, each chunk
 // followed by one non-blocking channel operation (select with default)
-// and a clock read, until the burst is over (or -cap). main sleeps -delay,
-// then spawns n goroutines, passing each the clock read just before its
+// and a clock read, until the burst is over (or -cap). main sleeps until
+// -delay after it began spawning them, then spawns n goroutines, passing each the clock read just before its
 // go statement; the child's first action reads the clock again. ops = n,
-// wall = first spawn to last child done. Same definition as
+// wall = first spawn to last child done; capped=1 when the burst ended
+// after -cap, so (partly) without the load. Same definition as
 // bench/bench_spawnburst.c.
 package main
 
@@ -40,7 +41,9 @@ func main() {
 	var tLast int64
 	left.Store(int64(*n))
 
-	capDeadline := spin.Nanotime() + capD.Nanoseconds()
+	t0 := spin.Nanotime()
+	want := t0 + delay.Nanoseconds()
+	capDeadline := t0 + capD.Nanoseconds()
 	wg.Add(*workers)
 	for i := 0; i < *workers; i++ {
 		go func(id int) {
@@ -71,8 +74,9 @@ func main() {
 		}(i)
 	}
 
-	want := spin.Nanotime() + delay.Nanoseconds()
-	time.Sleep(*delay)
+	if now := spin.Nanotime(); now < want {
+		time.Sleep(time.Duration(want - now))
+	}
 	tFirst := spin.Nanotime()
 	burst.Add(1)
 	for i := 0; i < *n; i++ {
@@ -89,12 +93,17 @@ func main() {
 	stop.Store(true)
 	wg.Wait()
 
+	capped := 0 // the burst ended after the workers' cap: it ran (partly) unloaded
+	if tLast >= capDeadline {
+		capped = 1
+	}
 	spin.Sort(lat)
 	res.Print("spawnburst", int64(*n), int64(*n), time.Duration(tLast-tFirst),
 		fmt.Sprintf("p50_us=%.1f", float64(spin.Pct(lat, 50))/1e3),
 		fmt.Sprintf("p99_us=%.1f", float64(spin.Pct(lat, 99))/1e3),
 		fmt.Sprintf("max_us=%.1f", float64(lat[len(lat)-1])/1e3),
 		fmt.Sprintf("spawner_late_us=%.1f", float64(tFirst-want)/1e3),
+		fmt.Sprintf("capped=%d", capped),
 		fmt.Sprintf("workers=%d", *workers),
 		fmt.Sprintf("chunk_iters=%d", iters),
 		fmt.Sprintf("chunks=%d", chunks.Load()))
