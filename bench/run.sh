@@ -10,16 +10,24 @@
 #   -d  seconds per echo/http load run                  (env SECS, default 3)
 #   -c  echo connection counts                          (env CONNS, default "100 1000 8000")
 #   BENCH: spawn park skynet pingpong yield chanmpmc select mutex atomic
-#          threadring sleep fib echo http (default: all, or env BENCH)
-# Env: QUICK=1 (1 run, 1 s loads, echo at 100 and 1000, park only n=100000),
+#          threadring sleep fib echo http yieldmany alive schedlat hog
+#          spawnburst httpcpu (default: all, or env BENCH)
+# Env: QUICK=1 (1 run, 1 s loads, echo at 100 and 1000, park only n=100000,
+#      alive only n=10000 and 100000),
 #      ECHO_PORT (9000), HTTP_PORT (8080), BENCH_TIMEOUT (s per run, 300),
 #      PARK_BIG_RUNS (how many of the runs include park -n 1000000; 1),
+#      ALIVE_BIG_RUNS (the same for alive -n 1000000; 1),
+#      ALIVE_TIMEOUT (s per alive run at n <= 100000; 120),
+#      ALIVE_BIG_TIMEOUT (s per alive run at n = 1000000; 1200; an impl whose
+#      alive run timed out skips the larger sizes at that P),
+#      HTTPCPU_WORK_US (compute per request in the httpcpu row; 200),
 #      STRICT=1 (exit 1 when a target is missed, not only when a run fails),
 #      TABLE_FROM="FILE..." (no runs: the table of those raw result files).
 # Go is used when `go` is installed (bench/go is built into $B/bench-go);
 # otherwise twins already in $B/bench-go are used (they are static: build
 # them here, carry them to another machine), else only gort runs and the Go
-# column is empty. http needs wrk.
+# column is empty. http and httpcpu need wrk. hog runs gort with
+# GORT_DEBUG=asyncpreempt=1 added (its workers never call the runtime).
 # Output: progress on stderr; raw result lines in $B/bench/results-*.txt
 # (also copied to $B/bench/results.txt); the table on stdout and in
 # $B/bench/table.txt. Exit 1 if any run failed its check, crashed or hung.
@@ -35,14 +43,17 @@ PROCS=${PROCS:-"1 2"} RUNS=${RUNS:-3} SECS=${SECS:-3} CONNS=${CONNS:-"100 1000 8
 while getopts p:r:d:c:h opt; do
   case $opt in
     p) PROCS=$OPTARG ;; r) RUNS=$OPTARG ;; d) SECS=$OPTARG ;; c) CONNS=$OPTARG ;;
-    *) sed -n '2,23p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,/^set /p' "$0" | sed '$d' >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
-ALL="spawn park skynet pingpong yield chanmpmc select mutex atomic threadring sleep fib echo http"
+ALL="spawn park skynet pingpong yield chanmpmc select mutex atomic threadring sleep fib echo http
+     yieldmany alive schedlat hog spawnburst httpcpu"
 BENCHES=${*:-${BENCH:-$ALL}}
 ECHO_PORT=${ECHO_PORT:-9000} HTTP_PORT=${HTTP_PORT:-8080}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300} PARK_BIG_RUNS=${PARK_BIG_RUNS:-1}
+ALIVE_BIG_RUNS=${ALIVE_BIG_RUNS:-1} ALIVE_TIMEOUT=${ALIVE_TIMEOUT:-120}
+ALIVE_BIG_TIMEOUT=${ALIVE_BIG_TIMEOUT:-1200} HTTPCPU_WORK_US=${HTTPCPU_WORK_US:-200}
 CLK_TCK=$(getconf CLK_TCK)
 OUT=$B/bench
 GOBIN=$B/bench-go
@@ -80,6 +91,7 @@ fi
 bin() {
   case $1:$2 in
     gort:echo | gort:http) echo "$B/examples/$2" ;;
+    *:httpcpu) bin "$1" http ;;
     gort:*) echo "$B/bench/bench_$2" ;;
     go:*) echo "$GOBIN/$2" ;;
   esac
@@ -95,18 +107,24 @@ fail() {
 }
 
 # run_prog IMPL BENCH PROCS [ARGS...]: run one workload once, keep its line.
+# Env: RUN_TIMEOUT (seconds; default BENCH_TIMEOUT), GORT_ENV (one more
+# NAME=VALUE for gort's run only). Sets LAST_RC (124: timed out).
 run_prog() {
-  local impl=$1 b=$2 p=$3 exe out err rc size
+  local impl=$1 b=$2 p=$3 exe out err rc size t0 tmo=${RUN_TIMEOUT:-$BENCH_TIMEOUT} extra=()
   shift 3
   exe=$(bin "$impl" "$b")
   size=$(sed -n 's/.*-n \([0-9]*\).*/\1/p' <<<"$*")
-  if [[ ! -x $exe ]]; then fail "$impl" "$b" "$p" "$size" "$exe is missing (not built)"; return; fi
-  out=$(mktemp) err=$(mktemp)
-  env "$(procs_env "$impl" "$p")" timeout -k 5 "$BENCH_TIMEOUT" "$exe" "$@" >"$out" 2>"$err"
+  LAST_RC=0
+  if [[ ! -x $exe ]]; then fail "$impl" "$b" "$p" "$size" "$exe is missing (not built)"; LAST_RC=127; return; fi
+  [[ $impl == gort && -n ${GORT_ENV:-} ]] && extra=("$GORT_ENV")
+  out=$(mktemp) err=$(mktemp) t0=$SECONDS
+  env "$(procs_env "$impl" "$p")" ${extra[@]+"${extra[@]}"} timeout -k 5 "$tmo" "$exe" "$@" >"$out" 2>"$err"
   rc=$?
+  ((rc == 137 && SECONDS - t0 >= tmo)) && rc=124 # timed out, KILLed after the TERM
+  LAST_RC=$rc
   if ((rc != 0)); then
     if ((rc == 124)); then
-      fail "$impl" "$b" "$p" "$size" "timed out after ${BENCH_TIMEOUT}s"
+      fail "$impl" "$b" "$p" "$size" "timed out after ${tmo}s"
     else
       fail "$impl" "$b" "$p" "$size" "exit $rc: $(tail -c 300 "$err" | tr '\n' ' ')"
     fi
@@ -123,13 +141,14 @@ SERVER_PID= SERVER_LOG=
 cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; rm -f "$OUT"/server.$$.log; }
 trap cleanup EXIT
 
-# start_server IMPL NAME PORT PROCS: start it, wait until it says "listening".
+# start_server IMPL NAME PORT PROCS [ARGS...]: start it, wait until it says
+# "listening".
 start_server() {
   local exe
   exe=$(bin "$1" "$2")
   [[ -x $exe ]] || { log "$exe is missing (not built)"; return 1; }
   SERVER_LOG=$OUT/server.$$.log
-  env "$(procs_env "$1" "$4")" "$exe" -port "$3" >"$SERVER_LOG" 2>&1 &
+  env "$(procs_env "$1" "$4")" "$exe" -port "$3" "${@:5}" >"$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do
     grep -q listening "$SERVER_LOG" && return 0
@@ -178,10 +197,12 @@ run_echo() { # IMPL PROCS
   done
 }
 
-run_http() { # IMPL PROCS
-  local impl=$1 p=$2 resp out line cpu0 cpu1
-  if ! command -v wrk >/dev/null 2>&1; then log "note: wrk is not installed; skipping http"; return; fi
-  start_server "$impl" http "$HTTP_PORT" "$p" || { fail "$impl" http "$p" 100 "server did not start"; return; }
+# run_http IMPL PROCS [NAME [SERVER-ARGS...]]: NAME (http) is the row; the
+# server is the http example (or Go twin) started with SERVER-ARGS.
+run_http() {
+  local impl=$1 p=$2 name=${3:-http} resp out line cpu0 cpu1
+  if ! command -v wrk >/dev/null 2>&1; then log "note: wrk is not installed; skipping $name"; return; fi
+  start_server "$impl" http "$HTTP_PORT" "$p" "${@:4}" || { fail "$impl" "$name" "$p" 100 "server did not start"; return; }
   resp=$(curl -s -i --max-time 5 -H 'Connection: close' "http://127.0.0.1:$HTTP_PORT/" | tr -d '\r')
   if [[ $resp != "HTTP/1.1 200 OK"*"Hello, World!" || $resp != *"Content-Length: 13"* ]]; then
     log "bad http response from $impl: $resp"; FAILED=1
@@ -190,7 +211,7 @@ run_http() { # IMPL PROCS
   out=$(wrk -t2 -c100 -d"${SECS}s" --latency "http://127.0.0.1:$HTTP_PORT/" 2>&1)
   cpu1=$(server_cpu)
   stop_server
-  line=$(awk -v impl="$impl" -v procs="$p" -v hwm="$HWM" -v ticks=$((cpu1 - cpu0)) -v hz="$CLK_TCK" '
+  line=$(awk -v name="$name" -v impl="$impl" -v procs="$p" -v hwm="$HWM" -v ticks=$((cpu1 - cpu0)) -v hz="$CLK_TCK" '
     function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
     /^ +Latency +[0-9]/ { avg = us($2) }
     /^ +50% / { p50 = us($2) } /^ +90% / { p90 = us($2) } /^ +99% / { p99 = us($2) }
@@ -199,10 +220,10 @@ run_http() { # IMPL PROCS
     /Non-2xx or 3xx/ { err += $NF }
     /^Requests\/sec:/ { rps = $2 }
     END { ms = ticks * 1000 / hz
-          printf "bench=http impl=%s procs=%d conns=100 threads=2 requests=%d reqs_per_s=%.0f lat_avg_us=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f errors=%d server_hwm_kb=%d server_cpu_ms=%.0f cpu_us_per_req=%.3f\n",
-          impl, procs, reqs, rps, avg, p50, p90, p99, err, hwm, ms, reqs ? ms * 1000 / reqs : 0 }' <<<"$out")
+          printf "bench=%s impl=%s procs=%d conns=100 threads=2 requests=%d reqs_per_s=%.0f lat_avg_us=%.0f p50_us=%.0f p90_us=%.0f p99_us=%.0f errors=%d server_hwm_kb=%d server_cpu_ms=%.0f cpu_us_per_req=%.3f\n",
+          name, impl, procs, reqs, rps, avg, p50, p90, p99, err, hwm, ms, reqs ? ms * 1000 / reqs : 0 }' <<<"$out")
   if [[ $line != *" errors=0 "* || $line == *" requests=0 "* ]]; then
-    fail "$impl" http "$p" 100 "wrk reported errors: $line"
+    fail "$impl" "$name" "$p" 100 "wrk reported errors: $line"
   else
     echo "$line" | tee -a "$RESULTS" >&2
   fi
@@ -218,6 +239,22 @@ run_bench() {
       ((QUICK != 1 && r <= PARK_BIG_RUNS)) && run_prog "$1" park "$3" -n 1000000 ;;
     echo) run_echo "$1" "$3" ;;
     http) run_http "$1" "$3" ;;
+    httpcpu) run_http "$1" "$3" httpcpu -work-us "$HTTPCPU_WORK_US" ;;
+    yieldmany)
+      run_prog "$1" yieldmany "$3" -n 1000
+      run_prog "$1" yieldmany "$3" -n 100000 ;;
+    alive)
+      # Go takes 6+ minutes at n=1000000 (each Gosched goes through the
+      # global queue): only the first ALIVE_BIG_RUNS runs include it, with
+      # its own timeout; after a timeout the larger sizes are skipped.
+      local s big=1000000 tmo skip=
+      for s in 10000 100000 $( ((QUICK != 1 && r <= ALIVE_BIG_RUNS)) && echo $big); do
+        if [[ -n $skip ]]; then fail "$1" alive "$3" "$s" "skipped: n=$skip timed out"; continue; fi
+        tmo=$ALIVE_TIMEOUT; ((s == big)) && tmo=$ALIVE_BIG_TIMEOUT
+        RUN_TIMEOUT=$tmo run_prog "$1" alive "$3" -n "$s"
+        ((LAST_RC == 124)) && skip=$s
+      done ;;
+    hog) GORT_ENV="GORT_DEBUG=${GORT_DEBUG:+$GORT_DEBUG,}asyncpreempt=1" run_prog "$1" hog "$3" ;;
     *) run_prog "$1" "$2" "$3" ;;
   esac
 }
@@ -250,7 +287,8 @@ cp "$RESULTS" "$OUT/results.txt"
 cp "$FAILS" "$OUT/failures.txt"
 
 # ---- the table ------------------------------------------------------------
-MEDIANS=$(for k in ns_per_op bytes_per_g overhead_ms msgs_per_s p99_us server_hwm_kb cpu_us_per_msg reqs_per_s cpu_us_per_req; do
+MEDIANS=$(for k in ns_per_op bytes_per_g overhead_ms msgs_per_s p99_us server_hwm_kb cpu_us_per_msg reqs_per_s cpu_us_per_req \
+  p50_us max_us wall_ms spawner_late_us capped; do
   bench/median.sh -k "$k" "$RESULTS"
 done)
 TABLE=$OUT/table.txt
@@ -265,6 +303,10 @@ TABLE=$OUT/table.txt
       if (b == "sleep") return "ns_per_op overhead_ms"
       if (b == "echo") return "msgs_per_s p99_us server_hwm_kb cpu_us_per_msg"
       if (b == "http") return "reqs_per_s p99_us cpu_us_per_req"
+      if (b == "httpcpu") return "reqs_per_s p99_us cpu_us_per_req"
+      if (b == "alive") return "wall_ms ns_per_op"
+      if (b == "schedlat" || b == "hog") return "p50_us p99_us max_us"
+      if (b == "spawnburst") return "p99_us max_us wall_ms spawner_late_us"
       return "ns_per_op"
     }
     # target sets T_KIND ("le" ratio <=, "ge" ratio >=, "abs" gort <=, "" none) and T_VAL.
@@ -278,12 +320,16 @@ TABLE=$OUT/table.txt
         else if (b == "select") T_VAL = 0.5
         else if (b == "mutex") T_VAL = (p == 1 ? 1.0 : 0.8)
         else if (b == "atomic") T_VAL = 1.0
+        else if (b == "yieldmany") T_VAL = 0.5
       } else if (m == "bytes_per_g") { T_KIND = "abs"; T_VAL = 4403 }   # 4.3 KiB
       else if (m == "overhead_ms") T_VAL = 0.5
       else if (m == "msgs_per_s") { T_KIND = "ge"; T_VAL = 1.3 }
-      else if (m == "p99_us" && b == "echo") T_VAL = 1.0
+      else if (m == "p99_us" && (b == "echo" || b == "schedlat" || b == "spawnburst" || b == "httpcpu")) T_VAL = 1.0
+      else if (m == "max_us" && b == "schedlat") T_VAL = 1.0
+      else if (m == "max_us" && b == "hog") T_VAL = 2.0
+      else if (m == "wall_ms" && (b == "alive" || b == "spawnburst")) T_VAL = 1.0
       else if (m == "server_hwm_kb" && c == 8000) T_VAL = 1.0
-      else if (m == "reqs_per_s") { T_KIND = "ge"; T_VAL = 1.5 }
+      else if (m == "reqs_per_s") { T_KIND = "ge"; T_VAL = (b == "httpcpu" ? 1.0 : 1.5) }
       if (T_VAL == "") T_KIND = ""
     }
     function fmt(v) { if (v == "") return "-"; return (v >= 1000 || v <= -1000) ? sprintf("%.0f", v) : sprintf("%.2f", v) }
@@ -310,6 +356,9 @@ TABLE=$OUT/table.txt
           else if (T_KIND == "abs" && a != "") v = (a <= T_VAL) ? "pass" : "miss"
           else if (T_KIND != "" && ratio != "") v = ((T_KIND == "ge") ? ratio >= T_VAL : ratio <= T_VAL) ? "pass" : "miss"
           else if (T_KIND != "") v = "n/a"
+          # spawnburst: a burst that ended after the workers stopped at their
+          # cap (capped=1) ran (partly) without the load it is about.
+          if (k[1] == "spawnburst" && (v == "pass" || v == "miss") && (med[g, "gort", "capped"] > 0 || med[g, "go", "capped"] > 0)) v = "unloaded"
           if (v == "pass") met++; else if (v == "miss") miss++
           printf "%-10s %2s %-10s %-15s %12s %12s %8s %9s %s\n", k[1], k[2], size[g], m, fmt(a), fmt(o), ratio == "" ? "-" : sprintf("%.3f", ratio), tgt, v
         }

@@ -5,7 +5,13 @@
  *   HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: <RFC 1123>\r\n
  *   Content-Length: 13\r\n\r\nHello, World!
  *
- *   http [-port N]     listens on 127.0.0.1:N (default 8080)
+ *   http [-port N] [-work-us U]
+ *
+ * listens on 127.0.0.1:N (default 8080). -work-us U (default 0) makes
+ * every request compute about U microseconds first, in the serving
+ * goroutine and without calling the runtime (the bench row httpcpu): a
+ * dependent xorshift-multiply chain, bench/spin.h's kernel, whose length
+ * is calibrated at start-up.
  *
  * Pipelined requests are answered in order with one write per batch read;
  * a partial request waits for more bytes. "Connection: close" and HTTP/1.0
@@ -33,6 +39,49 @@
 
 static int port = 8080;
 static int sigfd = -1;
+static int64_t work_iters;  /* kernel rounds per request (-work-us) */
+static uint64_t work_sink;  /* the results, kept alive (relaxed atomic) */
+
+static uint64_t work_kernel(uint64_t x, int64_t k)
+{
+    for (int64_t i = 0; i < k; i++) {
+        x ^= x >> 31;
+        x *= 0x9E3779B97F4A7C15ull;
+        x += (uint64_t)i;
+    }
+    return x;
+}
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* work_calibrate: the kernel rounds that take about us microseconds (as
+ * bench/spin.h: double until one run takes 2 ms, best of 5, scale). */
+static int64_t work_calibrate(int us)
+{
+    int64_t k = 1024, el, t;
+    uint64_t x = 1;
+    for (;; k *= 2) {
+        t = mono_ns();
+        x = work_kernel(x, k);
+        if ((el = mono_ns() - t) >= 2000000)
+            break;
+    }
+    for (int r = 0; r < 5; r++) {
+        t = mono_ns();
+        x = work_kernel(x, k);
+        int64_t e = mono_ns() - t;
+        if (e < el)
+            el = e;
+    }
+    work_sink = x;
+    int64_t iters = (int64_t)((double)k * us * 1000.0 / (double)el);
+    return iters < 1 ? 1 : iters;
+}
 
 /* date_get returns the Date value for now, cached per connection and
  * second (no shared state between goroutines). */
@@ -79,6 +128,10 @@ static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
         bool open = !(v && strncasecmp(v, "close", 5) == 0) &&
                     !(http10 && !(v && strncasecmp(v, "keep-alive", 10) == 0));
         const char *cl = header_value(req, end, "Content-Length");
+        if (work_iters)
+            __atomic_fetch_add(&work_sink,
+                               work_kernel((uint64_t)*off, work_iters),
+                               __ATOMIC_RELAXED);
         *outn += (size_t)snprintf(out + *outn, RESP_MAX,
                                   "HTTP/1.1 200 OK\r\nContent-Type: "
                                   "text/plain\r\nDate: %s\r\n"
@@ -150,7 +203,8 @@ static int http_main(void *arg)
         return 1;
     }
     gort_go(accept_loop, (void *)(intptr_t)lfd);
-    fprintf(stderr, "http: listening on %s\n", addr);
+    fprintf(stderr, "http: listening on %s (work: %lld rounds a request)\n",
+            addr, (long long)work_iters);
     struct signalfd_siginfo si;
     if (gort_fd_register(sigfd) != 0 ||
         gort_read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
@@ -169,8 +223,13 @@ int main(int argc, char **argv)
         if ((!strcmp(argv[i], "-port") || !strcmp(argv[i], "--port")) &&
             i + 1 < argc) {
             port = atoi(argv[++i]);
+        } else if ((!strcmp(argv[i], "-work-us") ||
+                    !strcmp(argv[i], "--work-us")) &&
+                   i + 1 < argc) {
+            int us = atoi(argv[++i]);
+            work_iters = us > 0 ? work_calibrate(us) : 0;
         } else {
-            fprintf(stderr, "usage: http [-port N]\n");
+            fprintf(stderr, "usage: http [-port N] [-work-us U]\n");
             return 2;
         }
     }

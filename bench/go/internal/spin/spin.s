@@ -1,0 +1,1 @@
+// Empty: lets spin.go declare Nanotime without a body (go:linkname).
