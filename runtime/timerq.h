@@ -6,8 +6,10 @@
 #define GORT_TIMERQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "runtime.h"
 #include "timer.h"
 
 /*
