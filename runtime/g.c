@@ -325,17 +325,6 @@ void gort__preempt_park(void)
         return;
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     atomic_fetch_add_explicit(&gort__sched.npreempts, 1, memory_order_relaxed);
-    /* The slice is over for the whole chain of hand-offs that shared it:
-     * a G it readied into runnext goes to the global queue too, ahead of
-     * gp, and the ring's head runs next with a fresh slice (Go gets there
-     * by flagging the runnext G again at sysmon's next tick, its slice
-     * being inherited). It is runnable and on no stack: publish it now. */
-    struct g *next = gort__runq_take_next(gp->m->p);
-    if (next) {
-        gort__lock(&gort__sched.lock);
-        gort__globrunq_put(next);
-        gort__unlock(&gort__sched.lock);
-    }
     gort__switch_out(gp, AFTER_PREEMPT);
 }
 

@@ -91,6 +91,10 @@ __attribute__((visibility("hidden"))) void gort__stop_wake_all(void);
 __attribute__((visibility("hidden"))) int gort__sysmon_start(void);
 __attribute__((visibility("hidden"))) void gort__sysmon_stop(void);
 __attribute__((visibility("hidden"))) void gort__sysmon_wake(void);
+/* sysmon.c: a timer due at `when` became the earliest of its P; wakes
+ * sysmon if it sleeps much past that (timer_due_check). */
+__attribute__((visibility("hidden"))) void gort__sysmon_timer_added(
+    int64_t when);
 __attribute__((visibility("hidden"))) void gort__schedtrace(bool detail,
                                                           bool crashing);
 

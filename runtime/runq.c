@@ -446,18 +446,6 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
     return gp;
 }
 
-/* gort__runq_take_next takes pp's runnext, or returns NULL (a time slice
- * ended: the chain of hand-offs that shared it gives way, park.c). Owner
- * only. */
-struct g *gort__runq_take_next(struct p *pp)
-{
-    bool solo = solo_enter(pp);
-    struct g *gp = runnext_take(pp, solo);
-    if (solo)
-        solo_exit(pp);
-    return gp;
-}
-
 bool gort__runq_empty(struct p *pp)
 {
     /* Go's runqempty: read head, tail, runnext, and re-read the ring ends

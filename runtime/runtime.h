@@ -191,6 +191,8 @@ struct sysmontick {
     struct g *curg;            /* the goroutine seen running last time */
     struct g *slice_g;         /* the goroutine seen running since */
     int64_t slice_gwhen;       /* ... this time, in the same slice */
+    struct g *flagged_g;       /* the last goroutine flagged in this */
+    int64_t flagwhen;          /* ... expired slice, and when */
 };
 
 struct p {
@@ -640,7 +642,6 @@ GORT_HIDDEN struct g *gort__gqueue_pop(struct gqueue *q);
 GORT_HIDDEN void gort__runq_put(struct p *pp, struct g *gp, bool next);
 GORT_HIDDEN void gort__runq_put_spawn(struct p *pp, struct g *gp);
 GORT_HIDDEN struct g *gort__runq_get(struct p *pp, bool *inherit);
-GORT_HIDDEN struct g *gort__runq_take_next(struct p *pp);
 GORT_HIDDEN struct g *gort__runq_steal(struct p *pp, struct p *victim,
                                        bool stealnext);
 GORT_HIDDEN bool gort__runq_empty(struct p *pp);

@@ -77,6 +77,7 @@ void gort__sched_poll_break(void)
 
 void gort__sched_timer_added(int64_t when)
 {
+    gort__sysmon_timer_added(when);
     if (atomic_load(&gort__sched.lastpoll) == 0) {
         int64_t until = atomic_load(&gort__sched.polluntil);
         if (until == 0 || until > when)

@@ -43,6 +43,7 @@ static struct {
     _Atomic bool stop;
     _Atomic uint32_t wait;      /* futex: bumped by gort__sysmon_wake */
     _Atomic bool deep;          /* sleeping until woken */
+    _Atomic int64_t until;      /* a light sleep's end (0: awake or deep) */
 } sm;
 
 void gort__sysmon_wake(void)
@@ -199,12 +200,53 @@ static bool stuck_check(struct p *pp, struct sysmontick *pd, int64_t now)
     return stuck_take(pp, mp, gp);
 }
 
+/*
+ * Timers due on a P whose goroutine keeps running: a P checks its timers
+ * whenever it switches, so one still pending past its due time means the
+ * goroutine running there has not switched since, and a sleeper due there
+ * would wait for the end of the slice (10-20 ms; Go waits so too). sysmon
+ * asks that goroutine to yield at its next runtime call, and the P's next
+ * pick fires the timer. busy_timer_next is the earliest timer of a running
+ * P not due yet: sysmon sleeps no longer than until then, but at least
+ * TIMER_LOOK_NS, so Ps that keep firing timers themselves (they switch
+ * all the time) do not wake sysmon more than a thousand times a second.
+ */
+#define TIMER_LOOK_NS 1000000
+static int64_t busy_timer_next;
+
+static void timer_due_check(struct p *pp, struct g *cur, int64_t now)
+{
+    int64_t due = atomic_load_explicit(&pp->timers.minwhen,
+                                       memory_order_relaxed);
+    if (!due || !cur)
+        return;
+    if (due > now) {
+        if (!busy_timer_next || due < busy_timer_next)
+            busy_timer_next = due;
+        return;
+    }
+    if (!atomic_load_explicit(&cur->preempt, memory_order_relaxed)) {
+        atomic_store_explicit(&cur->preempt, true, memory_order_relaxed);
+        __atomic_store_n(&gort__preempt_hint, 1, __ATOMIC_RELAXED);
+    }
+}
+
+void gort__sysmon_timer_added(int64_t when)
+{
+    int64_t until = atomic_load_explicit(&sm.until, memory_order_relaxed);
+    if (until && until - when > TIMER_LOOK_NS) {
+        atomic_fetch_add(&sm.wait, 1);
+        gort__futex_wake(&sm.wait, 1);
+    }
+}
+
 /* retake handles each P's time slice and syscall (Go: retake). Returns
  * how many Ps were taken from syscalls or stuck threads. */
 static int retake(int64_t now)
 {
     int n = 0;
     bool asked = false; /* some running goroutine still has to yield */
+    busy_timer_next = 0;
     int32_t procs = atomic_load(&gort__sched.gomaxprocs);
     for (int32_t i = 0; i < procs; i++) {
         struct p *pp = gort__sched.allp[i];
@@ -226,19 +268,30 @@ static int retake(int64_t now)
             if (pd->schedtick != t) {
                 pd->schedtick = t;
                 pd->schedwhen = now;
+                pd->flagged_g = NULL;
             } else {
                 stranded_check(pp, pd);
-                if (pd->schedwhen + FORCE_PREEMPT_NS <= now) {
+                /* The slice expired. It stays expired until the P picks
+                 * afresh, as in Go, so a goroutine that inherits it
+                 * through runnext after the flagged one yielded is
+                 * flagged at the next look; the same goroutine, and the
+                 * stuck check, once per FORCE_PREEMPT_NS. */
+                if (pd->schedwhen + FORCE_PREEMPT_NS <= now &&
+                    (cur != pd->flagged_g ||
+                     pd->flagwhen + FORCE_PREEMPT_NS <= now)) {
                     if (stuck_check(pp, pd, now)) {
                         pd->schedwhen = now;
                         pd->slice_g = NULL;
+                        pd->flagged_g = NULL;
                         n++;
                         continue;
                     }
                     preemptone(pp, pd, now);
-                    pd->schedwhen = now; /* once per slice */
+                    pd->flagged_g = cur;
+                    pd->flagwhen = now;
                 }
             }
+            timer_due_check(pp, cur, now);
             asked = asked || flagged(pp);
         }
         if (st != P_SYSCALL)
@@ -331,7 +384,18 @@ static void *sysmon(void *arg)
             atomic_store(&sm.deep, false);
             idle = 0;
         } else {
-            gort__futex_wait(&sm.wait, w, (int64_t)delay * 1000);
+            int64_t ns = (int64_t)delay * 1000;
+            int64_t t = gort__nanotime();
+            if (busy_timer_next) { /* see timer_due_check */
+                int64_t until = busy_timer_next - t;
+                if (until < TIMER_LOOK_NS)
+                    until = TIMER_LOOK_NS;
+                if (until < ns)
+                    ns = until;
+            }
+            atomic_store(&sm.until, t + ns);
+            gort__futex_wait(&sm.wait, w, ns);
+            atomic_store(&sm.until, 0);
         }
         int64_t now = gort__nanotime();
         poll_stale(now);
