@@ -1,11 +1,18 @@
 /*
  * bench_schedlat.c: timer wake-up lateness under CPU load that reaches a
- * preemption point every ~50 us. For a window of n ms, W = 4 x procs
- * workers (-w) compute in chunks of spin_kernel calibrated to ~50 us
- * (-chunk), and after each chunk make one non-blocking channel operation
- * on a shared buffered channel (even chunks gort_chan_trysend, odd ones
- * gort_chan_tryrecv; Go: select with default) and read the clock; they
- * stop at the window's end. Meanwhile one sleeper loops on
+ * preemption point every ~50 us (the schedlat row), or never (-hog 1, the
+ * hog row). For a window of n ms, W = 4 x procs workers (-w) compute in
+ * chunks of spin_kernel calibrated to ~50 us (-chunk), and after each
+ * chunk make one non-blocking channel operation on a shared buffered
+ * channel (even chunks gort_chan_trysend, odd ones gort_chan_tryrecv; Go:
+ * select with default; none with -hog) and read the clock (bench_now:
+ * clock_gettime from libc, not a gort call; Go: runtime.nanotime by
+ * go:linkname, which is nosplit, so not a preemption point, unlike
+ * time.Now); they stop at the window's end. With -hog a worker can only
+ * lose its P to asynchronous preemption: run.sh runs gort with
+ * GORT_DEBUG=asyncpreempt=1 (Go preempts asynchronously by default);
+ * without it the row still ends after n ms, with lateness about the
+ * window itself. Meanwhile one sleeper loops on
  * gort_sleep(1ms) (Go: time.Sleep) and records, per sleep, lateness =
  * wake time - (time before the call + 1 ms). The sleeper stops after the
  * first wake-up past the window's end, so every sample was taken under
@@ -21,14 +28,13 @@
  * before the workers are spawned. A worker runs at least one chunk.
  * Locking: lat/nlat are written by the sleeper alone and read after
  * gort_wg_wait; chunks and mix are atomic.
- * See also: bench/go/schedlat/main.go, bench/spin.h, bench/bench_hog.c
- * (the same without the channel operation), docs/benchmarks.md.
+ * See also: bench/go/schedlat/main.go, bench/spin.h, docs/benchmarks.md.
  */
 #include <gort/atomic.h>
 
 #include "spin.h"
 
-static int64_t n = 2000, workers = 0, chunk_ns = 50000;
+static int64_t n = 2000, workers = 0, chunk_ns = 50000, hog = 0;
 static int64_t sleep_ns = 1000000; /* 1 ms */
 static int64_t chunk_iters, deadline;
 static gort_chan *ch;
@@ -44,9 +50,9 @@ static void worker(void *arg)
     do {
         x = spin_kernel(x, chunk_iters);
         int64_t v = (int64_t)x;
-        if (c & 1)
+        if (!hog && (c & 1))
             gort_chan_tryrecv(ch, &v, NULL);
-        else
+        else if (!hog)
             gort_chan_trysend(ch, &v);
         c++;
     } while (bench_now() < deadline);
@@ -93,7 +99,7 @@ static int run(void *arg)
     int64_t wall = bench_now() - t0;
 
     spin_sort(lat, nlat);
-    bench_print("schedlat", n, nlat, wall,
+    bench_print(hog ? "hog" : "schedlat", n, nlat, wall,
                 "p50_us=%.1f p99_us=%.1f max_us=%.1f samples=%lld "
                 "workers=%lld chunk_iters=%lld chunks=%lld",
                 (double)spin_pct(lat, nlat, 50) / 1e3,
@@ -113,10 +119,13 @@ int main(int argc, char **argv)
         {"w", BENCH_INT, &workers, "computing workers (0: 4 x procs)"},
         {"chunk", BENCH_DURATION, &chunk_ns,
          "compute between channel operations (calibrated)"},
+        {"hog", BENCH_INT, &hog,
+         "1: no channel operation, the loops never call gort (the hog row)"},
         {0},
     };
     bench_flags(argc, argv, flags);
-    if (n < 1 || workers < 0 || workers > INT32_MAX - 1 || chunk_ns < 1)
-        bench_fail("schedlat: need -n >= 1, -w >= 0, -chunk > 0");
+    if (n < 1 || workers < 0 || workers > INT32_MAX - 1 || chunk_ns < 1 ||
+        (hog != 0 && hog != 1))
+        bench_fail("schedlat: need -n >= 1, -w >= 0, -chunk > 0, -hog 0|1");
     return bench_start(run, NULL);
 }

@@ -95,6 +95,8 @@ bin() {
   case $1:$2 in
     gort:echo | gort:http) echo "$B/examples/$2" ;;
     *:httpcpu) bin "$1" http ;;
+    gort:hog) echo "$B/bench/bench_schedlat" ;; # schedlat -hog=1
+    go:hog) echo "$GOBIN/schedlat" ;;
     gort:*) echo "$B/bench/bench_$2" ;;
     go:*) echo "$GOBIN/$2" ;;
   esac
@@ -259,7 +261,7 @@ run_bench() {
         RUN_TIMEOUT=$tmo run_prog "$1" alive "$3" -n "$s"
         ((LAST_RC == 124)) && skip=$s
       done ;;
-    hog) GORT_ENV="GORT_DEBUG=${GORT_DEBUG:+$GORT_DEBUG,}asyncpreempt=1" run_prog "$1" hog "$3" ;;
+    hog) GORT_ENV="GORT_DEBUG=${GORT_DEBUG:+$GORT_DEBUG,}asyncpreempt=1" run_prog "$1" hog "$3" -hog=1 ;;
     *) run_prog "$1" "$2" "$3" ;;
   esac
 }

@@ -19,7 +19,7 @@
  * libc): a goroutine inside it can only be preempted asynchronously.
  * Locking: none; spin_calibrate runs in the root goroutine, before any
  * other goroutine exists.
- * See also: bench/bench_schedlat.c, bench/bench_hog.c,
+ * See also: bench/bench_schedlat.c (schedlat and hog),
  * bench/bench_spawnburst.c, docs/benchmarks.md.
  */
 #ifndef GORT_BENCH_SPIN_H

@@ -102,7 +102,7 @@ int32_t gort__globrunq_take(struct p *pp, int32_t max, struct g **out)
         n = max;
     if (n > RUNQ_SIZE / 2)
         n = RUNQ_SIZE / 2;
-    /* Never overflow pp's ring: runq_putslow would take sched.lock. Only
+    /* Never overflow pp's ring: runq_spill would take sched.lock. Only
      * thieves touch it meanwhile, and they only make room. */
     int32_t room = (int32_t)(RUNQ_SIZE - gort__runq_len(pp));
     if (n > room + 1)

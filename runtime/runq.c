@@ -206,32 +206,35 @@ static void thief_exit(struct p *victim)
 
 /* ---- The owner's side --------------------------------------------------- */
 
-/* runq_putslow moves half of pp's full ring plus gp to the global queue
+/* runq_spill moves the older half of pp's full ring to the global queue
  * (Go: runqputslow), where every P's fairness pick serves them. Returns
- * false if a thief emptied the ring meanwhile. */
-static bool runq_putslow(struct p *pp, struct g *gp, uint64_t head,
-                         uint32_t tail)
+ * false if a thief emptied the ring meanwhile. Go sends the G being queued
+ * along; here it stays on the ring's tail (runq_put_tail_slow): a yielder
+ * or a spawner whose turn ended would otherwise wait behind everything in
+ * the global queue, 61 picks per goroutine there, and a crowd of n
+ * yielders spawned by one goroutine took time quadratic in n. */
+static bool runq_spill(struct p *pp, uint64_t head, uint32_t tail)
 {
     enum { HALF = RUNQ_SIZE / 2 };
     uint32_t h = head_pos(head);
     if (tail - h != RUNQ_SIZE)
         return false;
-    struct g *batch[HALF + 1];
+    struct g *batch[HALF];
     for (uint32_t i = 0; i < HALF; i++)
         batch[i] = slot_load(pp, h + i);
     if (!head_cas(pp, &head, h + HALF))
         return false;
     /* The head-pushed Gs were the first to go. */
     pp->runq_front = pp->runq_front > HALF ? pp->runq_front - HALF : 0;
-    batch[HALF] = gp;
     gort__lock(&gort__sched.lock);
-    gort__globrunq_put_many(batch, HALF + 1);
+    gort__globrunq_put_many(batch, HALF);
     gort__unlock(&gort__sched.lock);
     return true;
 }
 
 /* runq_put_tail_slow is runq_put_tail when the ring looked full: move
- * half of it to the global queue, or retry if a thief made room. */
+ * half of it to the global queue (or find that a thief made room), then
+ * queue gp. */
 __attribute__((noinline)) static void runq_put_tail_slow(struct p *pp,
                                                          struct g *gp)
 {
@@ -243,8 +246,7 @@ __attribute__((noinline)) static void runq_put_tail_slow(struct p *pp,
             atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
             return;
         }
-        if (runq_putslow(pp, gp, head, t))
-            return;
+        runq_spill(pp, head, t);
     }
 }
 

@@ -206,7 +206,8 @@ static bool stuck_check(struct p *pp, struct sysmontick *pd, int64_t now)
  * goroutine running there has not switched since, and a sleeper due there
  * would wait for the end of the slice (10-20 ms; Go waits so too). sysmon
  * asks that goroutine to yield at its next runtime call, and the P's next
- * pick fires the timer. busy_timer_next is the earliest timer of a running
+ * pick fires the timer (a goroutine that asked for asynchronous preemption
+ * is signalled too). busy_timer_next is the earliest timer of a running
  * P not due yet: sysmon sleeps no longer than until then, but at least
  * TIMER_LOOK_NS, so Ps that keep firing timers themselves (they switch
  * all the time) do not wake sysmon more than a thousand times a second.
@@ -228,6 +229,9 @@ static void timer_due_check(struct p *pp, struct g *cur, int64_t now)
     if (!atomic_load_explicit(&cur->preempt, memory_order_relaxed)) {
         atomic_store_explicit(&cur->preempt, true, memory_order_relaxed);
         __atomic_store_n(&gort__preempt_hint, 1, __ATOMIC_RELAXED);
+        /* A loop without gort calls never sees the flag: signal it where
+         * it asked for that (asyncpreempt.c checks which). */
+        gort__asyncpreempt_signal(pp, cur);
     }
 }
 

@@ -1,11 +1,13 @@
-// schedlat: timer wake-up lateness under CPU load that reaches a
-// preemption point every ~50 us. For a window of n ms, 4 x GOMAXPROCS
-// workers compute chunks of spin.Kernel calibrated to ~50 us, each chunk
-// followed by one non-blocking channel operation (select with default:
-// send on even chunks, receive on odd ones) and a clock read; one sleeper
-// loops on time.Sleep(1ms) recording wake time - (start + 1 ms) until its
-// first wake-up past the window. ops = samples. Same definition as
-// bench/bench_schedlat.c.
+// schedlat (and hog, with -hog): timer wake-up lateness under CPU load.
+// For a window of n ms, 4 x GOMAXPROCS workers compute chunks of
+// spin.Kernel calibrated to ~50 us, each chunk followed by one
+// non-blocking channel operation (select with default: send on even
+// chunks, receive on odd ones; none with -hog) and a clock read with
+// spin.Nanotime (runtime.nanotime, nosplit: not a preemption point, unlike
+// time.Now), so with -hog only asynchronous preemption takes their P. One
+// sleeper loops on time.Sleep(1ms) recording wake time - (start + 1 ms)
+// until its first wake-up past the window. ops = samples. Same definition
+// as bench/bench_schedlat.c.
 package main
 
 import (
@@ -24,6 +26,7 @@ func main() {
 	n := flag.Int64("n", 2000, "window in ms (the sleeper's 1 ms sleeps)")
 	workers := flag.Int("w", 0, "computing workers (0: 4 x procs)")
 	chunk := flag.Duration("chunk", 50*time.Microsecond, "compute between channel operations (calibrated)")
+	hog := flag.Bool("hog", false, "no channel operation: the loops never call the runtime (the hog row)")
 	flag.Parse()
 	if *workers == 0 {
 		*workers = 4 * runtime.GOMAXPROCS(0)
@@ -56,6 +59,7 @@ func main() {
 		wg.Done()
 	}()
 	sleeperStarted.Wait()
+	hogMode := *hog
 	for i := 0; i < *workers; i++ {
 		go func(id int) {
 			x := uint64(id) + 1
@@ -63,12 +67,14 @@ func main() {
 			for {
 				x = spin.Kernel(x, iters)
 				v := int64(x)
-				if c&1 != 0 {
+				switch {
+				case hogMode:
+				case c&1 != 0:
 					select {
 					case v = <-ch:
 					default:
 					}
-				} else {
+				default:
 					select {
 					case ch <- v:
 					default:
@@ -88,7 +94,11 @@ func main() {
 	wall := time.Duration(spin.Nanotime() - t0)
 
 	spin.Sort(lat)
-	res.Print("schedlat", *n, int64(len(lat)), wall,
+	name := "schedlat"
+	if *hog {
+		name = "hog"
+	}
+	res.Print(name, *n, int64(len(lat)), wall,
 		fmt.Sprintf("p50_us=%.1f", float64(spin.Pct(lat, 50))/1e3),
 		fmt.Sprintf("p99_us=%.1f", float64(spin.Pct(lat, 99))/1e3),
 		fmt.Sprintf("max_us=%.1f", float64(lat[len(lat)-1])/1e3),
