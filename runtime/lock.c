@@ -81,13 +81,33 @@ static bool grab_if_free(struct lock *l, uint32_t as)
 /* gort__lock acquires l: spin briefly (the holder is on a CPU, critical
  * sections are short), yield the CPU once, then sleep in the kernel
  * (Go's lock_futex.go). */
+static void lock_slow(struct lock *l, uint32_t v);
+
+/* m_locks_add counts a runtime lock held by this thread's M (Go: m.locks):
+ * a goroutine holding one is never preempted, since a preemption point
+ * reached inside (a timer's channel drained under its lock calls
+ * gort_chan_tryrecv) would leave the lock held while the goroutine waits,
+ * and every M that wants it would block in the kernel with its P.
+ * Foreign threads have no M to count on. */
+static inline void m_locks_add(int32_t d)
+{
+    struct m *mp = gort__getm();
+    if (mp)
+        mp->locks += (uint32_t)d;
+}
+
 void gort__lock(struct lock *l)
 {
+    m_locks_add(1);
     /* Speculative grab: xchg-acquire; pairs with gort__unlock. */
     uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_LOCKED,
                                           memory_order_acquire);
-    if (v == MUTEX_UNLOCKED)
-        return;
+    if (v != MUTEX_UNLOCKED)
+        lock_slow(l, v);
+}
+
+static void lock_slow(struct lock *l, uint32_t v)
+{
     /* v is what we must restore if we take it: SLEEPING if anybody was
      * sleeping, so that our unlock wakes them. */
     uint32_t wait = v;
@@ -120,6 +140,7 @@ void gort__unlock(struct lock *l)
         gort__throw("unlock of unlocked lock");
     if (v == MUTEX_SLEEPING)
         gort__futex_wake(&l->key, 1);
+    m_locks_add(-1);
 }
 
 void gort__note_clear(struct note *n)
