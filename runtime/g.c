@@ -215,6 +215,32 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     return 0;
 }
 
+/*
+ * spawn_turn_over says whether the goroutine running on pp has spawned
+ * SPAWN_TURN_MAX goroutines in its current turn (one time slice, runnext
+ * hand-offs included: the turn is pp's schedtick) while nothing waits in
+ * the global queue. It then yields to the tail of its P's ring, so the
+ * children it queued run before it queues more: a spawn loop keeps about
+ * half a ring of them alive, their descriptors and stacks reused while
+ * hot, where Go lets a spawner run its whole 10 ms slice and queue tens of
+ * thousands (each a fresh descriptor and stack page in C). The spawner
+ * waits no longer than any yielder (docs/scheduler.md, "Spawn loops"), and
+ * not at all while other work waits globally: a fairness pick would give
+ * that work a whole slice first, every 61 picks, and a spawner beside
+ * CPU-bound goroutines (an accept loop under load) would crawl. Owner of
+ * pp only.
+ */
+static bool spawn_turn_over(struct p *pp)
+{
+    if (pp->spawn_tick != pp->schedtick) {
+        pp->spawn_tick = pp->schedtick;
+        pp->spawn_turn = 0;
+    }
+    return ++pp->spawn_turn >= SPAWN_TURN_MAX &&
+           atomic_load_explicit(&gort__sched.runqsize,
+                                memory_order_relaxed) == 0;
+}
+
 /* spawn is gort_go and gort_go_copy: from a goroutine, or from g0 holding
  * a P (timer callbacks: Go's AfterFunc runs `go f()` there). */
 static int spawn(void (*fn)(void *), void *arg, const void *args, size_t size)
@@ -224,6 +250,11 @@ static int spawn(void (*fn)(void *), void *arg, const void *args, size_t size)
         return -EPERM;
     struct g *gp = mp->curg;
     int err = gort__newproc(fn, arg, args, size, false);
+    if (gp && err == 0 && spawn_turn_over(gp->m->p) && !gp->m->locks) {
+        P_STAT_INC(gp->m->p->nyields, 1);
+        gort__switch_out(gp, AFTER_YIELD);
+        return 0;
+    }
     gort__maybe_preempt(gp);
     return err;
 }

@@ -38,6 +38,7 @@ enum {
     RUNQ_SIZE = 256,          /* local ring per P (Go: len(p.runq)) */
     GLOBAL_FAIR_TICK = 61,    /* check the global queue every 61st tick */
     LIFO_STREAK_MAX = 61,     /* depth-first pops before older work's turn */
+    SPAWN_TURN_MAX = RUNQ_SIZE / 2, /* spawns in one turn before a yield */
     STEAL_TRIES = 4,          /* passes over all Ps in stealWork */
     GOID_BATCH = 16,          /* goids cached per P */
     MAX_MPROCS = 10000,       /* thread cap (Go: sched.maxmcount) */
@@ -224,6 +225,9 @@ struct p {
      * must be consumed before the next push at the head. */
     uint32_t runq_front, lifo_streak, lifo_barrier;
     bool lifo_off;
+    /* Owner-only: spawns by the running goroutine in the turn that began
+     * at schedtick spawn_tick (g.c, spawn_turn_over). */
+    uint32_t spawn_tick, spawn_turn;
     /* Solo mode (p.c): 1 while the owner is inside a plain (non-locked)
      * run-queue operation; read by whoever leaves solo mode. */
     _Atomic uint32_t solo_busy;

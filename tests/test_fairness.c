@@ -283,3 +283,45 @@ Test(fairness, a_preempted_goroutine_runs_again_within_a_bounded_number_of_picks
               "a preempted goroutine waited %ld picks (bound %d)",
               atomic_load(&worst_wait), PICK_BOUND);
 }
+
+/* ---- a spawn loop lets its children run as it goes ------------------------
+ *
+ * A goroutine that spawns half a ring's worth of goroutines in one turn,
+ * while nothing waits in the global queue, yields to them
+ * (docs/scheduler.md, "Spawn loops"), so a spawn loop keeps a bounded
+ * number alive instead of everything it spawns in its slice.
+ */
+enum { SPAWNS = 20000, LIVE_BOUND = 2 * 256 };
+static _Atomic long children_done;
+static long most_alive;
+
+static void short_child(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&children_done, 1);
+    gort_wg_done(&crowd_wg);
+}
+
+static int spawn_loop_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&children_done, 0);
+    most_alive = 0;
+    gort_wg_add(&crowd_wg, SPAWNS);
+    for (long i = 1; i <= SPAWNS; i++) {
+        CHECK_EQ(gort_go(short_child, NULL), 0);
+        long alive = i - atomic_load(&children_done);
+        if (alive > most_alive)
+            most_alive = alive;
+    }
+    gort_wg_wait(&crowd_wg);
+    settle();
+    return 0;
+}
+
+Test(fairness, a_spawn_loop_lets_its_children_run_as_it_goes, .timeout = 60)
+{
+    run(1, spawn_loop_main, NULL);
+    cr_assert(le(long, most_alive, LIVE_BOUND),
+              "%ld children were alive at once", most_alive);
+}
