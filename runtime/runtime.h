@@ -188,7 +188,6 @@ struct sysmontick {
     int64_t schedwhen;
     uint32_t syscalltick;
     int64_t syscallwhen;
-    struct g *curg;            /* the goroutine seen running last time */
     struct g *slice_g;         /* the goroutine seen running since */
     int64_t slice_gwhen;       /* ... this time, in the same slice */
     struct g *flagged_g;       /* the last goroutine flagged in this */

@@ -89,11 +89,10 @@ static bool flagged(struct p *pp)
  * for work: the repair for a wake-up lost to the unfenced runnext store
  * (runq.c, runnext_swap). A chain of hand-offs through runnext keeps the
  * schedtick too, so the goroutine itself must be the same. */
-static void stranded_check(struct p *pp, struct sysmontick *pd)
+static void stranded_check(struct p *pp, struct sysmontick *pd, int64_t now)
 {
-    struct g *gp = running_g(pp);
-    bool same = gp && gp == pd->curg;
-    pd->curg = gp;
+    /* slice_g was seen running at the last look too (retake). */
+    bool same = pd->slice_g && pd->slice_gwhen != now;
     if (same && atomic_load(&gort__sched.npidle) > 0 &&
         atomic_load(&gort__sched.nmspinning) == 0 && !gort__runq_empty(pp))
         gort__wakep();
@@ -274,7 +273,7 @@ static int retake(int64_t now)
                 pd->schedwhen = now;
                 pd->flagged_g = NULL;
             } else {
-                stranded_check(pp, pd);
+                stranded_check(pp, pd, now);
                 /* The slice expired. It stays expired until the P picks
                  * afresh, as in Go, so a goroutine that inherits it
                  * through runnext after the flagged one yielded is
