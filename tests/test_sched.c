@@ -153,11 +153,20 @@ Test(sched, go_copy_copies_its_arguments)
 
 enum { YIELDERS = 8, ROUNDS = 2000 };
 static long rounds[YIELDERS];
-static _Atomic bool stop_flag;
+static _Atomic int started;
+static _Atomic bool go_flag, stop_flag;
 
+/* A yielder counts its turns only once every yielder exists: the spawner
+ * may be preempted between two spawns (its first slice includes the
+ * runtime's start-up on a slow machine) and wait a fairness pick in the
+ * global queue, 61 turns that the yielders spawned so far share without
+ * the others. Round robin is about the turns after that. */
 static void yielder(void *arg)
 {
     long id = (long)arg;
+    atomic_fetch_add(&started, 1);
+    while (!atomic_load(&go_flag))
+        gort_yield();
     while (!atomic_load(&stop_flag)) {
         rounds[id]++;
         gort_yield();
@@ -171,6 +180,9 @@ static int yield_fair(void *arg)
     gort_wg_add(&wg, YIELDERS);
     for (long i = 0; i < YIELDERS; i++)
         gort_go(yielder, (void *)i);
+    while (atomic_load(&started) < YIELDERS)
+        gort_yield();
+    atomic_store(&go_flag, true);
     while (rounds[0] < ROUNDS)
         gort_yield();
     atomic_store(&stop_flag, true);
