@@ -4,6 +4,8 @@
 #   make test            build and run the Criterion suites (installs deps)
 #   make bench           build and run the benchmark suite beside Go
 #   make SAN=address     ASan+UBSan build (separate build dir); SAN=thread: TSan
+#   make DEBUG=1         checked build: lock ranks and held-lock asserts
+#                        (runtime/lockrank.h), in build/<san>-debug
 #   make install PREFIX=/usr/local DESTDIR=
 #   make check-headers   every internal header compiles alone
 #
@@ -14,12 +16,13 @@
 CC       ?= cc
 PREFIX   ?= /usr/local
 SAN      ?=
+DEBUG    ?= 0
 JEMALLOC ?= 1
 NETPOLL  ?= epoll
 ARCH     ?= $(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 
 VERSION  := 0.1.0
-B        := build/$(if $(SAN),$(SAN),default)
+B        := build/$(if $(SAN),$(SAN),default)$(if $(filter 1,$(DEBUG)),-debug)
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Wshadow -Werror \
                -Iinclude -fvisibility=hidden -fPIC
@@ -28,6 +31,9 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Wshadow -Werror \
 # another thread (peer pitfall 1). Renaming the attribute disarms it.
 CFLAGS_BASE += -D__const__=__unused__
 OPT      ?= -O2
+ifeq ($(DEBUG),1)
+  CFLAGS_BASE += -DGORT_LOCKRANK=1
+endif
 # cmpxchg16b: the double-width CAS behind runtime/lfstack.h.
 ifeq ($(ARCH),amd64)
   CFLAGS_BASE += -mcx16
@@ -146,9 +152,9 @@ bench: deps-bench
 	B=$(B) ./bench/run.sh
 
 deps-test:
-	@./tools/deps.sh test
+	@CC=$(CC) ./tools/deps.sh test
 deps-bench:
-	@./tools/deps.sh bench
+	@CC=$(CC) ./tools/deps.sh bench
 
 check-headers:
 	@for h in $(wildcard runtime/*.h chan/*.h sync/*.h netpoll/*.h arch/*.h include/*.h include/gort/*.h); do \

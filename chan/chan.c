@@ -223,6 +223,7 @@ static void need_g(struct hchan *c, struct g *gp, const char *what)
 __attribute__((noinline)) static void send_park(struct hchan *c,
                                                 const void *ep, struct g *gp)
 {
+    ASSERT_CHAN_HELD(c);
     need_g(c, gp, "gort_chan_send: blocking send outside a goroutine");
     struct sudog sg = {.g = gp, .elem = (void *)ep, .c = c};
     gp->waiting = &sg;
@@ -242,6 +243,7 @@ __attribute__((noinline)) static void send_park(struct hchan *c,
 __attribute__((noinline)) static bool recv_park(struct hchan *c, void *ep,
                                                struct g *gp)
 {
+    ASSERT_CHAN_HELD(c);
     need_g(c, gp, "gort_chan_recv: blocking receive outside a goroutine");
     struct sudog sg = {.g = gp, .elem = ep, .c = c};
     gp->waiting = &sg;

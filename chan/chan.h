@@ -161,6 +161,7 @@ static inline void chan_elem_copy(void *dst, const void *src, uint32_t n)
  * with the relaxed/acquire loads of the lock-free readers. */
 static inline void chan_qcount_set(struct hchan *c, size_t n)
 {
+    ASSERT_CHAN_HELD(c);
     atomic_store_explicit(&c->qcount, n, memory_order_relaxed);
 }
 
@@ -257,6 +258,7 @@ chan_plain_enter(struct p *pp)
 static inline __attribute__((always_inline)) void
 chan_lock(struct hchan *c, struct p *pp)
 {
+    LOCKRANK_ACQUIRE(&c->lock, LOCKRANK_CHAN, false);
     if (pp == NULL) {
         gort__chanlock_foreign(&c->lock);
         return;
@@ -281,6 +283,7 @@ chan_lock(struct hchan *c, struct p *pp)
 /* chan_unlock releases c's lock however it was taken. */
 static inline void chan_unlock(struct hchan *c)
 {
+    LOCKRANK_RELEASE(&c->lock, LOCKRANK_CHAN);
     uint32_t mode = atomic_load_explicit(&c->lock.key, memory_order_relaxed);
     if (mode == CHANLOCK_PLAIN) {
         atomic_store_explicit(&c->lock.key, CHANLOCK_FREE,

@@ -290,6 +290,7 @@ enum { CASE_NOT_READY, CASE_DONE, CASE_SEND_CLOSED };
  */
 static inline int case_poll(gort_select_case *cas, struct g **peer, bool *ok)
 {
+    ASSERT_CHAN_HELD(hchan_of(cas->c));
     struct hchan *c = hchan_of(cas->c);
     struct sudog *sg;
     *peer = NULL;

@@ -74,9 +74,9 @@
 typedef struct polldesc *_Atomic pdslot;
 static pdslot *_Atomic fdtab[FDTAB_L1];
 
-static struct lock cachelock;
+static struct lock cachelock = LOCK_INIT(LOCKRANK_PDCACHE);
 static struct polldesc *cachefree; /* cachelock */
-static struct lock initlock;
+static struct lock initlock = LOCK_INIT(LOCKRANK_PDINIT);
 static _Atomic bool inited;
 static _Atomic int32_t nwaiters;
 
@@ -99,6 +99,7 @@ static struct polldesc *pd_alloc(void)
         for (int i = 0; i < PD_BLOCK; i++) {
             struct polldesc *pd = &blk[i];
             atomic_init(&pd->fdmu, MU_CLOSED);
+            gort__lock_init(&pd->lock, LOCKRANK_PD);
             gort__timer_init(&pd->rt, rt_fire, pd);
             gort__timer_init(&pd->wt, wt_fire, pd);
             pd->link = cachefree;
@@ -296,6 +297,7 @@ static int pd_check(struct polldesc *pd, int mode)
 /* publish_info snapshots the locked fields. Caller holds pd->lock. */
 static void publish_info(struct polldesc *pd)
 {
+    ASSERT_HELD(&pd->lock);
     uint32_t info = (pd->closing ? INFO_CLOSING : 0) |
                     (pd->rd < 0 ? INFO_EXPIRED_R : 0) |
                     (pd->wd < 0 ? INFO_EXPIRED_W : 0);
@@ -660,6 +662,7 @@ static void wt_fire(void *arg, uintptr_t seq, int64_t when)
 /* set_one updates one direction's deadline. Caller holds pd->lock. */
 static struct g *set_one(struct polldesc *pd, int64_t d, int mode)
 {
+    ASSERT_HELD(&pd->lock);
     int64_t *dp = mode == POLL_READ ? &pd->rd : &pd->wd;
     uintptr_t *seq = mode == POLL_READ ? &pd->rseq : &pd->wseq;
     struct timer *t = mode == POLL_READ ? &pd->rt : &pd->wt;

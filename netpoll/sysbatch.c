@@ -113,7 +113,9 @@ static struct {
     uint64_t reaped;               /* enterlock */
     bool inq;                      /* a recv's CQE tells whether the socket
                                     * still holds data (set once, at init) */
-} sb = {.fd = -1};
+} sb = {.fd = -1,
+        .sqlock = LOCK_INIT(LOCKRANK_SYSBATCH_SQ),
+        .enterlock = LOCK_INIT(LOCKRANK_SYSBATCH_ENTER)};
 
 /* sb_on mirrors sb.fd >= 0 for readers that did not come through the
  * poller's init (gort_stats). */
@@ -291,6 +293,7 @@ bool gort__sysbatch_on(void)
  * that parked for them to q. Caller holds enterlock. */
 static int32_t reap(struct gqueue *q)
 {
+    ASSERT_HELD(&sb.enterlock);
     uint32_t h = atomic_load_explicit(sb.cq_head, memory_order_relaxed);
     /* load-acquire; pairs with the kernel's store-release of the tail. */
     uint32_t tail = atomic_load_explicit(sb.cq_tail, memory_order_acquire);

@@ -60,6 +60,7 @@ void gort__chan_owner_init(bool membarrier_ok)
 /* name makes pp the owner. Caller holds sched.lock. */
 static void name(struct p *pp)
 {
+    ASSERT_HELD(&gort__sched.lock);
     struct sched *s = &gort__sched;
     if (atomic_load_explicit(&s->chan_owner, memory_order_relaxed) == pp &&
         atomic_load_explicit(&s->chan_plain_ok, memory_order_relaxed))
@@ -119,6 +120,7 @@ void gort__chan_owner_note(struct p *taken)
  * sched.lock. */
 static void drop(void)
 {
+    ASSERT_HELD(&gort__sched.lock);
     struct sched *s = &gort__sched;
     /* Before the clear (a release): the owner that loads the cleared name
      * with its load-acquire sees itself here. */

@@ -38,7 +38,7 @@ static struct {
     struct lock lock;            /* allglock */
     struct gchunk *chunks;
     struct lfstack gfree;        /* dead Gs spilled from Ps (lock-free) */
-} gs = {.lock = LOCK_INIT};
+} gs = {.lock = LOCK_INIT(LOCKRANK_ALLG)};
 
 /* ---- G descriptors --------------------------------------------------------- */
 

@@ -62,6 +62,7 @@ void gort__globrunq_put(struct g *gp)
  * Caller holds sched.lock. */
 void gort__globrunq_put_many(struct g *const *gs, uint32_t n)
 {
+    ASSERT_HELD(&gort__sched.lock);
     gring_put(&gort__sched.runq, gs, n);
     atomic_fetch_add_explicit(&gort__sched.runqsize, (int32_t)n,
                               memory_order_relaxed);
@@ -71,6 +72,7 @@ void gort__globrunq_put_many(struct g *const *gs, uint32_t n)
  * sched.lock itself, once per chunk: the list is walked outside it. */
 void gort__globrunq_putbatch(struct gqueue *q)
 {
+    ASSERT_BELOW(LOCKRANK_SCHED);
     struct g *chunk[64];
     while (q->head) {
         uint32_t n = 0;
@@ -90,6 +92,7 @@ void gort__globrunq_putbatch(struct gqueue *q)
  * move under the lock. */
 int32_t gort__globrunq_take(struct p *pp, int32_t max, struct g **out)
 {
+    ASSERT_HELD(&gort__sched.lock);
     struct gring *r = &gort__sched.runq;
     if (r->n == 0)
         return 0;

@@ -54,12 +54,21 @@ void gort__futex_wake(_Atomic uint32_t *addr, int n)
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }
 
+static inline void m_locks_add(int32_t d);
+
 bool gort__trylock(struct lock *l)
 {
     uint32_t v = MUTEX_UNLOCKED;
     /* CAS-acquire; pairs with the store-release in gort__unlock. */
-    return atomic_compare_exchange_strong_explicit(
+    bool ok = atomic_compare_exchange_strong_explicit(
         &l->key, &v, MUTEX_LOCKED, memory_order_acquire, memory_order_relaxed);
+    if (ok) {
+        m_locks_add(1); /* gort__unlock takes it back */
+#if GORT_LOCKRANK
+        LOCKRANK_ACQUIRE(l, l->rank, true);
+#endif
+    }
+    return ok;
 }
 
 /* grab_if_free takes l if it is seen unlocked, storing `as` (LOCKED, or
@@ -98,6 +107,9 @@ static inline void m_locks_add(int32_t d)
 
 void gort__lock(struct lock *l)
 {
+#if GORT_LOCKRANK
+    LOCKRANK_ACQUIRE(l, l->rank, false); /* before it can deadlock */
+#endif
     m_locks_add(1);
     /* Speculative grab: xchg-acquire; pairs with gort__unlock. */
     uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_LOCKED,
@@ -133,6 +145,9 @@ static void lock_slow(struct lock *l, uint32_t v)
 
 void gort__unlock(struct lock *l)
 {
+#if GORT_LOCKRANK
+    LOCKRANK_RELEASE(l, l->rank);
+#endif
     /* xchg-release; pairs with the acquires in gort__lock. */
     uint32_t v = atomic_exchange_explicit(&l->key, MUTEX_UNLOCKED,
                                           memory_order_release);

@@ -16,10 +16,32 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lockrank.h"
+
+/* Every lock has a rank (lockrank.h): LOCK_INIT(rank) for static locks,
+ * gort__lock_init for the others. The debug build checks the order. */
 struct lock {
     _Atomic uint32_t key;
+#if GORT_LOCKRANK
+    uint32_t rank; /* enum lockrank */
+#endif
 };
-#define LOCK_INIT {0}
+#if GORT_LOCKRANK
+#define LOCK_INIT(r) {.key = 0, .rank = (r)}
+#else
+#define LOCK_INIT(r) {0}
+#endif
+
+/* gort__lock_init makes l an unlocked lock of the given rank. */
+static inline void gort__lock_init(struct lock *l, enum lockrank rank)
+{
+    atomic_store_explicit(&l->key, 0, memory_order_relaxed);
+#if GORT_LOCKRANK
+    l->rank = rank;
+#else
+    (void)rank;
+#endif
+}
 
 struct note {
     _Atomic uint32_t key;

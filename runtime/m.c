@@ -93,6 +93,7 @@ uint32_t gort__fastrandn(uint32_t n)
 /* mput / mget: the idle M list. Caller holds sched.lock. */
 static void mput(struct m *mp)
 {
+    ASSERT_HELD(&gort__sched.lock);
     mp->link = gort__sched.midle;
     gort__sched.midle = mp;
     gort__sched.nmidle++;
@@ -101,6 +102,7 @@ static void mput(struct m *mp)
 
 static struct m *mget(void)
 {
+    ASSERT_HELD(&gort__sched.lock);
     struct m *mp = gort__sched.midle;
     if (mp) {
         gort__sched.midle = mp->link;
@@ -138,6 +140,7 @@ bool gort__stopm(struct m *mp)
  * Caller holds sched.lock. */
 int64_t gort__m_reserve_id(void)
 {
+    ASSERT_HELD(&gort__sched.lock);
     if (gort__sched.mnext - gort__sched.nmfreed >= MAX_MPROCS) {
         fprintf(stderr, "runtime: program exceeds %d-thread limit\n",
                 MAX_MPROCS);

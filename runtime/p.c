@@ -82,6 +82,7 @@ void gort__membarrier(void)
  * holds sched.lock. */
 void gort__solo_update(void)
 {
+    ASSERT_HELD(&gort__sched.lock);
     int live = 0;
     struct p *only = NULL;
     for (int i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
@@ -104,6 +105,7 @@ void gort__solo_update(void)
  * sched.lock (the owner's plain section never takes it). */
 static void solo_leave(void)
 {
+    ASSERT_HELD(&gort__sched.lock);
     if (!atomic_load(&gort__sched.solo))
         return;
     atomic_store(&gort__sched.solo, false);
@@ -126,6 +128,7 @@ static void solo_leave(void)
  * shrank below it. Caller holds sched.lock. */
 void gort__pidleput(struct p *pp)
 {
+    ASSERT_HELD(&gort__sched.lock);
     if (pp->id >= atomic_load(&gort__sched.gomaxprocs)) {
         gort__retire_p(pp);
         gort__chan_owner_note(NULL);
@@ -146,6 +149,7 @@ void gort__pidleput(struct p *pp)
  * sched.lock. */
 struct p *gort__pidleget(void)
 {
+    ASSERT_HELD(&gort__sched.lock);
     struct p *pp = gort__sched.pidle;
     if (pp) {
         gort__sched.pidle = pp->link;
@@ -227,6 +231,7 @@ struct p *gort__p_alloc(int32_t id)
  * dead (Go: procresize's destroy). Caller holds sched.lock. */
 void gort__retire_p(struct p *pp)
 {
+    ASSERT_HELD(&gort__sched.lock);
     struct gqueue q = {0};
     bool inherit;
     struct g *gp;

@@ -70,6 +70,7 @@ static int runtime_init(int procs)
 {
     struct sched *s = &gort__sched;
     memset(s, 0, sizeof *s);
+    gort__lock_init(&s->lock, LOCKRANK_SCHED);
     s->start_ns = gort__nanotime();
     atomic_store(&s->lastpoll, s->start_ns);
     int err = gort__stack_init();
@@ -81,10 +82,15 @@ static int runtime_init(int procs)
         if (!(s->allp[i] = gort__p_alloc(i)))
             return -ENOMEM;
     atomic_store(&s->gomaxprocs, procs);
+    /* Alone so far, but the rules of these calls hold here too. */
+    gort__lock(&s->lock);
     for (int i = procs - 1; i > 0; i--)
         gort__pidleput(s->allp[i]);
+    gort__unlock(&s->lock);
     gort__solo_init();
+    gort__lock(&s->lock);
     gort__solo_update();
+    gort__unlock(&s->lock);
     return 0;
 }
 

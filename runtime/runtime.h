@@ -7,10 +7,12 @@
  * docs/HACKING.md tells the same story for readers.
  *
  * Lock order (lowest rank first: a lock may be taken while holding only
- * locks of lower rank):
- *   channel locks (several only in address order, for select)
- *   < sema root < poll descriptor < sched.lock < timer (struct timer.mu)
- *   < timers (per-P heap) < allglock < stack pool
+ * locks of lower rank; runtime/lockrank.h has every rank and why, and the
+ * DEBUG=1 build checks it on every acquire):
+ *   gort_timer.mu < channel locks (several only in address order, for
+ *   select) < pool < sema root < poll descriptor < sched.lock
+ *   < timer (struct timer.mu) < timers (per-P heap) < allglock
+ *   < stack pool
  * So timer callbacks and gort__sched_timer_added run with no timer lock
  * held, and gort_maxprocs may move a retired P's timers under sched.lock.
  * A runtime lock blocks the M, never just the G: never park while holding

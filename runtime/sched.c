@@ -31,7 +31,7 @@
 #include "proc.h"
 #include "stack.h"
 
-struct sched gort__sched = {.lock = LOCK_INIT};
+struct sched gort__sched = {.lock = LOCK_INIT(LOCKRANK_SCHED)};
 
 /* ---- Deadlock detection -------------------------------------------------- */
 
@@ -39,6 +39,7 @@ struct sched gort__sched = {.lock = LOCK_INIT};
  * Caller holds sched.lock. */
 void gort__checkdead(void)
 {
+    ASSERT_HELD(&gort__sched.lock);
     struct sched *s = &gort__sched;
     if (atomic_load(&s->stopping))
         return;
@@ -77,6 +78,7 @@ void gort__sched_poll_break(void)
 
 void gort__sched_timer_added(int64_t when)
 {
+    ASSERT_BELOW(LOCKRANK_TIMER);
     gort__sysmon_timer_added(when);
     if (atomic_load(&gort__sched.lastpoll) == 0) {
         int64_t until = atomic_load(&gort__sched.polluntil);

@@ -91,7 +91,7 @@ static struct {
     bool madv_guard;         /* MADV_GUARD_INSTALL works here */
     uint64_t mprotect_budget;
     _Atomic uint32_t nmadvise, nmprotect, ncanary;
-} stk = {.lock = LOCK_INIT};
+} stk = {.lock = LOCK_INIT(LOCKRANK_STACK)};
 
 size_t gort__stack_cache_size(void)
 {
@@ -191,6 +191,7 @@ void gort__stack_fini(void)
  * keeps reservations + credit == slots. Caller holds stk.lock. */
 static int grow_slabs(void)
 {
+    ASSERT_HELD(&stk.lock);
     struct slab *s = malloc(sizeof *s);
     if (!s)
         return -ENOMEM;
@@ -256,6 +257,7 @@ static void populate_top(const struct stack *st)
  * at most about once per CACHE_MAX stacks that the Ps' caches can hold. */
 static void carve(struct stack *st)
 {
+    ASSERT_HELD(&stk.lock);
     if (!stk.carve || stk.carve_next == SLAB_SLOTS) {
         struct slab *next = stk.carve ? stk.carve->next : stk.slabs;
         if (!next) {
@@ -378,6 +380,7 @@ void gort__stack_alloc(struct p *pp, struct stack *st)
 /* pool_put appends n stacks to the pool. Caller holds stk.lock. */
 static void pool_put(struct stack *s, uint32_t n)
 {
+    ASSERT_HELD(&stk.lock);
     if (n == 0)
         return;
     if (stk.npool + n > stk.cappool) {

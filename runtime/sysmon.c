@@ -117,6 +117,7 @@ static void stranded_check(struct p *pp, struct sysmontick *pd, int64_t now)
  * thread's next runtime call waits for the lock). */
 static void stuck_warn(struct g *gp)
 {
+    ASSERT_HELD(&gort__sched.lock);
     if (!gort__debug.stuckwarn || !gp ||
         atomic_exchange_explicit(&gp->stuck_warned, true,
                                  memory_order_relaxed))

@@ -216,6 +216,7 @@ static struct gort_timer *timer_alloc(size_t size, bool chan,
         return NULL;
     }
     gort__timer_init(&gt->t, f, gt);
+    gort__lock_init(&gt->mu, LOCKRANK_TIMECHAN);
     return gt;
 }
 
@@ -224,6 +225,7 @@ static struct gort_timer *timer_alloc(size_t size, bool chan,
  * Caller holds gt->mu. */
 static bool arm(struct gort_timer *gt, int64_t when, int64_t period)
 {
+    ASSERT_HELD(&gt->mu);
     gt->seq++;
     gt->last_when = 0;
     bool pending = gt->active;
@@ -238,6 +240,7 @@ static bool arm(struct gort_timer *gt, int64_t when, int64_t period)
  * Caller holds gt->mu. */
 static bool disarm(struct gort_timer *gt)
 {
+    ASSERT_HELD(&gt->mu);
     gt->seq++;
     gort__timer_stop(&gt->t);
     bool pending = gt->active;

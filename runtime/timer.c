@@ -66,6 +66,7 @@ static void publish(struct timers *ts)
  * written, so the relaxed load reads the current value. */
 static void publish_if_moved(struct timers *ts)
 {
+    ASSERT_HELD(&ts->lock);
     if (ts_next(ts) !=
         atomic_load_explicit(&ts->minwhen, memory_order_relaxed))
         publish(ts);
@@ -75,7 +76,7 @@ static void publish_if_moved(struct timers *ts)
 
 void gort__timers_init(struct timers *ts, struct p *pp)
 {
-    atomic_store_explicit(&ts->lock.key, 0, memory_order_relaxed);
+    gort__lock_init(&ts->lock, LOCKRANK_TIMERS);
     ts->heap = NULL;
     ts->whens = NULL;
     ts->len = ts->cap = 0;
@@ -101,6 +102,7 @@ void gort__timers_destroy(struct timers *ts)
  * on return. */
 static void run_head(struct timers *ts, int64_t now)
 {
+    ASSERT_HELD(&ts->lock);
     struct timer *t = entry_timer(ts->heap[0]);
     int64_t when = ts->whens[0];
     void (*f)(void *, uintptr_t, int64_t) = t->f;
@@ -161,6 +163,7 @@ struct firing {
  * return. */
 static void fire_batch(struct timers *ts, int64_t now)
 {
+    ASSERT_HELD(&ts->lock);
     struct firing batch[FIRE_BATCH];
     int n = 0;
     enum due src = due_head(ts, now);
@@ -263,6 +266,7 @@ bool gort__timers_pending(void)
 
 void gort__timers_move(struct timers *from, struct timers *to)
 {
+    ASSERT_BELOW(LOCKRANK_TIMER);
     if (from == to)
         return;
     atomic_fetch_add(&moving, 1);
@@ -309,7 +313,7 @@ void gort__timer_init(struct timer *t, void (*f)(void *, uintptr_t, int64_t),
     t->f = f;
     t->arg = arg;
     t->seq = 0;
-    atomic_store_explicit(&t->mu.key, 0, memory_order_relaxed);
+    gort__lock_init(&t->mu, LOCKRANK_TIMER);
     t->ts = NULL;
     t->idx = -1;
     t->state = 0;
@@ -327,6 +331,7 @@ void gort__timer_init_handoff(struct timer *t,
  * Caller holds t->mu, so t cannot be added meanwhile (see Invariants). */
 static struct timers *lock_heap_of(struct timer *t)
 {
+    ASSERT_HELD(&t->mu);
     for (;;) {
         /* load-acquire; pairs with the store-release in heap_add/_del. */
         struct timers *ts = __atomic_load_n(&t->ts, __ATOMIC_ACQUIRE);
@@ -343,6 +348,7 @@ static struct timers *lock_heap_of(struct timer *t)
  * that gort_maxprocs brought back. Caller holds ts->lock. */
 static bool heap_open(struct timers *ts)
 {
+    ASSERT_HELD(&ts->lock);
     if (!ts->closed)
         return true;
     struct p *pp = ts->pp;

@@ -74,6 +74,7 @@ static struct poollocal *local_at(struct poollocals *ls, int32_t i,
     if (fresh == NULL)
         return NULL;
     *fresh = (struct poollocal){0};
+    gort__lock_init(&fresh->lock, LOCKRANK_POOL);
     /* CAS-release publishes the zeroed struct; pairs with the acquire. */
     if (!atomic_compare_exchange_strong(&ls->local[i], &l, fresh)) {
         free(fresh);

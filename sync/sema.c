@@ -54,7 +54,9 @@ struct semaroot {
     _Atomic uint32_t nwait;    /* see Invariants */
 };
 
-static struct semaroot semtable[SEM_TAB_SIZE];
+static struct semaroot semtable[SEM_TAB_SIZE] = {
+    [0 ... SEM_TAB_SIZE - 1] = {.lock = LOCK_INIT(LOCKRANK_SEMA)},
+};
 
 static struct semaroot *semroot(const void *addr)
 {
@@ -79,6 +81,7 @@ static bool cansemacquire(uint32_t *addr)
 static void root_queue(struct semaroot *r, uint32_t *addr,
                        struct semawaiter *s, bool lifo)
 {
+    ASSERT_HELD(&r->lock);
     s->addr = addr;
     s->wnext = NULL;
     s->wtail = s;
@@ -108,6 +111,7 @@ static void root_queue(struct semaroot *r, uint32_t *addr,
  * (Go: semaRoot.dequeue). Caller holds r->lock. */
 static struct semawaiter *root_dequeue(struct semaroot *r, uint32_t *addr)
 {
+    ASSERT_HELD(&r->lock);
     for (struct semawaiter **pp = &r->heads; *pp; pp = &(*pp)->next) {
         struct semawaiter *h = *pp;
         if (h->addr != addr)
