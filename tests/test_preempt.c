@@ -126,7 +126,7 @@ static int ticker_main(void *arg)
 
 Test(preempt, a_loop_with_no_runtime_call_does_not_stop_a_ticker_with_async_preemption)
 {
-    setenv("GORT_DEBUG", "asyncpreempt=1", 1);
+    debug_set("asyncpreempt=1");
     run(1, ticker_main, NULL);
 }
 
@@ -427,7 +427,7 @@ Test(preempt, a_sigurg_handler_installed_before_gort_run_still_gets_its_signals)
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
     cr_assert(eq(int, sigaction(SIGURG, &sa, &old), 0));
-    setenv("GORT_DEBUG", "asyncpreempt=1", 1);
+    debug_set("asyncpreempt=1");
     run(2, sigurg_main, NULL);
     sigaction(SIGURG, &old, NULL);
 }
@@ -504,13 +504,13 @@ static int quiet_main(void *arg)
 
 Test(preempt, async_preemption_is_off_by_default)
 {
-    unsetenv("GORT_DEBUG");
+    debug_set(NULL);
     run(1, quiet_main, NULL);
 }
 
 Test(preempt, a_goroutine_that_opts_out_is_not_signalled_under_the_knob)
 {
-    setenv("GORT_DEBUG", "asyncpreempt=1", 1);
+    debug_set("asyncpreempt=1");
     run(1, quiet_main, (void *)1);
 }
 
@@ -528,7 +528,7 @@ static int tsan_main(void *arg)
 
 Test(preempt, async_preemption_is_disabled_under_tsan)
 {
-    setenv("GORT_DEBUG", "asyncpreempt=1", 1);
+    debug_set("asyncpreempt=1");
     run(1, tsan_main, NULL);
 }
 #endif

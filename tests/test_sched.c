@@ -1192,7 +1192,7 @@ static int trace_main(void *arg)
 Test(sched, schedtrace_prints_go_style_lines, .timeout = 30)
 {
     char buf[8192];
-    setenv("GORT_DEBUG", "schedtrace=10,scheddetail=1", 1);
+    debug_set("schedtrace=10,scheddetail=1");
     int st = harness_run_child(trace_main, NULL, buf, sizeof buf);
     cr_assert(eq(int, st, 0), "%s", buf);
     cr_assert(not(eq(ptr, strstr(buf, "SCHED "), NULL)), "%s", buf);

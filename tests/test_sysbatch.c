@@ -23,6 +23,8 @@
 
 #include <gort.h>
 
+#include "helpers/harness.h"
+
 #if defined(__SANITIZE_THREAD__)
 #define PAIRS 100 /* every live goroutine is a TSan fiber */
 #else
@@ -31,11 +33,7 @@
 #define ROUNDS 20
 #define MSG 48
 
-static int run(int procs, int (*fn)(void *), void *arg)
-{
-    gort_maxprocs(procs);
-    return gort_run(fn, arg);
-}
+
 
 /* uring_usable: whether this kernel lets us make an io_uring at all; when
  * it does, the batcher must be on (unless GORT_DEBUG turned it off). */
@@ -149,7 +147,7 @@ static void expect_batching(bool want)
 {
     gort_stats_t st;
     gort_stats(&st);
-    if (!want || !uring_usable()) {
+    if (!want || !uring_usable() || debug_off("batch")) {
         cr_assert(eq(u64, st.batched_calls, 0));
         cr_assert(eq(i32, st.batcher, 0));
         return;
@@ -176,20 +174,20 @@ static int round_trips_and_stats_main(void *arg)
 Test(sysbatch, many_goroutines_round_trips_share_kernel_entries_procs_1)
 {
     bool on = true;
-    cr_assert(eq(int, run(1, round_trips_and_stats_main, &on), 0));
+    cr_assert(eq(int, run_rc(1, round_trips_and_stats_main, &on), 0));
 }
 
 Test(sysbatch, many_goroutines_round_trips_lose_no_byte_procs_8)
 {
     bool on = true;
-    cr_assert(eq(int, run(8, round_trips_and_stats_main, &on), 0));
+    cr_assert(eq(int, run_rc(8, round_trips_and_stats_main, &on), 0));
 }
 
 Test(sysbatch, batch_off_makes_direct_calls_with_the_same_results)
 {
-    setenv("GORT_DEBUG", "batch=0", 1);
+    debug_set("batch=0");
     bool on = false;
-    cr_assert(eq(int, run(2, round_trips_and_stats_main, &on), 0));
+    cr_assert(eq(int, run_rc(2, round_trips_and_stats_main, &on), 0));
 }
 
 /* ---- gort_sys_read / gort_sys_write results ------------------------------- */
@@ -256,7 +254,7 @@ static int sys_calls_main(void *arg)
 
 Test(sysbatch, sys_read_and_sys_write_return_what_the_system_call_returns)
 {
-    cr_assert(eq(int, run(1, sys_calls_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, sys_calls_main, NULL), 0));
 }
 
 /* ---- Deadlines and close around batched calls ----------------------------- */
@@ -299,7 +297,7 @@ static int deadline_main(void *arg)
 
 Test(sysbatch, read_deadlines_expire_for_readers_beside_busy_goroutines)
 {
-    cr_assert(eq(int, run(2, deadline_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, deadline_main, NULL), 0));
 }
 
 static void close_reader(void *arg)
@@ -343,7 +341,7 @@ static int close_main(void *arg)
 
 Test(sysbatch, close_wakes_every_reader_amid_batched_reads_and_writes)
 {
-    cr_assert(eq(int, run(2, close_main, NULL), 0));
+    cr_assert(eq(int, run_rc(2, close_main, NULL), 0));
 }
 
 /* ---- The drained hint (netpoll/net.c) ------------------------------------ */
@@ -422,7 +420,7 @@ static int drained_main(void *arg)
 
 Test(sysbatch, read_after_a_draining_read_keeps_the_edge_that_came_meanwhile)
 {
-    cr_assert(eq(int, run(1, drained_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, drained_main, NULL), 0));
 }
 
 /* A datagram read takes one datagram and leaves the next, whatever the
@@ -451,5 +449,5 @@ static int dgram_main(void *arg)
 
 Test(sysbatch, datagram_reads_never_wait_for_an_edge_while_datagrams_wait)
 {
-    cr_assert(eq(int, run(1, dgram_main, NULL), 0));
+    cr_assert(eq(int, run_rc(1, dgram_main, NULL), 0));
 }

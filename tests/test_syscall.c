@@ -132,7 +132,7 @@ Test(syscall, an_unwrapped_sleep_does_not_stop_other_goroutines_at_one_p,
 Test(syscall, an_unwrapped_sleep_is_handed_off_without_membarrier_too,
      .timeout = 60)
 {
-    setenv("GORT_DEBUG", "membarrier=0", 1);
+    debug_set("membarrier=0");
     run(1, unwrapped_sleep_main, NULL);
 }
 
@@ -240,7 +240,7 @@ static int off_main(void *arg)
 
 Test(syscall, the_hand_off_can_be_turned_off, .timeout = 60)
 {
-    setenv("GORT_DEBUG", "stuckhandoff=0", 1);
+    debug_set("stuckhandoff=0");
     run(1, off_main, NULL);
 }
 
@@ -345,7 +345,7 @@ static int warn_main(void *arg)
 Test(syscall, stuckwarn_names_a_stuck_goroutine_once, .timeout = 60)
 {
     char buf[8192];
-    setenv("GORT_DEBUG", "stuckwarn=1", 1);
+    debug_set("stuckwarn=1");
     gort_maxprocs(1);
     int st = harness_run_child(warn_main, NULL, buf, sizeof buf);
     cr_assert(eq(int, st, 0), "%s", buf);
@@ -488,6 +488,6 @@ Test(syscall, stuck_threads_lose_and_repeat_nothing_procs_8, .timeout = 120)
 Test(syscall, stuck_threads_lose_and_repeat_nothing_without_membarrier,
      .timeout = 120)
 {
-    setenv("GORT_DEBUG", "membarrier=0", 1);
+    debug_set("membarrier=0");
     run(2, stress_main, NULL);
 }

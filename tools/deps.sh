@@ -11,6 +11,8 @@ bench) pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev golang-
        optional= ;;
 *)     echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
+# A clang build (make CC=clang) needs the compiler itself.
+case "${CC:-}" in *clang*) pkgs="$pkgs clang" ;; esac
 absent() {
     out=
     for p in "$@"; do

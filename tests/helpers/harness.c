@@ -11,6 +11,7 @@
 #include <criterion/new/assert.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -93,4 +94,52 @@ void expect_death(int (*fn)(void *), const char *msg)
     cr_assert(eq(int, st, 2), "stderr: %s", out);
     cr_assert(ne(ptr, strstr(out, msg), NULL), "want \"%s\" in stderr: %s", msg,
               out);
+}
+
+/* suite_debug is GORT_DEBUG as the suite was started (NULL: unset), read
+ * before any test changes it. */
+static const char *suite_debug(void)
+{
+    static bool read;
+    static char saved[256];
+    static const char *val;
+    if (!read) {
+        const char *env = getenv("GORT_DEBUG");
+        if (env) {
+            snprintf(saved, sizeof saved, "%s", env);
+            val = saved;
+        }
+        read = true;
+    }
+    return val;
+}
+
+void debug_set(const char *kv)
+{
+    const char *base = suite_debug();
+    if (!kv) {
+        if (base)
+            setenv("GORT_DEBUG", base, 1);
+        else
+            unsetenv("GORT_DEBUG");
+        return;
+    }
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s%s%s", base ? base : "", base ? "," : "",
+             kv);
+    setenv("GORT_DEBUG", buf, 1);
+}
+
+bool debug_off(const char *key)
+{
+    const char *base = suite_debug();
+    size_t n = strlen(key);
+    for (const char *s = base; s && *s;) {
+        if (strncmp(s, key, n) == 0 && s[n] == '=' && s[n + 1] == '0' &&
+            (s[n + 2] == ',' || s[n + 2] == '\0'))
+            return true;
+        s = strchr(s, ',');
+        s = s ? s + 1 : NULL;
+    }
+    return false;
 }

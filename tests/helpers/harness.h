@@ -12,6 +12,7 @@
 #define GORT_TESTS_HARNESS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,18 @@ int run_rc(int procs, int (*fn)(void *), void *arg);
 
 /* run is run_rc that asserts no CHECK failed and fn returned 0. */
 void run(int procs, int (*fn)(void *), void *arg);
+
+/* ---- GORT_DEBUG knobs ---------------------------------------------------- */
+
+/* debug_set sets GORT_DEBUG to kv after whatever the suite was started
+ * with (CI runs the whole suite once more with every fast path off,
+ * GORT_DEBUG=solo=0,...): a test's own knob must not turn those back on.
+ * The runtime reads keys in order, so kv wins where both name a key.
+ * NULL: back to the suite's own setting. */
+void debug_set(const char *kv);
+
+/* debug_off says whether the suite's GORT_DEBUG sets key to 0. */
+bool debug_off(const char *key);
 
 /* ---- Death tests -------------------------------------------------------- */
 
