@@ -41,7 +41,10 @@
  * network: "tcp" (IPv4 or IPv6; an empty host listens on both where the
  * system allows), "tcp4", "tcp6" or "unix". address: "host:port",
  * "[v6addr]:port", ":port" (every address), or a host alone ("localhost"),
- * which means port 0 (any free port; read it back with getsockname). For
+ * which means port 0 (any free port; read it back with getsockname); ""
+ * is ":0". A port is decimal digits after at most one sign, as Go reads
+ * it: "+80" is 80, "-0" and an empty port are 0; spaces, service names
+ * ("http") and values beyond 0..65535 are -EINVAL. For
  * "unix" the address is a path, or "@name" for the abstract namespace.
  * TCP listeners set SO_REUSEADDR; the backlog is
  * /proc/sys/net/core/somaxconn. Host names resolve through getaddrinfo
@@ -203,9 +206,9 @@ GORT_API int gort_set_write_deadline(int fd, int64_t t);
  * gort_set_*deadline, gort_fd_wait_* and gort_close work on it. Does not
  * park.
  *
- * Returns 0, or -EEXIST (already registered), -EBADF (not open), -EPERM
- * (not pollable: a regular file or directory; use GORT_SYSCALL instead),
- * -EMFILE (fd number beyond 2^24), -ENOMEM.
+ * Returns 0, or -EEXIST (already registered), -EBADF (not open),
+ * -EOPNOTSUPP (not pollable: a regular file or directory; use
+ * GORT_SYSCALL instead), -EMFILE (fd number beyond 2^24), -ENOMEM.
  */
 GORT_API int gort_fd_register(int fd);
 
