@@ -228,7 +228,10 @@ typedef struct gort_stats_t {
 GORT_API int gort_stats(gort_stats_t *st);
 
 /* gort_strerror returns a static description of a negative error code
- * returned by a gort call. */
+ * returned by a gort call: Go's words where the code carries Go's meaning
+ * (-EBADF "use of closed network connection", -ETIMEDOUT "i/o timeout"),
+ * "called outside a goroutine" for -EPERM, strerror's text otherwise, and
+ * "not an error code" for positive values and INT_MIN. */
 GORT_API const char *gort_strerror(int err);
 
 #include <gort/chan.h>
