@@ -36,6 +36,10 @@
 #define GORT_API __attribute__((visibility("default")))
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * gort_listen opens a listening stream socket (Go: net.Listen).
  * network: "tcp" (IPv4 or IPv6; an empty host listens on both where the
@@ -234,5 +238,9 @@ GORT_API int gort_fd_wait_read(int fd);
 /* gort_fd_wait_write: as gort_fd_wait_read, for writability and the write
  * deadline. */
 GORT_API int gort_fd_wait_write(int fd);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* GORT_NET_H */

@@ -32,6 +32,10 @@
 #define GORT_API __attribute__((visibility("default")))
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- Preemption points of the inline fast paths ------------------------ */
 
 /*
@@ -167,7 +171,11 @@ GORT_API void gort_rwmutex_unlock(gort_rwmutex *rw);
  * once every wait of the previous round has returned.
  */
 typedef struct gort_wg {
+#ifdef __cplusplus
+    alignas(8) uint64_t _state; /* counter << 32 | waiters */
+#else
     _Alignas(8) uint64_t _state; /* counter << 32 | waiters */
+#endif
     uint32_t _sema;
 } gort_wg;
 #define GORT_WG_INIT {0, 0}
@@ -341,5 +349,9 @@ GORT_API void gort_pool_put(gort_pool *p, void *x);
  * the per-P caches; p is then empty and reusable. No goroutine may use p
  * during the call. */
 GORT_API void gort_pool_destroy(gort_pool *p);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* GORT_SYNC_H */

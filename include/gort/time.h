@@ -26,6 +26,10 @@
 #define GORT_API __attribute__((visibility("default")))
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gort_chan gort_chan;
 
 /* gort_now returns the monotonic clock in nanoseconds (CLOCK_MONOTONIC;
@@ -133,5 +137,9 @@ GORT_API void gort_ticker_reset(gort_ticker *t, int64_t period);
 /* gort_ticker_free stops t and frees it, its channel reference included.
  * NULL is ignored. Never parks (may wait briefly, as gort_timer_free). */
 GORT_API void gort_ticker_free(gort_ticker *t);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* GORT_TIME_H */
