@@ -203,6 +203,16 @@ GORT_API void gort_wg_wait(gort_wg *wg);
  * Returns 0, or gort_go's error (then the counter is left unchanged).
  */
 GORT_API int gort_wg_go(gort_wg *wg, void (*fn)(void *), void *arg);
+/*
+ * gort_wg_go_copy is gort_wg_go with size bytes at args copied onto the
+ * new goroutine's stack, as gort_go_copy does: fn receives a pointer to
+ * the copy, which lives until fn returns (Go: wg.Go with a closure that
+ * captured values). Does not park. Returns 0, or -EINVAL (wg or fn NULL,
+ * args NULL with size > 0, size above GORT_GO_COPY_MAX) or gort_go's
+ * error, the counter then unchanged.
+ */
+GORT_API int gort_wg_go_copy(gort_wg *wg, void (*fn)(void *),
+                             const void *args, size_t size);
 
 /* ---- Once --------------------------------------------------------------- */
 
