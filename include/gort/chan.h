@@ -121,6 +121,14 @@ GORT_API gort_chan *gort_chan_retain(gort_chan *c);
  */
 GORT_API void gort_chan_free(gort_chan *c);
 
+/*
+ * GORT_CHAN_RANGE(T, v, c) { ... } is Go's `for v := range c { ... }`: it
+ * declares v of type T for the loop and receives into it until c is
+ * closed and drained (each receive can park). break leaves early, with c
+ * still open. T must be the channel's element type (elem_size bytes).
+ */
+#define GORT_CHAN_RANGE(T, v, c) for (T v; gort_chan_recv((c), &v);)
+
 /* ---- select ------------------------------------------------------------- */
 
 /* Directions of a select case. */

@@ -5,12 +5,16 @@
 // It compiles every header as C++ (C linkage, no C11-only keywords, the
 // inline fast paths of sync.h and atomic.h), builds select cases with the
 // C++ forms of GORT_SEND/GORT_RECV, and runs goroutines, a channel, a
-// select, a mutex, a wait group, a timer and an atomic counter once.
+// select, a mutex, a wait group, a timer, an atomic counter and a typed
+// channel once.
 #include <gort.h>
 #include <gort/atomic.h>
+#include <gort/typed.h>
 
 #include <cstdio>
 #include <cstdlib>
+
+GORT_CHAN_DECLARE(intch, int);
 
 namespace {
 
@@ -79,6 +83,16 @@ int main_fn(void *)
     check(gort_chan_recv(s.c, &v) && v == 1, "buffered value after close");
     check(!gort_chan_recv(s.c, &v), "closed channel");
     gort_chan_free(s.c);
+
+    intch tc = intch_make(2); // typed channels, and the range macro
+    intch_send(tc, 20);
+    intch_sendonly_send(intch_sender(tc), 22);
+    intch_close(tc);
+    int tsum = 0;
+    GORT_CHAN_RANGE(int, x, intch_receiver(tc).c)
+        tsum += x;
+    check(tsum == 42, "typed channel");
+    intch_free(tc);
 
     gort_timer *t = gort_timer_new(GORT_MS(1));
     int64_t when = 0;
