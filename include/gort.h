@@ -34,7 +34,7 @@
 /* The headers compile as C++ too (tests/cxx/smoke.cpp): declarations have
  * C linkage and C11-only keywords get their C++ spelling. */
 #ifdef __cplusplus
-#define GORT_NORETURN [[noreturn]]
+#define GORT_NORETURN __attribute__((__noreturn__))
 #else
 #define GORT_NORETURN _Noreturn
 #endif
@@ -110,7 +110,7 @@ GORT_API void gort_yield(void);
  * none is left the program dies with "no goroutines (main called
  * runtime.Goexit) - deadlock!". Never returns. Outside a goroutine it is a
  * fatal error. */
-GORT_NORETURN GORT_API void gort_goexit(void);
+GORT_API GORT_NORETURN void gort_goexit(void);
 
 /* gort_id returns the calling goroutine's id (the main goroutine is 1), or
  * 0 outside a goroutine. */

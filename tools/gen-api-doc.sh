@@ -22,7 +22,7 @@ out=docs/api.md
         awk '
             /^\/\*/ { c = ""; incom = 1 }
             incom { c = c $0 "\n"; if ($0 ~ /\*\//) { incom = 0; keep = c } next }
-            /^#define GORT_[A-Z_]+\(/ {
+            /^#define GORT_[A-Z_]*[A-Z]\(/ {
                 p = $0
                 while (p ~ /\\$/ && (getline line) > 0) p = p "\n" line
                 printf "```c\n%s%s\n```\n\n", keep, p

@@ -39,7 +39,7 @@
  * gort_chan (for gort_select over channels of several families, or for
  * GORT_CHAN_RANGE). A nil channel is a zero struct: (name){NULL}.
  *
- *   GORT_CHAN_DECLARE(intch, int)
+ *   GORT_CHAN_DECLARE(intch, int);
  *   intch c = intch_make(10);
  *   intch_send(c, 42);
  *   int v;
@@ -115,6 +115,9 @@
         return k;                                                            \
     }
 
+/* GORT_CHAN_DECLARE(name, T); at file scope declares the typed channel
+ * family described at the top of this file: the types name,
+ * name##_sendonly and name##_recvonly and their static inline calls. */
 #define GORT_CHAN_DECLARE(name, T)                                           \
     GORT_STATIC_ASSERT_(sizeof(T) < 65536,                                   \
                         "GORT_CHAN_DECLARE(" #name ", " #T "): element "     \
