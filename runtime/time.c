@@ -50,7 +50,14 @@ struct gort_timer {
  * timer and ticker calls from being mixed up at compile time. */
 struct gort_ticker {
     struct gort_timer tm;
+    struct gort_ticker *tick_next; /* gort_tick: the next in tick_list */
 };
+
+/* Every gort_tick ticker, never freed: no handle exists to free one by,
+ * and an abandoned goroutine may still wait on its channel after
+ * gort_run. Kept reachable, so leak checkers see memory in use, not
+ * lost. Pushed with a CAS, never popped. */
+static _Atomic(struct gort_ticker *) tick_list;
 
 /* An unstoppable gort_after timer, freed by its own firing. */
 struct after {
@@ -392,7 +399,14 @@ gort_chan *gort_tick(int64_t period)
     gort_ticker *tk = gort_ticker_new(period);
     /* The ticker has no handle: it ticks until gort_run returns, when the
      * heaps it lives on are abandoned (Go before 1.23: it leaks). */
-    return tk ? gort_ticker_chan(tk) : NULL;
+    if (tk == NULL)
+        return NULL;
+    tk->tick_next = atomic_load_explicit(&tick_list, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(
+        &tick_list, &tk->tick_next, tk, memory_order_release,
+        memory_order_relaxed))
+        ;
+    return gort_ticker_chan(tk);
 }
 
 /* ---- Select with a timeout ---------------------------------------------- */
@@ -405,7 +419,8 @@ static int select_timeout_run(gort_select_case *cases, int n, int64_t ns,
     if (t == NULL)
         return -ENOMEM;
     int64_t due;
-    memcpy(all, cases, (size_t)n * sizeof *all);
+    if (n > 0) /* cases may be NULL when n is 0 */
+        memcpy(all, cases, (size_t)n * sizeof *all);
     all[n] = (gort_select_case){gort_timer_chan(t), GORT_SELECT_RECV, &due,
                                 NULL};
     int r = gort_select(all, n + 1);

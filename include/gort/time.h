@@ -158,8 +158,9 @@ GORT_API void gort_ticker_free(gort_ticker *t);
 /*
  * gort_tick returns the channel of a ticker that nobody stops (Go:
  * time.Tick): for loops that tick for the whole program. There is no
- * handle, so the ticker and its channel live until gort_run returns (as
- * Go's did before 1.23, when the garbage collector learnt to take them);
+ * handle, so the ticker ticks until gort_run returns and its memory (and
+ * its channel's) is never freed, as Go's was not before 1.23, when the
+ * garbage collector learnt to take them;
  * use gort_ticker_new for anything that ends. Never parks. Returns NULL
  * if period <= 0 (as Go returns nil) or memory ran out.
  */
