@@ -82,6 +82,9 @@ EX_BINS  := $(patsubst docs/examples/%.c,$(B)/examples/%,$(EX_SRCS))
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOL_BINS := $(B)/tools/echo-load
+# C++ smoke program (the headers compile as C++): g++ and clang++; in
+# sanitizer builds g++ only, whose runtimes match the gcc-built library.
+CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 
 .PHONY: all lib test test-build bench install uninstall clean check-headers \
         deps-test deps-bench examples benchbins
@@ -135,17 +138,22 @@ $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libgort.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
 
+$(B)/tests/cxx/smoke-%: tests/cxx/smoke.cpp $(B)/libgort.a $(wildcard include/*.h include/gort/*.h)
+	@mkdir -p $(@D)
+	$* -std=c++11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Werror -Iinclude \
+	    $(SANFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
+
 $(B)/tools/%: tools/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread
 
-test-build: lib examples $(TEST_BINS)
+test-build: lib examples $(TEST_BINS) $(CXX_SMOKE)
 
 # make test: install what is missing, build, run every suite (tests/run.sh
 # also reruns the stress suites with more Ps than CPUs).
 test: deps-test
 	$(MAKE) test-build
-	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh" ./tests/run.sh $(TEST_BINS)
+	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh $(CXX_SMOKE)" ./tests/run.sh $(TEST_BINS)
 
 bench: deps-bench
 	$(MAKE) benchbins

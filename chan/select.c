@@ -10,7 +10,8 @@
  *   1. in pollorder, with every lock held, do the first case that can
  *      proceed;
  *   2. if none can and the select blocks, enqueue one sudog per case (on
- *      the caller's stack, chained from g->waiting in lock order) and park;
+ *      the caller's stack, chained from g->waiting in lock order, cases
+ *      on one channel in poll order) and park;
  *      the channel locks are dropped by selparkcommit once the goroutine
  *      is off its stack;
  *   3. when woken, relock everything, take the winning sudog from
@@ -160,6 +161,32 @@ static int sort_lockorder(const gort_select_case *cases, int n,
         heap_sift(cases, lockorder, 0, end);
     }
     return m;
+}
+
+/*
+ * order_runs_by_poll puts the cases that share a channel (adjacent slots of
+ * lockorder, in case order after sort_lockorder) in pollorder instead. Go
+ * builds its lock order from the random poll order, and a blocked select
+ * enqueues its waiters in lock order, so a peer that takes the first
+ * waiter of a channel picks among several cases on that channel at random
+ * (Go's TestPseudoRandomSend). Only a select about to block needs it: the
+ * order inside a run changes nothing for locking. Cost: one comparison per
+ * case, and a scan of pollorder per channel named twice.
+ */
+static void order_runs_by_poll(const gort_select_case *cases,
+                               const uint16_t *pollorder, uint16_t *lockorder,
+                               int n)
+{
+    for (int k = 0; k + 1 < n; k++) {
+        gort_chan *c = cases[lockorder[k]].c;
+        if (cases[lockorder[k + 1]].c != c)
+            continue;
+        int w = k; /* the run holds every case on c: lockorder is sorted */
+        for (int j = 0; j < n; j++)
+            if (cases[pollorder[j]].c == c)
+                lockorder[w++] = pollorder[j];
+        k = w - 1;
+    }
 }
 
 /* set_ok reports a receive's outcome through the case's ok pointer. */
@@ -442,6 +469,7 @@ static int select_run(struct g *gp, gort_select_case *cases, int n,
         selunlock(cases, lockorder, norder);
         return GORT_SELECT_DEFAULT;
     }
+    order_runs_by_poll(cases, pollorder, lockorder, norder);
     return select_park(gp, cases, lockorder, norder);
 }
 

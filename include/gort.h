@@ -31,6 +31,18 @@
 
 #define GORT_API __attribute__((visibility("default")))
 
+/* The headers compile as C++ too (tests/cxx/smoke.cpp): declarations have
+ * C linkage and C11-only keywords get their C++ spelling. */
+#ifdef __cplusplus
+#define GORT_NORETURN __attribute__((__noreturn__))
+#else
+#define GORT_NORETURN _Noreturn
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define GORT_VERSION_MAJOR 0
 #define GORT_VERSION_MINOR 1
 #define GORT_VERSION_PATCH 0
@@ -98,7 +110,7 @@ GORT_API void gort_yield(void);
  * none is left the program dies with "no goroutines (main called
  * runtime.Goexit) - deadlock!". Never returns. Outside a goroutine it is a
  * fatal error. */
-GORT_API _Noreturn void gort_goexit(void);
+GORT_API GORT_NORETURN void gort_goexit(void);
 
 /* gort_id returns the calling goroutine's id (the main goroutine is 1), or
  * 0 outside a goroutine. */
@@ -228,8 +240,15 @@ typedef struct gort_stats_t {
 GORT_API int gort_stats(gort_stats_t *st);
 
 /* gort_strerror returns a static description of a negative error code
- * returned by a gort call. */
+ * returned by a gort call: Go's words where the code carries Go's meaning
+ * (-EBADF "use of closed network connection", -ETIMEDOUT "i/o timeout"),
+ * "called outside a goroutine" for -EPERM, strerror's text otherwise, and
+ * "not an error code" for positive values and INT_MIN. */
 GORT_API const char *gort_strerror(int err);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #include <gort/chan.h>
 #include <gort/time.h>

@@ -58,6 +58,35 @@ static int net_family(const char *network)
     return -EINVAL;
 }
 
+/*
+ * parse_port reads a port the way Go's LookupPort does for a numeric
+ * service: an empty string is port 0 (Go's legacy rule), one optional
+ * '+' or '-' sign, then decimal digits only. Anything else would be a
+ * service name for Go to look up ("unknown port" for " 80", "\t85");
+ * gort looks none up, so it is -EINVAL, as is a value outside 0..65535
+ * ("invalid port"). So "+80" is 80 and "-0" is 0, as in Go (checked
+ * against Go 1.19's net.Listen).
+ */
+static int parse_port(const char *s, int *port)
+{
+    bool neg = false;
+    if (*s == '+' || *s == '-')
+        neg = *s++ == '-';
+    long v = 0;
+    for (; *s != '\0'; s++) {
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        if (v <= 65535) /* past it the value is invalid anyway */
+            v = v * 10 + (*s - '0');
+    }
+    if (neg)
+        v = -v;
+    if (v < 0 || v > 65535)
+        return -EINVAL;
+    *port = (int)v;
+    return 0;
+}
+
 /* split_hostport splits "host:port", "[v6]:port", ":port" or "host" (port
  * -1) into host and port (Go: net.SplitHostPort). 0 or -EINVAL. */
 static int split_hostport(const char *addr, char *host, int *port)
@@ -82,13 +111,8 @@ static int split_hostport(const char *addr, char *host, int *port)
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     *port = -1;
-    if (colon) {
-        char *end;
-        long p = strtol(colon + 1, &end, 10);
-        if (colon[1] == '\0' || *end != '\0' || p < 0 || p > 65535)
-            return -EINVAL;
-        *port = (int)p;
-    }
+    if (colon)
+        return parse_port(colon + 1, port);
     return 0;
 }
 
@@ -211,6 +235,9 @@ static int parse(const char *network, const char *address, bool listening,
         return -EINVAL;
     if (family == AF_UNIX)
         return unix_addr(address, a);
+    /* Go's Listen takes "" as ":0": every address, any free port. */
+    if (listening && address[0] == '\0')
+        address = ":0";
     char host[HOST_MAX];
     int port;
     int err = split_hostport(address, host, &port);

@@ -374,7 +374,10 @@ int gort_fd_register(int fd)
     socklen_t len = sizeof type;
     if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type <= 0)
         type = 0; /* not a socket */
-    return gort__pd_register(fd, type);
+    int err = gort__pd_register(fd, type);
+    /* epoll_ctl says EPERM for a file it cannot poll; gort's -EPERM
+     * means "called outside a goroutine", so give this its own code. */
+    return err == -EPERM ? -EOPNOTSUPP : err;
 }
 
 int gort_fd_unregister(int fd)

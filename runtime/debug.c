@@ -10,6 +10,7 @@
  * See also: runtime/sysmon.c (who prints schedtrace).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,18 +275,23 @@ int gort_stats(gort_stats_t *st)
     return 0;
 }
 
+/* gort_strerror gives Go's words where gort's codes carry Go's meaning
+ * (include/gort/net.h): -EBADF is a closed connection, -ETIMEDOUT a
+ * deadline, -EPERM a call that would park outside a goroutine. */
 const char *gort_strerror(int err)
 {
+    if (err > 0 || err == INT_MIN) /* -INT_MIN would overflow */
+        return "not an error code";
     switch (-err) {
     case 0:
         return "success";
     case ETIMEDOUT:
         return "i/o timeout";
-    case ECANCELED:
+    case EBADF:
         return "use of closed network connection";
     case EPERM:
         return "called outside a goroutine";
     default:
-        return err < 0 ? strerror(-err) : "not an error code";
+        return strerror(-err);
     }
 }

@@ -275,6 +275,11 @@ int gort_go_copy(void (*fn)(void *), const void *args, size_t size)
     return spawn(fn, NULL, args, size);
 }
 
+int gort__go_copy(void (*fn)(void *), const void *args, size_t size)
+{
+    return spawn(fn, NULL, args, size);
+}
+
 /* gort__g_destroy frees an exited G's stack and descriptor. Runs on g0. */
 void gort__g_destroy(struct m *mp, struct g *gp)
 {

@@ -553,6 +553,11 @@ GORT_HIDDEN void gort__park_unlock(struct lock *l, enum waitreason reason);
  * queue. Never parks.
  */
 GORT_HIDDEN void gort__ready(struct g *gp);
+/* gort__go_copy is gort_go_copy for wrappers that prepend a header of
+ * their own to the caller's bytes (gort_wg_go_copy, gort_timer_func_copy):
+ * size may exceed GORT_GO_COPY_MAX by that header (g.c). */
+GORT_HIDDEN int gort__go_copy(void (*fn)(void *), const void *args,
+                              size_t size);
 
 /* gort__ready_list readies a whole list (netpoll results): one G per idle P
  * to the global queue with a woken M each, the rest to the local queue. */

@@ -131,16 +131,21 @@ int gort__stack_init(void)
     if (env && *env) {
         char *end;
         unsigned long long v = strtoull(env, &end, 10);
+        int shift = 0;
         if (*end == 'k' || *end == 'K')
-            v <<= 10, end++;
+            shift = 10, end++;
         else if (*end == 'm' || *end == 'M')
-            v <<= 20, end++;
-        if (*end != '\0' || v < STACK_MAX_MIN || v > STACK_MAX_MAX) {
-            fprintf(stderr, "gort: GORT_STACK_MAX=%s: want bytes (or K/M "
+            shift = 20, end++;
+        else if (*end == 'g' || *end == 'G')
+            shift = 30, end++;
+        /* Check before shifting: a huge count must not wrap into range. */
+        if (*end != '\0' || env[0] < '0' || env[0] > '9' ||
+            v > (STACK_MAX_MAX >> shift) || (v << shift) < STACK_MAX_MIN) {
+            fprintf(stderr, "gort: GORT_STACK_MAX=%s: want bytes (or K/M/G "
                             "suffix) between 16K and 1G\n", env);
             return -EINVAL;
         }
-        max = v;
+        max = v << shift;
     }
     max = (max + stk.pagesize - 1) & ~(uint64_t)(stk.pagesize - 1);
     stk.slot = (size_t)max + GUARD_BYTES;

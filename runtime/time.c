@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "runtime.h"
@@ -36,7 +37,10 @@ struct gort_timer {
     struct lock mu;
     gort_chan *c;            /* NULL for a func timer */
     void (*fn)(void *);      /* func timer: run in a new goroutine */
-    void *arg;
+    void *arg;               /* its argument, or (copy) the bytes after
+                              * this struct */
+    size_t argsize;          /* copy: bytes each goroutine gets a copy of */
+    bool copy;               /* gort_timer_func_copy */
     uintptr_t seq;           /* current arming; older firings are stale */
     int64_t last_when;       /* due time of this arming's latest firing */
     bool active;             /* one-shot armed and not yet delivered */
@@ -46,7 +50,14 @@ struct gort_timer {
  * timer and ticker calls from being mixed up at compile time. */
 struct gort_ticker {
     struct gort_timer tm;
+    struct gort_ticker *tick_next; /* gort_tick: the next in tick_list */
 };
+
+/* Every gort_tick ticker, never freed: no handle exists to free one by,
+ * and an abandoned goroutine may still wait on its channel after
+ * gort_run. Kept reachable, so leak checkers see memory in use, not
+ * lost. Pushed with a CAS, never popped. */
+static _Atomic(struct gort_ticker *) tick_list;
 
 /* An unstoppable gort_after timer, freed by its own firing. */
 struct after {
@@ -189,8 +200,11 @@ static void func_fire(void *arg, uintptr_t seq, int64_t when)
     void (*fn)(void *) = gt->fn;
     void *fnarg = gt->arg;
     gort__unlock(&gt->mu);
-    /* gt stays valid: gort_timer_free waits for this callback. */
-    if (run)
+    /* gt stays valid: gort_timer_free waits for this callback. So do the
+     * bytes of a copy timer, which the new goroutine copies here. */
+    if (run && gt->copy && gort__go_copy(fn, fnarg, gt->argsize) != 0)
+        gort__throw("time: cannot start AfterFunc goroutine");
+    else if (run && !gt->copy)
         go_from_g0(fn, fnarg);
 }
 
@@ -278,6 +292,27 @@ gort_timer *gort_timer_func(int64_t ns, void (*fn)(void *), void *arg)
     return gt;
 }
 
+gort_timer *gort_timer_func_copy(int64_t ns, void (*fn)(void *),
+                                 const void *args, size_t size)
+{
+    RT_ENTRY();
+    if (fn == NULL || (args == NULL && size > 0) || size > GORT_GO_COPY_MAX)
+        return NULL;
+    struct gort_timer *gt = timer_alloc(sizeof *gt + size, false, func_fire);
+    if (gt == NULL)
+        return NULL;
+    gt->fn = fn;
+    gt->arg = gt + 1;
+    gt->argsize = size;
+    gt->copy = true;
+    if (size > 0)
+        memcpy(gt + 1, args, size);
+    gort__lock(&gt->mu);
+    arm(gt, when_of(ns), 0);
+    gort__unlock(&gt->mu);
+    return gt;
+}
+
 gort_chan *gort_timer_chan(gort_timer *gt)
 {
     return gt->c;
@@ -357,4 +392,78 @@ void gort_ticker_free(gort_ticker *tk)
     RT_ENTRY();
     if (tk != NULL)
         gort_timer_free(&tk->tm);
+}
+
+gort_chan *gort_tick(int64_t period)
+{
+    RT_ENTRY();
+    if (period <= 0)
+        return NULL; /* Go: Tick returns nil for d <= 0 */
+    gort_ticker *tk = gort_ticker_new(period);
+    /* The ticker has no handle: it ticks until gort_run returns, when the
+     * heaps it lives on are abandoned (Go before 1.23: it leaks). */
+    if (tk == NULL)
+        return NULL;
+    tk->tick_next = atomic_load_explicit(&tick_list, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(
+        &tick_list, &tk->tick_next, tk, memory_order_release,
+        memory_order_relaxed))
+        ;
+    return gort_ticker_chan(tk);
+}
+
+/* ---- Select with a timeout ---------------------------------------------- */
+
+/* select_timeout_run is gort_select_timeout with room for n + 1 cases. */
+static int select_timeout_run(gort_select_case *cases, int n, int64_t ns,
+                              gort_select_case *all)
+{
+    gort_timer *t = gort_timer_new(ns);
+    if (t == NULL)
+        return -ENOMEM;
+    int64_t due;
+    if (n > 0) /* cases may be NULL when n is 0 */
+        memcpy(all, cases, (size_t)n * sizeof *all);
+    all[n] = (gort_select_case){gort_timer_chan(t), GORT_SELECT_RECV, &due,
+                                NULL};
+    int r = gort_select(all, n + 1);
+    gort_timer_free(t);
+    return r == n ? GORT_SELECT_TIMEOUT : r; /* targets were written
+                                               * through the copied cases */
+}
+
+int gort_select_timeout(gort_select_case *cases, int n, int64_t ns)
+{
+    RT_ENTRY();
+    if (n < 0 || n >= GORT_SELECT_MAX || (n > 0 && cases == NULL))
+        return -EINVAL;
+    if (n < GORT_SELECT_STACK_CASES) {
+        gort_select_case all[GORT_SELECT_STACK_CASES];
+        return select_timeout_run(cases, n, ns, all);
+    }
+    gort_select_case *all = malloc(((size_t)n + 1) * sizeof *all);
+    if (all == NULL)
+        return -ENOMEM;
+    int r = select_timeout_run(cases, n, ns, all);
+    free(all);
+    return r;
+}
+
+/* ---- Wall clock --------------------------------------------------------- */
+
+int64_t gort_wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t gort_wall_of(int64_t mono)
+{
+    /* Read the monotonic clock between two wall readings and take their
+     * midpoint, so a wall step between the reads costs at most their gap. */
+    int64_t w0 = gort_wall_now();
+    int64_t m = gort__nanotime();
+    int64_t w1 = gort_wall_now();
+    return w0 + (w1 - w0) / 2 - (m - mono);
 }

@@ -19,6 +19,7 @@
  * See also: sync/sema.c, docs/sync.md.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "sema.h"
 
@@ -88,6 +89,41 @@ static void wg_go_main(void *p)
     struct wg_go_args *a = p;
     a->fn(a->arg);
     gort_wg_done(a->wg);
+}
+
+/* gort_wg_go_copy's goroutine argument: this header, then the caller's
+ * bytes, all on the new goroutine's stack. 16 bytes keep the bytes as
+ * aligned as gort_go_copy's own copy is. */
+struct wg_go_copy_hdr {
+    gort_wg *wg;
+    void (*fn)(void *);
+};
+
+static void wg_go_copy_main(void *p)
+{
+    struct wg_go_copy_hdr *h = p;
+    h->fn(h + 1);
+    gort_wg_done(h->wg);
+}
+
+int gort_wg_go_copy(gort_wg *wg, void (*fn)(void *), const void *args,
+                    size_t size)
+{
+    RT_ENTRY();
+    if (wg == NULL || fn == NULL || (args == NULL && size > 0) ||
+        size > GORT_GO_COPY_MAX)
+        return -EINVAL;
+    _Alignas(16) unsigned char buf[sizeof(struct wg_go_copy_hdr) +
+                                   GORT_GO_COPY_MAX];
+    struct wg_go_copy_hdr h = {wg, fn};
+    memcpy(buf, &h, sizeof h);
+    if (size > 0)
+        memcpy(buf + sizeof h, args, size);
+    gort_wg_add(wg, 1);
+    int err = gort__go_copy(wg_go_copy_main, buf, sizeof h + size);
+    if (err != 0)
+        gort_wg_add(wg, -1);
+    return err;
 }
 
 int gort_wg_go(gort_wg *wg, void (*fn)(void *), void *arg)

@@ -688,6 +688,46 @@ Test(sched, malformed_maxprocs_env_is_rejected)
     cr_assert(eq(int, gort_run(procs_main, NULL), -EINVAL));
 }
 
+/* A goroutine that touches its stack, for the GORT_STACK_MAX sizes. */
+static void stack_toucher(void *arg)
+{
+    volatile char buf[8192];
+    buf[0] = 1;
+    buf[sizeof buf - 1] = 2;
+    gort_chan_send(arg, NULL);
+}
+
+static int stack_max_main(void *arg)
+{
+    (void)arg;
+    gort_chan *done = gort_chan_make(0, 1);
+    cr_assert(eq(int, gort_go(stack_toucher, done), 0));
+    gort_chan_recv(done, NULL);
+    gort_chan_free(done);
+    return 0;
+}
+
+/* The message says "between 16K and 1G": both ends and every suffix are
+ * taken (1G used to be refused: there was no G suffix), and values that
+ * only fit by wrapping around are not. */
+Test(sched, stack_max_env_takes_k_m_g_suffixes_up_to_1g)
+{
+    static const char *const good[] = {"1G", "1g", "1024M", "16K",
+                                       "16384", "256k"};
+    static const char *const bad[] = {"2G", "1025M", "15K", "-1G", " 1G",
+                                      "1T", "17179869184G", "G"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        setenv("GORT_STACK_MAX", good[i], 1);
+        cr_assert(eq(int, gort_run(stack_max_main, NULL), 0), "%s", good[i]);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        setenv("GORT_STACK_MAX", bad[i], 1);
+        cr_assert(eq(int, gort_run(stack_max_main, NULL), -EINVAL), "%s",
+                  bad[i]);
+    }
+    unsetenv("GORT_STACK_MAX");
+}
+
 /* ---- per-goroutine state across migration -------------------------------- */
 
 static _Atomic int bad_state;

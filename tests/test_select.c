@@ -2,7 +2,8 @@
  * test_select.c: select: readiness, blocking, default, NULL and closed
  * channels, uniform choice, no value lost or received twice under several
  * Ps, wake-once with selects on both sides, large and duplicate case
- * lists, freeing a channel a woken select still names, and Go's panics.
+ * lists, random choice among blocked cases on one channel, freeing a
+ * channel a woken select still names, and Go's panics.
  *
  * The harness is tests/helpers/harness.h: goroutines record the first
  * failed CHECK, the test asserts after gort_run; death tests run each
@@ -524,6 +525,90 @@ static int duplicate_main(void *arg)
 Test(select, duplicate_channels_in_one_select_lock_once_and_clean_up)
 {
     run(2, duplicate_main, NULL);
+}
+
+/*
+ * Several cases on one channel in a select that has to wait: Go enqueues
+ * its waiters in an order drawn from the random poll order, so the peer
+ * completes either case (Go's TestPseudoRandomSend). gort used to complete
+ * the first case every time. The selecting goroutine gets many turns to
+ * block before the peer acts; if it has not blocked, pass 1 picks at
+ * random anyway, so the test holds either way and fails only on a fixed
+ * choice.
+ */
+enum { PSEUDO_TRIALS = 100 };
+
+struct pseudo {
+    gort_chan *c;
+    gort_chan *done;
+    bool recv; /* the select receives (else it sends) */
+    int which; /* the case it completed */
+};
+
+static void pseudo_selector(void *arg)
+{
+    struct pseudo *p = arg;
+    int one = 1, zero = 0, a = -1, b = -1;
+    gort_select_case sends[] = {GORT_SEND(p->c, &one), GORT_SEND(p->c, &zero)};
+    gort_select_case recvs[] = {GORT_RECV(p->c, &a, NULL),
+                                GORT_RECV(p->c, &b, NULL)};
+    p->which = gort_select(p->recv ? recvs : sends, 2);
+    if (p->recv)
+        CHECK_EQ(p->which == 0 ? a : b, 5);
+    gort_chan_send(p->done, NULL);
+}
+
+static int pseudo_random_main(void *arg)
+{
+    bool recv = arg != NULL;
+    int counts[2] = {0, 0};
+    struct pseudo p = {gort_chan_make(sizeof(int), 0), gort_chan_make(0, 0),
+                       recv, -1};
+    for (int t = 0; t < PSEUDO_TRIALS; t++) {
+        CHECK_EQ(gort_go(pseudo_selector, &p), 0);
+        for (int i = 0; i < 10; i++)
+            gort_yield();
+        int v = 5;
+        if (recv) {
+            gort_chan_send(p.c, &v);
+        } else {
+            CHECK(gort_chan_recv(p.c, &v));
+        }
+        CHECK(gort_chan_recv(p.done, NULL)); /* p.which is written */
+        if (!recv)
+            CHECK_EQ(v, (p.which == 0 ? 1 : 0));
+        CHECK(p.which == 0 || p.which == 1);
+        if (p.which == 0 || p.which == 1)
+            counts[p.which]++;
+    }
+    /* Go's bound: each case more than a tenth of the time; a fair coin
+     * misses it with probability below 1e-16. */
+    CHECK(counts[0] > PSEUDO_TRIALS / 10);
+    CHECK(counts[1] > PSEUDO_TRIALS / 10);
+    settle();
+    gort_chan_free(p.c);
+    gort_chan_free(p.done);
+    return 0;
+}
+
+Test(select, blocked_send_cases_on_one_channel_complete_at_random)
+{
+    run(1, pseudo_random_main, NULL);
+}
+
+Test(select, blocked_send_cases_on_one_channel_complete_at_random_8p)
+{
+    run(8, pseudo_random_main, NULL);
+}
+
+Test(select, blocked_recv_cases_on_one_channel_complete_at_random)
+{
+    run(1, pseudo_random_main, (void *)1);
+}
+
+Test(select, blocked_recv_cases_on_one_channel_complete_at_random_8p)
+{
+    run(8, pseudo_random_main, (void *)1);
 }
 
 /* ---- One case forms ------------------------------------------------------ */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gort.h>
@@ -888,4 +889,156 @@ Test(time, stress_timers_stop_and_reset_concurrently_on_eight_procs,
 {
     int rounds = SCALE(400, 40);
     cr_assert(eq(int, run_rc(8, stress_main, &rounds), 0));
+}
+
+/* ---- By-value AfterFunc, Tick, select with a timeout, wall clock ------- */
+
+struct tf_arg {
+    int v;
+    gort_chan *out;
+};
+
+static void tf_body(void *arg)
+{
+    struct tf_arg *a = arg;
+    gort_chan_send(a->out, &a->v);
+}
+
+static int timer_func_copy_main(void *arg)
+{
+    (void)arg;
+    gort_chan *out = gort_chan_make(sizeof(int), 4);
+    gort_timer *ts[3];
+    for (int i = 0; i < 3; i++) {
+        struct tf_arg a = {10 + i, out}; /* dies with this iteration */
+        ts[i] = gort_timer_func_copy(GORT_MS(1), tf_body, &a, sizeof a);
+        cr_assert(ne(ptr, ts[i], NULL));
+    }
+    int sum = 0, v;
+    for (int i = 0; i < 3; i++) {
+        cr_assert(gort_chan_recv(out, &v));
+        sum += v;
+    }
+    cr_assert(eq(int, sum, 33));
+    /* A reset fires again, with a fresh copy of the same bytes. */
+    cr_assert(not(gort_timer_reset(ts[1], GORT_MS(1))));
+    cr_assert(gort_chan_recv(out, &v));
+    cr_assert(eq(int, v, 11));
+    for (int i = 0; i < 3; i++)
+        gort_timer_free(ts[i]);
+    struct tf_arg a = {0, out};
+    cr_assert(eq(ptr, gort_timer_func_copy(1, NULL, &a, sizeof a), NULL));
+    cr_assert(eq(ptr, gort_timer_func_copy(1, tf_body, NULL, 4), NULL));
+    cr_assert(eq(ptr, gort_timer_func_copy(1, tf_body, &a,
+                                           GORT_GO_COPY_MAX + 1), NULL));
+    gort_chan_free(out);
+    return 0;
+}
+
+Test(time, timer_func_copy_runs_fn_on_its_own_copy_each_firing)
+{
+    cr_assert(eq(int, run_rc(2, timer_func_copy_main, NULL), 0));
+}
+
+static int tick_main(void *arg)
+{
+    (void)arg;
+    cr_assert(eq(ptr, gort_tick(0), NULL));
+    cr_assert(eq(ptr, gort_tick(-5), NULL));
+    gort_chan *c = gort_tick(GORT_MS(2));
+    cr_assert(ne(ptr, c, NULL));
+    int64_t t0 = gort_now(), prev = 0, v;
+    for (int i = 0; i < 3; i++) {
+        cr_assert(gort_chan_recv(c, &v));
+        cr_assert(gt(i64, v, prev)); /* due times move forward */
+        prev = v;
+    }
+    cr_assert(ge(i64, gort_now() - t0, GORT_MS(4))); /* at least 2 periods */
+    return 0;
+}
+
+Test(time, tick_ticks_without_a_handle)
+{
+    cr_assert(eq(int, run_rc(2, tick_main, NULL), 0));
+}
+
+static void late_sender(void *arg)
+{
+    gort_sleep(GORT_MS(5));
+    gort_chan_send(arg, &(int){7});
+}
+
+static int select_timeout_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 0);
+    int v = 0;
+    bool ok = false;
+    gort_select_case cs[] = {GORT_RECV(c, &v, &ok)};
+    /* Nothing comes: the timeout, no sooner than asked. */
+    int64_t t0 = gort_now();
+    cr_assert(eq(int, gort_select_timeout(cs, 1, GORT_MS(5)),
+                 GORT_SELECT_TIMEOUT));
+    cr_assert(ge(i64, gort_now() - t0, GORT_MS(5)));
+    cr_assert(not(ok));
+    /* A value before the timeout wins, with its ok. */
+    cr_assert(eq(int, gort_go(late_sender, c), 0));
+    cr_assert(eq(int, gort_select_timeout(cs, 1, LATE * 5), 0));
+    cr_assert(ok);
+    cr_assert(eq(int, v, 7));
+    /* A ready case beats an expired timeout more often than never. */
+    gort_chan *ready = gort_chan_make(sizeof(int), 1);
+    gort_select_case rs[] = {GORT_RECV(ready, &v, NULL)};
+    int won = 0;
+    for (int i = 0; i < 50; i++) {
+        gort_chan_trysend(ready, &i);
+        if (gort_select_timeout(rs, 1, 0) == 0)
+            won++;
+        else
+            gort_chan_tryrecv(ready, NULL, NULL);
+    }
+    cr_assert(gt(int, won, 0));
+    /* No cases: a plain sleep that reports the timeout. */
+    cr_assert(eq(int, gort_select_timeout(NULL, 0, GORT_MS(1)),
+                 GORT_SELECT_TIMEOUT));
+    cr_assert(eq(int, gort_select_timeout(NULL, 1, 1), -EINVAL));
+    cr_assert(eq(int, gort_select_timeout(cs, -1, 1), -EINVAL));
+    settle();
+    gort_chan_free(ready);
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(time, select_timeout_returns_a_case_or_the_timeout)
+{
+    cr_assert(eq(int, run_rc(2, select_timeout_main, NULL), 0));
+}
+
+static int wall_main(void *arg)
+{
+    (void)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t before = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    int64_t w = gort_wall_now();
+    cr_assert(ge(i64, w, before));
+    cr_assert(lt(i64, w - before, LATE));
+    /* A tick's wall time lies between the wall clock before it was due
+     * and after it was received (minus nothing: it was due earlier). */
+    gort_timer *t = gort_timer_new(GORT_MS(2));
+    int64_t due;
+    cr_assert(gort_chan_recv(gort_timer_chan(t), &due));
+    int64_t after = gort_wall_now();
+    int64_t wall_due = gort_wall_of(due);
+    cr_assert(ge(i64, wall_due, before), "%lld < %lld", (long long)wall_due,
+              (long long)before);
+    cr_assert(le(i64, wall_due, after));
+    cr_assert(ge(i64, wall_due, w + GORT_MS(2) - GORT_MS(1)));
+    gort_timer_free(t);
+    return 0;
+}
+
+Test(time, wall_clock_reading_of_a_tick_is_its_due_time)
+{
+    cr_assert(eq(int, run_rc(2, wall_main, NULL), 0));
 }

@@ -13,7 +13,8 @@ out=docs/api.md
     echo "prototype in \`include/\`; the headers are the source of truth."
     echo "Errors are negative errno values (\`gort_strerror\` describes them)."
     for h in include/gort.h include/gort/chan.h include/gort/time.h \
-             include/gort/sync.h include/gort/net.h include/gort/atomic.h; do
+             include/gort/sync.h include/gort/net.h include/gort/atomic.h \
+             include/gort/typed.h; do
         [ -f "$h" ] || continue
         echo
         echo "## \`<${h#include/}>\`"
@@ -21,7 +22,7 @@ out=docs/api.md
         awk '
             /^\/\*/ { c = ""; incom = 1 }
             incom { c = c $0 "\n"; if ($0 ~ /\*\//) { incom = 0; keep = c } next }
-            /^#define GORT_[A-Z_]+\(/ {
+            /^#define GORT_[A-Z_]*[A-Z]\(/ {
                 p = $0
                 while (p ~ /\\$/ && (getline line) > 0) p = p "\n" line
                 printf "```c\n%s%s\n```\n\n", keep, p

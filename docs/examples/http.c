@@ -14,9 +14,17 @@
  * is calibrated at start-up.
  *
  * Pipelined requests are answered in order with one write per batch read;
- * a partial request waits for more bytes. "Connection: close" and HTTP/1.0
- * without keep-alive close after the response. Request bodies (by
- * Content-Length) are skipped. Signals as in echo.c (a signalfd read by
+ * a partial request waits for more bytes. As Go's server: HEAD gets the
+ * headers only; HTTP/1.0 is answered as HTTP/1.0 and closed after the
+ * response unless it asked for keep-alive (then "Connection: keep-alive");
+ * an HTTP/1.1 "Connection: close" is answered with "Connection: close"
+ * and closes; a malformed request line or header, a Content-Length that
+ * is not a plain non-negative 63-bit number, or a missing Host gets 400,
+ * HTTP/2.0 505, and a head over 1 MB (Go's DefaultMaxHeaderBytes) 431,
+ * each with Go's text, then the connection closes the way Go closes it
+ * (write side first, then up to 500 ms to drain). Request bodies (by
+ * Content-Length) are skipped; chunked bodies are not understood.
+ * tests/test_http.c checks these answers. Signals as in echo.c (a signalfd read by
  * the main goroutine); on SIGINT/SIGTERM it prints
  *   bench=http-server impl=gort procs=P peak_rss_kb=K
  */
@@ -31,11 +39,12 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #define BUF 4096
-#define RESP_MAX 160 /* one response is 117 bytes */
+#define RESP_MAX 256 /* one response is at most 171 bytes */
 
 static int port = 8080;
 static int sigfd = -1;
@@ -97,21 +106,151 @@ static const char *date_get(char date[32], time_t *last)
     return date;
 }
 
-/* header_value finds header `name` in [p, end) (case-insensitive). */
-static const char *header_value(const char *p, const char *end,
-                                const char *name)
+/* ---- The request reader and the response writer ------------------------ */
+
+/* Go's DefaultMaxHeaderBytes (1 MB) and the 4096 bytes of slack its
+ * reader adds: a request head up to this size is read, a longer one gets
+ * 431. The buffer starts on the stack and grows only for such heads. */
+#define HEAD_MAX ((1 << 20) + 4096)
+
+struct req {
+    bool head;      /* HEAD: the response has no body */
+    bool http10;    /* HTTP/1.0: answered as 1.0, closed unless keep-alive */
+    bool close;     /* close after the response */
+    uint64_t body;  /* Content-Length: body bytes to skip */
+};
+
+/* is_tchar: RFC 9110 token characters (methods, header names). */
+static bool is_tchar(char c)
 {
-    size_t n = strlen(name);
-    for (; p < end; p++) {
-        if (p[0] == '\n' && end - p > (ptrdiff_t)n + 1 &&
-            strncasecmp(p + 1, name, n) == 0 && p[n + 1] == ':')
-            return p + n + 2;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* has_token: the comma-separated value [v, end) holds tok (Go: hasToken,
+ * case-insensitive). */
+static bool has_token(const char *v, const char *end, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (const char *p = v; p + n <= end; p++)
+        if (strncasecmp(p, tok, n) == 0 &&
+            (p == v || p[-1] == ',' || p[-1] == ' ' || p[-1] == '\t') &&
+            (p + n == end || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
+            return true;
+    return false;
+}
+
+/* parse_length reads a Content-Length value as Go does: decimal digits
+ * only (no sign, no blank inside), at most 2^63 - 1. */
+static bool parse_length(const char *v, const char *end, uint64_t *out)
+{
+    uint64_t n = 0;
+    if (v == end)
+        return false;
+    for (; v < end; v++) {
+        if (*v < '0' || *v > '9' || n > (UINT64_MAX >> 1) / 10)
+            return false;
+        n = n * 10 + (uint64_t)(*v - '0');
     }
-    return NULL;
+    if (n > (UINT64_MAX >> 1))
+        return false;
+    *out = n;
+    return true;
+}
+
+/*
+ * parse_request reads the head [p, end) (end just past its "\r\n\r\n")
+ * into r. Returns 0, or the status Go's server answers: 400 for a
+ * malformed request line, header line or Content-Length (negative, too
+ * long, two different ones), 4001 (400 with its own text) for an
+ * HTTP/1.1 request without Host, 505 for a major version other than 1.
+ */
+static int parse_request(const char *p, const char *end, struct req *r)
+{
+    *r = (struct req){0};
+    /* Request line: method SP target SP HTTP/major.minor CRLF. */
+    const char *m = p;
+    while (p < end && is_tchar(*p))
+        p++;
+    if (p == m || *p != ' ')
+        return 400;
+    r->head = p - m == 4 && memcmp(m, "HEAD", 4) == 0;
+    const char *t = ++p;
+    while (p < end && *p != ' ' && (unsigned char)*p > ' ' && *p != 0x7f)
+        p++;
+    if (p == t || *p != ' ' || end - ++p < 10 || memcmp(p, "HTTP/", 5) != 0)
+        return 400;
+    p += 5;
+    unsigned major = 0, minor = 0;
+    int digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
+        major = major * 10 + (unsigned)(*p - '0');
+    if (digits == 0 || *p++ != '.')
+        return 400;
+    for (digits = 0; p < end && *p >= '0' && *p <= '9' && digits < 3;
+         p++, digits++)
+        minor = minor * 10 + (unsigned)(*p - '0');
+    if (digits == 0 || p[0] != '\r' || p[1] != '\n')
+        return 400;
+    if (major != 1)
+        return 505;
+    r->http10 = minor == 0;
+    bool keep_alive = false, close = false, have_cl = false, host = false;
+    /* Header lines: name ":" value CRLF, up to the empty line. */
+    for (p += 2; p + 2 < end; ) {
+        const char *n = p;
+        while (is_tchar(*p))
+            p++;
+        if (p == n || *p != ':')
+            return 400;
+        size_t nlen = (size_t)(p - n);
+        const char *v = p + 1, *eol = memchr(v, '\r', (size_t)(end - v));
+        if (eol == NULL || eol[1] != '\n')
+            return 400;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
+        const char *ve = eol;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        if (nlen == 4 && strncasecmp(n, "Host", 4) == 0) {
+            host = true;
+        } else if (nlen == 10 && strncasecmp(n, "Connection", 10) == 0) {
+            close |= has_token(v, ve, "close");
+            keep_alive |= has_token(v, ve, "keep-alive");
+        } else if (nlen == 14 && strncasecmp(n, "Content-Length", 14) == 0) {
+            uint64_t len;
+            if (!parse_length(v, ve, &len) || (have_cl && len != r->body))
+                return 400;
+            r->body = len;
+            have_cl = true;
+        }
+        p = eol + 2;
+    }
+    if (!host && !r->http10)
+        return 4001; /* Go: HTTP/1.1 requires Host */
+    r->close = close || (r->http10 && !keep_alive);
+    return 0;
+}
+
+/* error_response writes Go's answer to a request it refuses; the
+ * connection closes after it. Returns the bytes written to out. */
+static size_t error_response(char *out, int status)
+{
+    const char *text =
+        status == 400    ? "400 Bad Request"
+        : status == 4001 ? "400 Bad Request: missing required Host header"
+        : status == 431  ? "431 Request Header Fields Too Large"
+                         : "505 HTTP Version Not Supported: unsupported "
+                           "protocol version";
+    return (size_t)snprintf(out, RESP_MAX,
+                            "HTTP/1.1 %s\r\nContent-Type: text/plain; "
+                            "charset=utf-8\r\nConnection: close\r\n\r\n%s",
+                            text, text);
 }
 
 /* respond appends the responses to the complete requests at in[*off..have)
- * to out, as many as fit; false once a request asked to close. */
+ * to out, as many as fit; false once the connection must close (the
+ * request asked to, or was refused). */
 static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
                     char *out, size_t cap, size_t *outn, char date[32],
                     time_t *last)
@@ -122,39 +261,77 @@ static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
         if (end == NULL || *outn + RESP_MAX > cap)
             return true;
         end += 4;
-        const char *v = header_value(req, end, "Connection");
-        v = v ? v + strspn(v, " ") : NULL;
-        bool http10 = memmem(req, (size_t)(end - req), "HTTP/1.0\r\n", 10);
-        bool open = !(v && strncasecmp(v, "close", 5) == 0) &&
-                    !(http10 && !(v && strncasecmp(v, "keep-alive", 10) == 0));
-        const char *cl = header_value(req, end, "Content-Length");
+        struct req r;
+        int status = parse_request(req, end, &r);
+        if (status != 0) {
+            *outn += error_response(out + *outn, status);
+            return false;
+        }
         if (work_iters)
             __atomic_fetch_add(&work_sink,
                                work_kernel((uint64_t)*off, work_iters),
                                __ATOMIC_RELAXED);
+        /* Go: "Connection: close" when a 1.1 connection closes after the
+         * reply, "keep-alive" when a 1.0 one stays open; HEAD: no body. */
+        const char *conn = r.close ? (r.http10 ? "" : "Connection: close\r\n")
+                                   : (r.http10 ? "Connection: keep-alive\r\n"
+                                               : "");
         *outn += (size_t)snprintf(out + *outn, RESP_MAX,
-                                  "HTTP/1.1 200 OK\r\nContent-Type: "
+                                  "HTTP/1.%c 200 OK\r\nContent-Type: "
                                   "text/plain\r\nDate: %s\r\n"
-                                  "Content-Length: 13\r\n\r\nHello, World!",
-                                  date_get(date, last));
+                                  "Content-Length: 13\r\n%s\r\n%s",
+                                  r.http10 ? '0' : '1', date_get(date, last),
+                                  conn, r.head ? "" : "Hello, World!");
         *off = (size_t)(end - in);
-        size_t body = cl ? strtoul(cl, NULL, 10) : 0;
-        size_t now = body < have - *off ? body : have - *off;
+        size_t now = r.body < have - *off ? (size_t)r.body : have - *off;
         *off += now;
-        *skip = body - now;
-        if (!open)
+        *skip = (size_t)(r.body - now);
+        if (r.close)
             return false;
     }
+}
+
+/* close_conn closes fd the way Go's server does after a reply that ends
+ * the connection (closeWriteAndWait): shut the write side, then read and
+ * drop what the client still sends, for at most 500 ms, so that unread
+ * bytes do not turn the close into a reset that loses the reply. */
+static void close_conn(int fd, bool linger)
+{
+    if (linger && gort_shutdown(fd, SHUT_WR) == 0) {
+        char sink[512];
+        gort_set_read_deadline(fd, gort_now() + GORT_MS(500));
+        while (gort_read(fd, sink, sizeof sink) > 0)
+            ;
+    }
+    gort_close(fd);
 }
 
 static void serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    char in[BUF], out[8 * 1024], date[32] = "";
+    char small[BUF], out[8 * 1024], date[32] = "";
+    char *in = small; /* a heap buffer only for heads over BUF bytes */
+    size_t cap = sizeof small;
     time_t last = 0;
     size_t have = 0, skip = 0; /* skip: body bytes still to discard */
+    bool linger = false; /* the server ends the connection: close as Go */
     for (bool open = true; open;) {
-        ssize_t n = gort_read(fd, in + have, sizeof in - have);
+        if (have == cap) { /* an incomplete head fills the buffer */
+            if (cap == HEAD_MAX) {
+                size_t outn = error_response(out, 431);
+                linger = gort_write(fd, out, outn) >= 0;
+                break;
+            }
+            size_t ncap = cap * 16 < HEAD_MAX ? cap * 16 : HEAD_MAX;
+            char *nb = in == small ? malloc(ncap) : realloc(in, ncap);
+            if (nb == NULL)
+                break;
+            if (in == small)
+                memcpy(nb, small, have);
+            in = nb;
+            cap = ncap;
+        }
+        ssize_t n = gort_read(fd, in + have, cap - have);
         if (n <= 0)
             break;
         have += (size_t)n;
@@ -165,15 +342,16 @@ static void serve(void *arg)
             before = off;
             open = respond(in, have, &off, &skip, out, sizeof out, &outn,
                            date, &last);
+            linger = !open;
             if (outn && gort_write(fd, out, outn) < 0)
-                open = false;
+                open = linger = false;
         } while (open && off != before && skip == 0);
         memmove(in, in + off, have - off);
         have -= off;
-        if (have == sizeof in)
-            break; /* a header larger than the buffer: give up */
     }
-    gort_close(fd);
+    close_conn(fd, linger);
+    if (in != small)
+        free(in);
 }
 
 static void accept_loop(void *arg)

@@ -48,6 +48,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* GORT_ATOMIC_DEFINE_ defines the seven calls for one integer type. */
 #define GORT_ATOMIC_DEFINE_(name, T)                                         \
     /* gort_atomic_add_##name: *p += delta; returns the new value. */        \
@@ -132,5 +136,9 @@ static inline bool gort_atomic_cas_pointer(void **p, void *old, void *new_)
         __atomic_compare_exchange_n((p), &gort_atomic_old_, (new_), 0,       \
                                     __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);     \
     })
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* GORT_ATOMIC_H */

@@ -37,6 +37,10 @@
 #define GORT_API __attribute__((visibility("default")))
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct gort_chan gort_chan;
 
 /*
@@ -117,6 +121,14 @@ GORT_API gort_chan *gort_chan_retain(gort_chan *c);
  */
 GORT_API void gort_chan_free(gort_chan *c);
 
+/*
+ * GORT_CHAN_RANGE(T, v, c) { ... } is Go's `for v := range c { ... }`: it
+ * declares v of type T for the loop and receives into it until c is
+ * closed and drained (each receive can park). break leaves early, with c
+ * still open. T must be the channel's element type (elem_size bytes).
+ */
+#define GORT_CHAN_RANGE(T, v, c) for (T v; gort_chan_recv((c), &v);)
+
 /* ---- select ------------------------------------------------------------- */
 
 /* Directions of a select case. */
@@ -139,12 +151,19 @@ typedef struct gort_select_case {
 /* GORT_SEND(c, ptr) and GORT_RECV(c, ptr, okp) build cases as compound
  * literals: gort_select((gort_select_case[]){GORT_SEND(a, &x),
  * GORT_RECV(b, &y, &ok)}, 2). */
+#ifndef __cplusplus
 #define GORT_SEND(ch, ptr)                                                   \
     ((gort_select_case){.c = (ch), .dir = GORT_SELECT_SEND,                  \
                         .elem = (void *)(ptr), .ok = NULL})
 #define GORT_RECV(ch, ptr, okp)                                              \
     ((gort_select_case){.c = (ch), .dir = GORT_SELECT_RECV,                  \
                         .elem = (ptr), .ok = (okp)})
+#else /* C++ has no compound literals: gort_select_case cs[] = {...}; */
+#define GORT_SEND(ch, ptr)                                                   \
+    (gort_select_case{(ch), GORT_SELECT_SEND, (void *)(ptr), NULL})
+#define GORT_RECV(ch, ptr, okp)                                              \
+    (gort_select_case{(ch), GORT_SELECT_RECV, (ptr), (okp)})
+#endif
 
 /* Most cases a select may have (Go's limit too). Up to
  * GORT_SELECT_STACK_CASES cases need no allocation; larger selects
@@ -174,5 +193,9 @@ GORT_API int gort_select(gort_select_case *cases, int n);
  * none was ready, or -EINVAL as gort_select. Callable from any thread.
  */
 GORT_API int gort_select_try(gort_select_case *cases, int n);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* GORT_CHAN_H */

@@ -36,12 +36,19 @@
 #define GORT_API __attribute__((visibility("default")))
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /*
  * gort_listen opens a listening stream socket (Go: net.Listen).
  * network: "tcp" (IPv4 or IPv6; an empty host listens on both where the
  * system allows), "tcp4", "tcp6" or "unix". address: "host:port",
  * "[v6addr]:port", ":port" (every address), or a host alone ("localhost"),
- * which means port 0 (any free port; read it back with getsockname). For
+ * which means port 0 (any free port; read it back with getsockname); ""
+ * is ":0". A port is decimal digits after at most one sign, as Go reads
+ * it: "+80" is 80, "-0" and an empty port are 0; spaces, service names
+ * ("http") and values beyond 0..65535 are -EINVAL. For
  * "unix" the address is a path, or "@name" for the abstract namespace.
  * TCP listeners set SO_REUSEADDR; the backlog is
  * /proc/sys/net/core/somaxconn. Host names resolve through getaddrinfo
@@ -203,9 +210,9 @@ GORT_API int gort_set_write_deadline(int fd, int64_t t);
  * gort_set_*deadline, gort_fd_wait_* and gort_close work on it. Does not
  * park.
  *
- * Returns 0, or -EEXIST (already registered), -EBADF (not open), -EPERM
- * (not pollable: a regular file or directory; use GORT_SYSCALL instead),
- * -EMFILE (fd number beyond 2^24), -ENOMEM.
+ * Returns 0, or -EEXIST (already registered), -EBADF (not open),
+ * -EOPNOTSUPP (not pollable: a regular file or directory; use
+ * GORT_SYSCALL instead), -EMFILE (fd number beyond 2^24), -ENOMEM.
  */
 GORT_API int gort_fd_register(int fd);
 
@@ -231,5 +238,9 @@ GORT_API int gort_fd_wait_read(int fd);
 /* gort_fd_wait_write: as gort_fd_wait_read, for writability and the write
  * deadline. */
 GORT_API int gort_fd_wait_write(int fd);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* GORT_NET_H */

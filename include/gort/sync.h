@@ -32,6 +32,10 @@
 #define GORT_API __attribute__((visibility("default")))
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- Preemption points of the inline fast paths ------------------------ */
 
 /*
@@ -167,7 +171,11 @@ GORT_API void gort_rwmutex_unlock(gort_rwmutex *rw);
  * once every wait of the previous round has returned.
  */
 typedef struct gort_wg {
+#ifdef __cplusplus
+    alignas(8) uint64_t _state; /* counter << 32 | waiters */
+#else
     _Alignas(8) uint64_t _state; /* counter << 32 | waiters */
+#endif
     uint32_t _sema;
 } gort_wg;
 #define GORT_WG_INIT {0, 0}
@@ -195,6 +203,16 @@ GORT_API void gort_wg_wait(gort_wg *wg);
  * Returns 0, or gort_go's error (then the counter is left unchanged).
  */
 GORT_API int gort_wg_go(gort_wg *wg, void (*fn)(void *), void *arg);
+/*
+ * gort_wg_go_copy is gort_wg_go with size bytes at args copied onto the
+ * new goroutine's stack, as gort_go_copy does: fn receives a pointer to
+ * the copy, which lives until fn returns (Go: wg.Go with a closure that
+ * captured values). Does not park. Returns 0, or -EINVAL (wg or fn NULL,
+ * args NULL with size > 0, size above GORT_GO_COPY_MAX) or gort_go's
+ * error, the counter then unchanged.
+ */
+GORT_API int gort_wg_go_copy(gort_wg *wg, void (*fn)(void *),
+                             const void *args, size_t size);
 
 /* ---- Once --------------------------------------------------------------- */
 
@@ -341,5 +359,9 @@ GORT_API void gort_pool_put(gort_pool *p, void *x);
  * the per-P caches; p is then empty and reusable. No goroutine may use p
  * during the call. */
 GORT_API void gort_pool_destroy(gort_pool *p);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* GORT_SYNC_H */

@@ -8,7 +8,9 @@
  * goroutine costs no thread and no allocation.
  *
  * Timer and ticker channels carry one int64_t: the gort_now() time at
- * which the timer was due (Go sends the time too). They have a one-value
+ * which the timer was due, which is what Go 1.23 and later send (Go 1.19
+ * sent the time of sending, a little later); gort_wall_of turns it into
+ * wall-clock time, the other half of Go's time.Time. They have a one-value
  * buffer, but follow Go 1.23's synchronous-timer rules: once
  * gort_timer_stop, gort_timer_reset, gort_ticker_stop or gort_ticker_reset
  * has returned, no value from before the call can be received, and a value
@@ -20,10 +22,17 @@
 #define GORT_TIME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <gort/chan.h>
 
 #ifndef GORT_API /* so the header also compiles alone (make check-headers) */
 #define GORT_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
 #endif
 
 typedef struct gort_chan gort_chan;
@@ -69,6 +78,18 @@ GORT_API gort_timer *gort_timer_new(int64_t ns);
  */
 GORT_API gort_timer *gort_timer_func(int64_t ns, void (*fn)(void *),
                                      void *arg);
+
+/*
+ * gort_timer_func_copy is gort_timer_func with size bytes at args copied
+ * into the timer when it is made (the by-value rule of gort_go_copy and
+ * gort_wg_go_copy): each firing starts fn in a new goroutine with its own
+ * copy of those bytes, on its stack, so the caller's variable may die at
+ * once (Go: AfterFunc with a closure that captured values). Never parks.
+ * Returns NULL if fn is NULL, args is NULL with size > 0, size exceeds
+ * GORT_GO_COPY_MAX, or memory ran out.
+ */
+GORT_API gort_timer *gort_timer_func_copy(int64_t ns, void (*fn)(void *),
+                                          const void *args, size_t size);
 
 /* gort_timer_chan returns t's channel (Go: t.C), or NULL for a timer made
  * by gort_timer_func. The timer owns it: it lives until gort_timer_free.
@@ -133,5 +154,53 @@ GORT_API void gort_ticker_reset(gort_ticker *t, int64_t period);
 /* gort_ticker_free stops t and frees it, its channel reference included.
  * NULL is ignored. Never parks (may wait briefly, as gort_timer_free). */
 GORT_API void gort_ticker_free(gort_ticker *t);
+
+/*
+ * gort_tick returns the channel of a ticker that nobody stops (Go:
+ * time.Tick): for loops that tick for the whole program. There is no
+ * handle, so the ticker ticks until gort_run returns and its memory (and
+ * its channel's) is never freed, as Go's was not before 1.23, when the
+ * garbage collector learnt to take them;
+ * use gort_ticker_new for anything that ends. Never parks. Returns NULL
+ * if period <= 0 (as Go returns nil) or memory ran out.
+ */
+GORT_API gort_chan *gort_tick(int64_t period);
+
+/* ---- Select with a timeout ---------------------------------------------- */
+
+/* gort_select_timeout's result when the time ran out first. */
+#define GORT_SELECT_TIMEOUT (-2)
+
+/*
+ * gort_select_timeout is gort_select with one more case, Go's `case
+ * <-time.After(d):`, and nothing to free afterwards: it waits until one
+ * of the n cases proceeds and returns its index, or returns
+ * GORT_SELECT_TIMEOUT once ns nanoseconds have passed (ns <= 0: the
+ * cases still get their chance if ready, as Go's select with an expired
+ * After). Can park. It makes and frees a timer per call: in a loop that
+ * times out often, a gort_timer reused with gort_timer_reset is cheaper.
+ * Returns the index, GORT_SELECT_TIMEOUT, or -EINVAL (as gort_select;
+ * n must be below GORT_SELECT_MAX) or -ENOMEM.
+ */
+GORT_API int gort_select_timeout(gort_select_case *cases, int n, int64_t ns);
+
+/* ---- Wall clock --------------------------------------------------------- */
+
+/* gort_wall_now returns the wall clock, nanoseconds since the Unix epoch
+ * (CLOCK_REALTIME; Go: the wall reading of time.Now). It may jump when
+ * the system clock is set: measure durations with gort_now. Never parks;
+ * any thread. */
+GORT_API int64_t gort_wall_now(void);
+
+/* gort_wall_of returns the wall-clock time (as gort_wall_now) of the
+ * monotonic time mono (a gort_now value, such as a timer or ticker
+ * value): the wall clock now minus the monotonic time elapsed since mono.
+ * Go's time.Time carries both readings; in gort a tick carries the
+ * monotonic one and this gives the other. Never parks; any thread. */
+GORT_API int64_t gort_wall_of(int64_t mono);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
 
 #endif /* GORT_TIME_H */
