@@ -281,8 +281,10 @@ const char *gort_strerror(int err)
         return "success";
     case ETIMEDOUT:
         return "i/o timeout";
-    case ECANCELED:
-        return "use of closed network connection";
+    case ECANCELED: /* GORT_ECANCELED */
+        return "context canceled";
+    case ETIME: /* GORT_EDEADLINE */
+        return "context deadline exceeded";
     case EPERM:
         return "called outside a goroutine";
     default:
