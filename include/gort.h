@@ -236,5 +236,6 @@ GORT_API const char *gort_strerror(int err);
 #include <gort/sync.h>
 #include <gort/net.h>
 #include <gort/context.h>
+#include <gort/errgroup.h>
 
 #endif /* GORT_H */
