@@ -28,6 +28,11 @@
  * poll descriptor lock takes a ctx lock. A context takes its reg's mu
  * only while holding no mu of its own.
  *
+ * Cancel recurses down the tree (one frame pair per level, under each
+ * level's lock), so its stack use grows with the depth of the tree; a
+ * deadline cancels on g0's stack (256 KiB), enough for chains of a few
+ * thousand contexts, far beyond what request-scoped code builds.
+ *
  * See also: include/gort/context.h, ctx/ctx.h, ctx/io.c, docs/api.md.
  */
 #include <stdlib.h>

@@ -10,9 +10,14 @@
  *    owns its units (no barging past the head: a large request at the head
  *    blocks smaller ones behind it, which is what keeps it from starving).
  *  - Acquire takes the fast path only when nobody waits.
+ *  - A waiter of gort_sema_acquire_ctx also watches its context (ctx.h):
+ *    the releaser and the watcher race on w->state and only the winner
+ *    releases w->ready; a canceled waiter unlinks itself (or a releaser
+ *    skips it) under _mu and takes no units.
  *
  * Locking: _mu (a gort_mutex, may park) guards _cur and the list; a waiter
- * parks on its own ready word through sema.c after dropping _mu.
+ * parks on its own ready word through sema.c after dropping _mu. The
+ * context watcher fires under the context's lock and takes no _mu.
  *
  * See also: sync/sema.c, include/gort/sync.h, docs/sync.md.
  */

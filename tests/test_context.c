@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -206,6 +207,28 @@ static int race_main(void *arg)
 Test(context, concurrent_cancels_of_a_chain_are_safe)
 {
     run(2, race_main, NULL);
+}
+
+/* A deadline cancels on g0's stack: a deep chain under it must fit. */
+static int deep_main(void *arg)
+{
+    (void)arg;
+    int depth = SCALE(2000, 500);
+    gort_ctx **chain = calloc((size_t)depth, sizeof *chain);
+    chain[0] = gort_ctx_with_timeout(gort_ctx_background(), GORT_MS(10));
+    for (int i = 1; i < depth; i++)
+        chain[i] = gort_ctx_with_cancel(chain[i - 1]);
+    CHECK(!gort_chan_recv(gort_ctx_done(chain[depth - 1]), NULL));
+    CHECK_EQ(gort_ctx_err(chain[depth - 1]), GORT_EDEADLINE);
+    for (int i = depth - 1; i >= 0; i--)
+        gort_ctx_release(chain[i]);
+    free(chain);
+    return 0;
+}
+
+Test(context, deadline_cancels_a_deep_chain)
+{
+    run(2, deep_main, NULL);
 }
 
 /* ---- Ownership ------------------------------------------------------------ */

@@ -43,7 +43,9 @@
  * does not own, except the parking helpers (sleep, select, dial, read,
  * write, acquire), which need a goroutine, and with_timeout/with_deadline,
  * which need to run inside gort_run (they arm a runtime timer). Cancel
- * never parks, so a thread or a signal-handling goroutine may cancel.
+ * never parks, so a thread or a signal-handling goroutine may cancel;
+ * but a context with after-functions registered must be canceled inside
+ * gort_run (from a goroutine), where their goroutines can be started.
  */
 #ifndef GORT_CONTEXT_H
 #define GORT_CONTEXT_H
