@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -743,6 +744,57 @@ static int dial_main(void *arg)
 Test(context, dial_ctx_connects_and_refuses_a_done_context)
 {
     run(1, dial_main, NULL);
+}
+
+/* A connect that hangs (the listener's accept queue is full, so the
+ * kernel drops the SYNs) is woken by the cancellation and by the
+ * deadline. Skipped where the kernel completes such connects anyway. */
+static int dial_hang_main(void *arg)
+{
+    (void)arg;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+    CHECK_EQ(listen(lfd, 0), 0);
+    socklen_t len = sizeof sa;
+    getsockname(lfd, (struct sockaddr *)&sa, &len);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
+    /* Fill the queue: these complete, later ones hang. */
+    int filled[4], nfilled = 0, hang = 0;
+    for (int i = 0; i < 4 && !hang; i++) {
+        gort_ctx *t = gort_ctx_with_timeout(gort_ctx_background(),
+                                            GORT_MS(100));
+        int fd = gort_dial_ctx(t, "tcp", addr);
+        gort_ctx_release(t);
+        if (fd >= 0)
+            filled[nfilled++] = fd;
+        else
+            hang = fd == GORT_EDEADLINE;
+    }
+    if (hang) {
+        gort_ctx *c = gort_ctx_with_cancel(gort_ctx_background());
+        gort_wg wg = GORT_WG_INIT;
+        gort_wg_go(&wg, cancel_later, c);
+        int64_t t0 = gort_now();
+        CHECK_EQ(gort_dial_ctx(c, "tcp", addr), GORT_ECANCELED);
+        CHECK(gort_now() - t0 >= GORT_MS(20));
+        CHECK(gort_now() - t0 < LATE);
+        gort_wg_wait(&wg);
+        gort_ctx_release(c);
+    } else {
+        fprintf(stderr, "dial_hang: connects did not hang; skipped\n");
+    }
+    for (int i = 0; i < nfilled; i++)
+        gort_close(filled[i]);
+    close(lfd);
+    return 0;
+}
+
+Test(context, dial_ctx_wakes_a_hanging_connect)
+{
+    run(1, dial_hang_main, NULL);
 }
 
 /* ---- Weighted semaphore (x/sync/semaphore tests) -------------------------- */
