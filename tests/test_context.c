@@ -558,6 +558,38 @@ Test(context, after_func_runs_once_after_cancel_unless_stopped)
     run(2, after_main, NULL);
 }
 
+/* Stop racing with cancel: exactly one of "stop returned true" and "fn
+ * ran" happens, every round (Go: AfterFunc's stop/run exclusion). */
+static void cancel_now(void *arg)
+{
+    gort_ctx_cancel(arg);
+}
+
+static int after_race_main(void *arg)
+{
+    (void)arg;
+    int rounds = SCALE(500, 100), stopped = 0;
+    atomic_store(&after_runs, 0);
+    for (int i = 0; i < rounds; i++) {
+        gort_ctx *c = gort_ctx_with_cancel(gort_ctx_background());
+        gort_ctx_after *a = gort_ctx_after_func(c, after_fn, &after_runs);
+        gort_wg wg = GORT_WG_INIT;
+        gort_wg_go(&wg, cancel_now, c);
+        if (i % 2)
+            gort_yield();
+        stopped += gort_ctx_after_stop(a);
+        gort_wg_wait(&wg);
+        gort_ctx_release(c);
+    }
+    CHECK_EQ(wait_runs(rounds - stopped) + stopped, rounds);
+    return 0;
+}
+
+Test(context, after_func_stop_and_cancel_race_run_fn_at_most_once)
+{
+    run(2, after_race_main, NULL);
+}
+
 /* ---- Sleep and select ----------------------------------------------------- */
 
 static void cancel_later(void *arg)
