@@ -68,7 +68,7 @@ CFLAGS   ?=
 CFLAGS   += $(CFLAGS_BASE) $(OPT) $(SANFLAGS)
 LDFLAGS  += $(SANFLAGS)
 
-LIB_SRCS := $(wildcard runtime/*.c chan/*.c sync/*.c) \
+LIB_SRCS := $(wildcard runtime/*.c chan/*.c sync/*.c ctx/*.c) \
             $(filter-out netpoll/netpoll_%.c,$(wildcard netpoll/*.c)) \
             $(wildcard netpoll/netpoll_$(NETPOLL).c) \
             $(wildcard arch/*_$(ARCH).c) $(wildcard arch/*_$(ARCH)_*.S)
@@ -165,7 +165,7 @@ deps-bench:
 	@CC=$(CC) ./tools/deps.sh bench
 
 check-headers:
-	@for h in $(wildcard runtime/*.h chan/*.h sync/*.h netpoll/*.h arch/*.h include/*.h include/gort/*.h); do \
+	@for h in $(wildcard runtime/*.h chan/*.h sync/*.h ctx/*.h netpoll/*.h arch/*.h include/*.h include/gort/*.h); do \
 	    printf '#include "%s"\n' "$$h" | $(CC) $(CFLAGS_BASE) -I. -x c -fsyntax-only - || exit 1; \
 	done; echo "check-headers: ok"
 

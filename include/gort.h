@@ -254,5 +254,7 @@ GORT_API const char *gort_strerror(int err);
 #include <gort/time.h>
 #include <gort/sync.h>
 #include <gort/net.h>
+#include <gort/context.h>
+#include <gort/errgroup.h>
 
 #endif /* GORT_H */

@@ -319,7 +319,8 @@ int gort_listen(const char *network, const char *address)
 }
 
 /* connect_wait waits for a non-blocking connect on fd to finish. */
-static int connect_wait(int fd, int64_t deadline)
+static int connect_wait(int fd, int64_t deadline,
+                        struct gort__dial_cancel *dc)
 {
     int err;
     struct polldesc *pd = gort__pd_acquire(fd, PD_OP_WRITE, &err);
@@ -327,6 +328,10 @@ static int connect_wait(int fd, int64_t deadline)
         return err;
     gort__pd_set_deadline(pd, deadline, POLL_WRITE);
     for (;;) {
+        /* After dc->fd is published (dial_one): a cancel that came
+         * earlier is seen here, a later one wakes the wait. */
+        if (dc != NULL && (err = dc->stop(dc->arg)) != 0)
+            break;
         err = gort__pd_wait(pd, POLL_WRITE);
         if (err)
             break;
@@ -386,7 +391,7 @@ static int unix_connect_blocking(int fd, const struct sockaddr *sa,
 }
 
 static int dial_one(const struct sockaddr_storage *ss, socklen_t len,
-                    int64_t deadline)
+                    int64_t deadline, struct gort__dial_cancel *dc)
 {
     int family = ss->ss_family;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -411,7 +416,11 @@ static int dial_one(const struct sockaddr_storage *ss, socklen_t len,
         return err;
     }
     if (e == EINPROGRESS || e == EINTR) {
-        err = connect_wait(fd, deadline);
+        if (dc != NULL)
+            atomic_store(&dc->fd, fd); /* seq_cst: before dc->stop */
+        err = connect_wait(fd, deadline, dc);
+        if (dc != NULL)
+            atomic_store(&dc->fd, -1);
         if (err) {
             gort__pd_close(fd, false);
             return err;
@@ -424,6 +433,12 @@ int gort_dial(const char *network, const char *address, int64_t timeout_ns)
 {
     RT_ENTRY();
     int64_t deadline = timeout_ns > 0 ? gort__nanotime() + timeout_ns : 0;
+    return gort__dial(network, address, deadline, NULL);
+}
+
+int gort__dial(const char *network, const char *address, int64_t deadline,
+               struct gort__dial_cancel *dc)
+{
     struct addrs a;
     int err = parse(network, address, false, &a);
     if (err)
@@ -431,7 +446,9 @@ int gort_dial(const char *network, const char *address, int64_t timeout_ns)
     for (int i = 0; i < a.n; i++) {
         if (deadline > 0 && gort__nanotime() >= deadline)
             return -ETIMEDOUT;
-        int fd = dial_one(&a.sa[i], a.len[i], deadline);
+        if (dc != NULL && (err = dc->stop(dc->arg)) != 0)
+            return err;
+        int fd = dial_one(&a.sa[i], a.len[i], deadline, dc);
         if (fd >= 0)
             return fd;
         err = fd;

@@ -365,6 +365,28 @@ static struct g *pd_unblock(struct polldesc *pd, int mode, bool ioready)
     return (struct g *)old;
 }
 
+/*
+ * gort__pd_wake wakes the goroutine waiting on fd for mode as if fd were
+ * ready, or leaves a readiness notification if none waits yet: the waiter
+ * tries its call again. To the waiter that is a spurious edge, which it
+ * already tolerates (it retries and parks again on EAGAIN), so a stale fd
+ * number or a reused descriptor wakes nobody wrongly. Callers have their
+ * own reason to make the waiter look again: a canceled context (ctx/io.c)
+ * that the retry checks. Lock-free; any thread, g0 included.
+ */
+void gort__pd_wake(int fd, int mode)
+{
+    pdslot *slot = fdtab_slot(fd, false);
+    /* load-acquire; pairs with the CAS-release in gort__pd_register. */
+    struct polldesc *pd =
+        slot ? atomic_load_explicit(slot, memory_order_acquire) : NULL;
+    if (pd == NULL)
+        return;
+    struct g *gp = pd_unblock(pd, mode, true);
+    if (gp)
+        gort__ready(gp);
+}
+
 /* ---- Hooks called by the scheduler -------------------------------------- */
 
 bool gort__netpoll_inited(void)

@@ -168,6 +168,27 @@ __attribute__((visibility("hidden"))) void gort__pd_set_deadline(
 __attribute__((visibility("hidden"))) int gort__pd_close(int fd,
                                                          bool noclose);
 
+/* gort__pd_wake makes the goroutine waiting on fd for mode (POLL_READ
+ * or POLL_WRITE) retry its call, as a spurious readiness would (netpoll.c
+ * says why that is safe). Lock-free; any thread. */
+__attribute__((visibility("hidden"))) void gort__pd_wake(int fd, int mode);
+
+/* A dial's cancellation (ctx/io.c: gort_dial_ctx). dial.c stores the
+ * connecting fd in fd (-1 when none) before it checks stop, and calls
+ * stop(arg) before each wait: nonzero ends the dial with that error. The
+ * canceler sets its error, then wakes fd's writer: one of the two sees
+ * the other. */
+struct gort__dial_cancel {
+    _Atomic int fd;
+    int (*stop)(void *arg);
+    void *arg;
+};
+/* gort__dial is gort_dial with an absolute deadline (0: none) and an
+ * optional cancellation. */
+__attribute__((visibility("hidden"))) int gort__dial(
+    const char *network, const char *address, int64_t deadline,
+    struct gort__dial_cancel *dc);
+
 /* ---- System-call batcher (sysbatch.c) ----------------------------------- */
 
 /* gort__sysbatch_init sets up the io_uring ring, or leaves the batcher off

@@ -289,6 +289,10 @@ const char *gort_strerror(int err)
         return "i/o timeout";
     case EBADF:
         return "use of closed network connection";
+    case ECANCELED: /* GORT_ECANCELED */
+        return "context canceled";
+    case ETIME: /* GORT_EDEADLINE */
+        return "context deadline exceeded";
     case EPERM:
         return "called outside a goroutine";
     default:

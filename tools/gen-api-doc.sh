@@ -14,7 +14,8 @@ out=docs/api.md
     echo "Errors are negative errno values (\`gort_strerror\` describes them)."
     for h in include/gort.h include/gort/chan.h include/gort/time.h \
              include/gort/sync.h include/gort/net.h include/gort/atomic.h \
-             include/gort/typed.h; do
+             include/gort/typed.h include/gort/context.h \
+             include/gort/errgroup.h; do
         [ -f "$h" ] || continue
         echo
         echo "## \`<${h#include/}>\`"

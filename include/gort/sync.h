@@ -306,7 +306,8 @@ GORT_API int gort_sema_init(gort_sema *s, int64_t n);
  * gort_sema_acquire takes n units, parking until they are free and every
  * earlier waiter is served (Go: Weighted.Acquire). Returns 0, or -EINVAL
  * if n < 0 or n exceeds the size (Go's Acquire would block until its
- * context ends).
+ * context ends). gort_sema_acquire_ctx (<gort/context.h>) is Go's
+ * Acquire(ctx, n), which gives up when the context ends.
  */
 GORT_API int gort_sema_acquire(gort_sema *s, int64_t n);
 /* gort_sema_try_acquire takes n units and returns true if they are free and
