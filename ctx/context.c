@@ -290,6 +290,7 @@ static gort_ctx *ctx_alloc(gort_ctx *parent, enum kind kind)
     if (c == NULL)
         return NULL;
     atomic_init(&c->refs, 1);
+    gort__lock_init(&c->mu, LOCKRANK_CTX);
     c->kind = kind;
     c->parent = gort_ctx_retain(parent);
     return c;

@@ -29,12 +29,16 @@ struct held {
 
 static _Thread_local struct held held[HELD_MAX];
 static _Thread_local int nheld;
-/* Channel locks: how many this thread holds, and the last one taken. */
-static _Thread_local uint32_t nchan;
-static _Thread_local uintptr_t lastchan;
+/* Counted ranks (is_counted): how many of each this thread holds, and
+ * the last one taken. */
+static _Thread_local uint32_t ncounted[LOCKRANK_COUNT];
+static _Thread_local uintptr_t lastcounted[LOCKRANK_COUNT];
+#define nchan ncounted[LOCKRANK_CHAN]
+#define lastchan lastcounted[LOCKRANK_CHAN]
 
 static const char *const rank_names[LOCKRANK_COUNT] = {
     [LOCKRANK_NONE] = "unranked",
+    [LOCKRANK_CTX] = "ctx",
     [LOCKRANK_TIMECHAN] = "timechan",
     [LOCKRANK_CHAN] = "chan",
     [LOCKRANK_POOL] = "pool",
@@ -56,12 +60,11 @@ static const char *rank_name(uint32_t r)
     return r < LOCKRANK_COUNT ? rank_names[r] : "bad rank";
 }
 
-/* nests_with_itself: the ranks (besides channels, counted apart) whose
- * locks are taken several at a time,
- * in ascending address order (lockrank.h). */
-static bool nests_with_itself(uint32_t r)
+/* is_counted: the ranks a thread may hold without bound (a select's
+ * channels, a cancel's chain of contexts), counted instead of listed. */
+static bool is_counted(uint32_t r)
 {
-    return r == LOCKRANK_TIMERS;
+    return r == LOCKRANK_CHAN || r == LOCKRANK_CTX;
 }
 
 _Noreturn static void rank_throw(const char *msg, const void *l, uint32_t r)
@@ -70,9 +73,10 @@ _Noreturn static void rank_throw(const char *msg, const void *l, uint32_t r)
             rank_name(r));
     for (int i = 0; i < nheld; i++)
         fprintf(stderr, "  %p (%s)\n", held[i].l, rank_name(held[i].rank));
-    if (nchan)
-        fprintf(stderr, "  %u channel locks, the last %p\n", nchan,
-                (void *)lastchan);
+    for (uint32_t c = 0; c < LOCKRANK_COUNT; c++)
+        if (ncounted[c])
+            fprintf(stderr, "  %u %s locks, the last %p\n", ncounted[c],
+                    rank_name(c), (void *)lastcounted[c]);
     /* Raw frames (addr2line -e BINARY names them): the runtime's symbols
      * are hidden, so backtrace_symbols could not. */
     void *pcs[32];
@@ -84,36 +88,45 @@ _Noreturn static void rank_throw(const char *msg, const void *l, uint32_t r)
     gort__throw("lock ordering problem");
 }
 
-/* order_ok: may a lock of rank r at l be taken while h is held? */
+/* order_ok: may a lock of rank r at l be taken while h is held? Only
+ * the P heaps nest with their own rank among listed locks. */
 static bool order_ok(const struct held *h, const void *l, uint32_t r)
 {
     if (h->rank < r)
         return true;
-    return h->rank == r && nests_with_itself(r) &&
+    return h->rank == r && r == LOCKRANK_TIMERS &&
            (uintptr_t)h->l < (uintptr_t)l;
+}
+
+/* counted_ok: may a lock of rank r at l be taken while this thread holds
+ * counted locks? Channels nest in ascending address order, contexts in
+ * tree order (which ctx/context.c keeps: no address order describes it). */
+static bool counted_ok(const void *l, uint32_t r)
+{
+    for (uint32_t c = r + 1; c < LOCKRANK_COUNT; c++)
+        if (ncounted[c])
+            return false;
+    if (r == LOCKRANK_CHAN && nchan && (uintptr_t)l <= lastchan)
+        return false;
+    return true;
 }
 
 void gort__lockrank_acquire(const void *l, uint32_t rank, bool trylock)
 {
     if (rank == LOCKRANK_NONE || rank >= LOCKRANK_COUNT)
         rank_throw("acquire of a lock without a rank", l, rank);
-    if (!trylock && nchan && LOCKRANK_CHAN > rank)
+    if (!trylock && !counted_ok(l, rank))
         rank_throw("acquire out of rank order", l, rank);
-    if (rank == LOCKRANK_CHAN) {
-        for (int i = 0; i < nheld; i++)
-            if (held[i].rank > LOCKRANK_CHAN)
-                rank_throw("acquire out of rank order", l, rank);
-        if (nchan && (uintptr_t)l <= lastchan)
-            rank_throw("channel locks out of address order", l, rank);
-        nchan++;
-        lastchan = (uintptr_t)l;
-        return;
-    }
     for (int i = 0; i < nheld && !trylock; i++) {
         if (held[i].l == l)
             rank_throw("acquire of a lock this thread holds", l, rank);
         if (!order_ok(&held[i], l, rank))
             rank_throw("acquire out of rank order", l, rank);
+    }
+    if (is_counted(rank)) {
+        ncounted[rank]++;
+        lastcounted[rank] = (uintptr_t)l;
+        return;
     }
     if (nheld == HELD_MAX)
         rank_throw("too many locks held", l, rank);
@@ -122,12 +135,12 @@ void gort__lockrank_acquire(const void *l, uint32_t rank, bool trylock)
 
 void gort__lockrank_release(const void *l, uint32_t rank)
 {
-    if (rank == LOCKRANK_CHAN) {
-        if (nchan == 0)
-            rank_throw("release of a channel lock this thread does not hold",
-                       l, rank);
-        if (--nchan == 0)
-            lastchan = 0;
+    if (is_counted(rank)) {
+        if (ncounted[rank] == 0)
+            rank_throw("release of a lock this thread does not hold", l,
+                       rank);
+        if (--ncounted[rank] == 0)
+            lastcounted[rank] = 0;
         return;
     }
     for (int i = nheld - 1; i >= 0; i--) {
@@ -161,8 +174,9 @@ void gort__lockrank_assert_chan(const _Atomic uint32_t *key, const char *what)
 
 void gort__lockrank_assert_below(uint32_t rank, const char *what)
 {
-    if (nchan && LOCKRANK_CHAN >= rank)
-        rank_throw("lock held", (void *)lastchan, LOCKRANK_CHAN);
+    for (uint32_t r = rank; r < LOCKRANK_COUNT; r++)
+        if (ncounted[r])
+            rank_throw("lock held", (void *)lastcounted[r], r);
     for (int i = 0; i < nheld; i++) {
         if (held[i].rank >= rank) {
             fprintf(stderr, "lock rank: caller must hold nothing from %s up\n",

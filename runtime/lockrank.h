@@ -7,14 +7,23 @@
  * rank. Two ranks nest with themselves, in ascending address order: the
  * channel locks of a select (sellock sorts them) and two P heaps while
  * gort__timers_move merges one into the other. A select may lock 65,536
- * channels, so channel locks are not kept one by one: the thread counts
- * them and remembers the last one taken, which the next must follow. A try-lock never waits,
+ * channels and a cancel holds one lock per level of a context tree, so
+ * those two ranks are counted rather than listed: the thread keeps how
+ * many it holds and the last one taken, which the next channel must
+ * follow by address. A try-lock never waits,
  * so it cannot close a cycle: it is recorded but not checked. A lock that
  * a park hands to its unlock callback is released by the same thread,
  * which is why the held set is thread-local: runtime locks block
  * threads, not goroutines.
  *
+ * A context's lock nests with its descendants' in tree order (a cancel
+ * walks down holding each level), which no address order describes: the
+ * checker lets CTX nest with itself and ctx/context.c keeps the order.
+ *
  * Why the order is what it is (lowest first):
+ *   CTX        a context's mu (ctx/context.c): a cancel closes the done
+ *              channel, stops the deadline timer and readies watchers
+ *              under it.
  *   TIMECHAN   gort_timer.mu: a timer's channel is sent to and drained
  *              under it (runtime/time.c).
  *   CHAN       channel locks: a send readies a goroutine, which may take
@@ -44,6 +53,7 @@
 
 enum lockrank {
     LOCKRANK_NONE,
+    LOCKRANK_CTX,
     LOCKRANK_TIMECHAN,
     LOCKRANK_CHAN,
     LOCKRANK_POOL,

@@ -9,7 +9,7 @@
  * Lock order (lowest rank first: a lock may be taken while holding only
  * locks of lower rank; runtime/lockrank.h has every rank and why, and the
  * DEBUG=1 build checks it on every acquire):
- *   gort_timer.mu < channel locks (several only in address order, for
+ *   ctx mu < gort_timer.mu < channel locks (several only in address order, for
  *   select) < pool < sema root < poll descriptor < sched.lock
  *   < timer (struct timer.mu) < timers (per-P heap) < allglock
  *   < stack pool
