@@ -201,6 +201,8 @@ struct p {
     _Atomic uint32_t status;   /* enum pstatus */
     struct p *link;            /* sched.pidle list (sched.lock) */
     struct m *m;               /* owning M, or NULL when idle */
+    struct g *syscall_g;       /* P_SYSCALL: the goroutine in the call,
+                                * which still holds its slice (sysmon) */
     uint32_t schedtick;        /* owner: +1 per fresh time slice */
     _Atomic uint32_t syscalltick; /* +1 per syscall */
     struct sysmontick sysmontick; /* sysmon only */

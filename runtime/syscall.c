@@ -40,6 +40,7 @@ void gort_syscall_enter(void)
     mp->oldp = pp;
     mp->p = NULL;
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&pp->syscall_g, gp, __ATOMIC_RELAXED);
     /* store-release; pairs with sysmon's CAS in retake. */
     atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
     atomic_fetch_add_explicit(&gort__sched.nsyscall, 1, memory_order_relaxed);
@@ -90,6 +91,11 @@ void gort_syscall_exit(void)
                                                 memory_order_acquire,
                                                 memory_order_relaxed)) {
         reacquire(mp, gp, pp);
+        /* A goroutine that keeps its P across short calls keeps its
+         * slice too: when sysmon asks (the slice ran out, or a timer on
+         * this P is due), it yields here, as Go's exitsyscall arranges,
+         * or the P's timers and queue wait for as long as it loops. */
+        gort__maybe_preempt(gp);
         errno = saved;
         return;
     }

@@ -54,10 +54,12 @@ void gort__sysmon_wake(void)
     }
 }
 
-/* running_g is the goroutine running on pp, or NULL (a stale answer at
- * worst: G descriptors are type-stable). */
+/* running_g is the goroutine running on pp, or in a system call holding
+ * it, or NULL (a stale answer at worst: G descriptors are type-stable). */
 static struct g *running_g(struct p *pp)
 {
+    if (atomic_load(&pp->status) == P_SYSCALL)
+        return __atomic_load_n(&pp->syscall_g, __ATOMIC_RELAXED);
     struct m *mp = __atomic_load_n(&pp->m, __ATOMIC_ACQUIRE);
     return mp ? __atomic_load_n(&mp->curg, __ATOMIC_ACQUIRE) : NULL;
 }
@@ -258,7 +260,11 @@ static int retake(int64_t now)
             continue;
         struct sysmontick *pd = &pp->sysmontick;
         uint32_t st = atomic_load(&pp->status);
-        if (st == P_RUNNING) {
+        /* A P in a system call is still its goroutine's: its slice and
+         * due timers are checked as for a running one (Go: _Psyscall in
+         * retake), the flag seen when the call returns; the signal and
+         * the stuck check need a running thread and pass it by. */
+        if (st == P_RUNNING || st == P_SYSCALL) {
             uint32_t t = __atomic_load_n(&pp->schedtick, __ATOMIC_RELAXED);
             /* Since when the same goroutine runs there: a slice passed on
              * through runnext keeps its schedtick (asyncpreempt.c, and

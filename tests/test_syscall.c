@@ -491,3 +491,49 @@ Test(syscall, stuck_threads_lose_and_repeat_nothing_without_membarrier,
     debug_set("membarrier=0");
     run(2, stress_main, NULL);
 }
+
+/* ---- A goroutine that loops on short wrapped calls ----------------------- */
+
+static _Atomic bool looper_stop;
+static _Atomic bool looper_gave_up;
+
+static void short_call_looper(void *arg)
+{
+    (void)arg;
+    int64_t give_up = now_ns() + 30 * 1000000000LL;
+    while (!atomic_load(&looper_stop)) {
+        GORT_SYSCALL(getppid()); /* back before sysmon sees it inside */
+        if (now_ns() > give_up) {
+            atomic_store(&looper_gave_up, true);
+            break;
+        }
+    }
+    gort_wg_done(&wg);
+}
+
+static int short_calls_main(void *arg)
+{
+    (void)arg;
+    gort_wg_add(&wg, 1);
+    gort_go(short_call_looper, NULL);
+    gort_yield(); /* the looper holds the only P from now on */
+    for (int i = 0; i < 20; i++)
+        gort_sleep(10 * 1000000); /* a timer on the looper's P */
+    atomic_store(&looper_stop, true);
+    gort_wg_wait(&wg);
+    CHECK(!atomic_load(&looper_gave_up));
+    return 0;
+}
+
+/* Each return from a short call finds the P still free and keeps it, so
+ * the goroutine never switches and nothing else runs there: not the
+ * sleeper's timer, not the queue. sysmon sees the P held by one goroutine
+ * through its calls as through a running slice and asks it to yield,
+ * which it does on the way out of a call (Go: exitsyscall). Before, the
+ * first sleep here never ended; they must all end long before the
+ * looper's 30 s give-up. */
+Test(syscall, a_goroutine_looping_on_short_calls_lets_timers_fire_at_one_p,
+     .timeout = 60)
+{
+    run(1, short_calls_main, NULL);
+}
