@@ -8,6 +8,8 @@
 #   make check-headers   every internal header compiles alone
 #   make check-abi       libgort.so exports exactly abi/libgort.symbols
 #   make check-install   install to temporary prefixes, link via pkg-config
+#   make deb             Debian packages libgort0, libgort-dev (+ dbgsym)
+#   make check-deb       build, apt install, use and purge them (root)
 #   make JEMALLOC=1 ...  programs built here and gort.pc's static links use
 #                        jemalloc; libgort.so never links an allocator
 #
@@ -95,8 +97,8 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOL_BINS := $(B)/tools/echo-load
 
 .PHONY: all lib test test-build bench install uninstall clean check-headers \
-        check-abi abi-symbols check-install deps-build deps-test \
-        deps-bench deps-install examples benchbins FORCE
+        check-abi abi-symbols check-install check-deb deb deps-build deps-test \
+        deps-bench deps-install deps-deb examples benchbins FORCE
 all: lib examples
 
 lib: $(B)/libgort.a $(B)/libgort.so
@@ -181,6 +183,8 @@ deps-bench:
 	@JEMALLOC=$(JEMALLOC) ./tools/deps.sh bench
 deps-install:
 	@./tools/deps.sh install
+deps-deb:
+	@./tools/deps.sh deb
 
 check-headers: deps-build
 	@for h in $(wildcard runtime/*.h chan/*.h sync/*.h netpoll/*.h arch/*.h include/*.h include/gort/*.h); do \
@@ -220,10 +224,28 @@ check-abi: $(B)/libgort.so
 abi-symbols: $(B)/libgort.so
 	$(ABI_SYMS) > abi/libgort.symbols
 
+# make deb: libgort$(SOVERSION), libgort-dev and libgort$(SOVERSION)-dbgsym in
+# build/deb, built by debhelper (debian/) from a copy of this tree.
+DEB_DIR := build/deb
+deb: deps-deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = $(VERSION) ] || \
+	    { echo "deb: debian/changelog says $$v, include/gort.h $(VERSION)"; exit 1; }
+	@grep -qx 'Package: libgort$(SOVERSION)' debian/control || \
+	    { echo "deb: debian/control must name libgort$(SOVERSION) (SOVERSION)"; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/gort-$(VERSION)
+	tar -c --exclude=./build --exclude=./.git --exclude=./config.mak -f - . | \
+	    tar -x -C $(DEB_DIR)/gort-$(VERSION)
+	cd $(DEB_DIR)/gort-$(VERSION) && dpkg-buildpackage -b -us -uc -Jauto
+	@ls $(DEB_DIR)/*.deb
+
 # make check-install: install into temporary prefixes and build the
 # README's first program through pkg-config (tests/install/run.sh).
 check-install: deps-install
 	B=$(B) ./tests/install/run.sh
+# make check-deb: make deb, apt install the packages, build the first
+# program against them, purge them (tests/deb/run.sh; root).
+check-deb:
+	./tests/deb/run.sh
 
 clean:
 	rm -rf build gort.pc

@@ -1,5 +1,5 @@
 #!/bin/sh
-# deps.sh build|test|bench|install: make sure the Debian packages that a
+# deps.sh build|test|bench|install|deb: make sure the Debian packages that a
 # make target needs are installed. As root it installs what is missing with
 # apt-get; otherwise, or inside a package build (dpkg-buildpackage, fakeroot:
 # its build dependencies are debian/control's business), it prints the exact
@@ -8,6 +8,7 @@
 #   test     make test
 #   bench    make bench
 #   install  tests/install/run.sh (pkg-config; jemalloc for JEMALLOC=1)
+#   deb      make deb (debhelper)
 # JEMALLOC=1 in the environment adds libjemalloc-dev.
 set -eu
 build="make gcc libc6-dev libatomic-ops-dev"
@@ -20,7 +21,8 @@ test)    pkgs="$build libcriterion-dev"
          optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
 bench)   pkgs="$build libcriterion-dev golang-go wrk" ;;
 install) pkgs="$build pkg-config libjemalloc-dev" ;;
-*)       echo "usage: $0 build|test|bench|install" >&2; exit 2 ;;
+deb)     pkgs="$build build-essential debhelper dpkg-dev pkg-config" ;;
+*)       echo "usage: $0 build|test|bench|install|deb" >&2; exit 2 ;;
 esac
 absent() {
     out=
