@@ -7,7 +7,7 @@
 # Run by .ci/run; takes about two minutes (the package build compiles the
 # library once more, with Debian's hardening flags).
 # Prints "deb: N passed, M failed"; exit 1 on any failure.
-set -uo pipefail
+set -uo pipefail # hence no `| grep -q`: it can SIGPIPE the writer and fail
 cd "$(dirname "$0")/../.." || exit 2
 if [[ $(id -u) != 0 ]]; then
     echo "deb: SKIP: installing packages needs root"
@@ -55,7 +55,7 @@ try() {
 }
 # shellcheck disable=SC2046
 try shared -O2 "$tmp/first.c" $(pkg-config --cflags --libs gort)
-if ldd "$tmp/shared" | grep -Eq "libgort\.so\.0 => (/usr)?/lib/"; then
+if ldd "$tmp/shared" | grep -E "libgort\.so\.0 => (/usr)?/lib/" >/dev/null; then
     ok "shared loads the packaged libgort.so.0"
 else
     bad "shared does not load /usr/lib/.../libgort.so.0"
@@ -67,14 +67,14 @@ try static -static -O2 "$tmp/first.c" $(pkg-config --static --cflags --libs gort
 lib=$(dpkg -L libgort0 | grep '/libgort\.so\.[0-9.]*$' | head -n 1)
 id=$(readelf -n "$(readlink -f "$lib")" | sed -n 's/.*Build ID: *//p')
 dbg=/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
-if [[ -n $id && -f $dbg ]] && readelf -S "$dbg" | grep -q '\.debug_info'; then
+if [[ -n $id && -f $dbg ]] && readelf -S "$dbg" | grep '\.debug_info' >/dev/null; then
     ok "libgort0-dbgsym holds $dbg"
 else
     bad "no debug information for $lib (build id '$id')"
 fi
 
 purge
-if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep -q 'install ok installed'; then
+if dpkg-query -W -f='${Status}\n' $PKGS 2>/dev/null | grep 'install ok installed' >/dev/null; then
     bad "packages still installed after purge"
 else
     ok "purged"

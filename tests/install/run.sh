@@ -11,7 +11,7 @@
 # Needs pkg-config and libjemalloc-dev (tools/deps.sh install: make
 # check-install). Run by .ci/run; takes about a minute.
 # Prints "install: N passed, M failed"; exit 1 on any failure.
-set -uo pipefail
+set -uo pipefail # hence no `| grep -q`: it can SIGPIPE the writer and fail
 cd "$(dirname "$0")/../.." || exit 2
 B=${B:-build/default}
 JOBS=${JOBS:-2}
@@ -68,7 +68,7 @@ check_prefix() {
     # shellcheck disable=SC2046
     if try "$tag-shared" cc -O2 "$tmp/first.c" $(pkg-config --cflags --libs gort) \
            -Wl,-rpath,"$libdir"; then
-        if ldd "$tmp/$tag-shared" | grep -q "libgort.so.0 => $libdir/"; then
+        if ldd "$tmp/$tag-shared" | grep "libgort.so.0 => $libdir/" >/dev/null; then
             ok "$tag-shared: loads $libdir/libgort.so.0"
         else
             bad "$tag-shared: does not load libgort.so.0 from $libdir"; ldd "$tmp/$tag-shared"
@@ -79,7 +79,7 @@ check_prefix() {
     # shellcheck disable=SC2046,SC2086
     if try "$tag-archive" cc -O2 "$tmp/first.c" $(pkg-config --cflags gort) \
            "$libdir/libgort.a" $pc_libs; then
-        if ldd "$tmp/$tag-archive" | grep -q libgort; then
+        if ldd "$tmp/$tag-archive" | grep libgort >/dev/null; then
             bad "$tag-archive: still loads libgort.so"
         fi
     fi
@@ -93,17 +93,17 @@ check_prefix() {
     fi
     # The allocator (docs/install.md): libgort.so never links one; with
     # JEMALLOC=1 the static links (archive, -static) get jemalloc.
-    if readelf -d "$libdir/libgort.so" | grep -q 'NEEDED.*libjemalloc'; then
+    if readelf -d "$libdir/libgort.so" | grep 'NEEDED.*libjemalloc' >/dev/null; then
         bad "$tag: libgort.so links jemalloc"
     else
         ok "$tag: libgort.so links no allocator"
     fi
     if [[ " $* " == *" JEMALLOC=1 "* ]]; then
-        ldd "$tmp/$tag-archive" | grep -q libjemalloc &&
-            nm "$tmp/$tag-static" | grep -c ' je_malloc' >/dev/null && # -q: SIGPIPE
+        ldd "$tmp/$tag-archive" | grep libjemalloc >/dev/null &&
+            nm "$tmp/$tag-static" | grep ' je_malloc' >/dev/null &&
             ok "$tag: the archive and static links use jemalloc" ||
             bad "$tag: JEMALLOC=1 but the static links do not use jemalloc"
-    elif ldd "$tmp/$tag-archive" | grep -q libjemalloc; then
+    elif ldd "$tmp/$tag-archive" | grep libjemalloc >/dev/null; then
         bad "$tag: the archive link uses jemalloc unasked"
     fi
     if make -s "$@" uninstall PREFIX="$prefix" >/dev/null 2>&1 &&
