@@ -207,6 +207,9 @@ install: lib $(B)/gort.pc
 	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so.$(SOVERSION)
 	ln -sf libgort.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgort.so
 	install -m 644 $(B)/gort.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	@# The loader finds /usr/local/lib's libraries through its cache only.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && [ -z "$$FAKEROOTKEY" ]; then \
+	    ldconfig || true; fi
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(INCLUDEDIR)/gort.h
