@@ -6,22 +6,36 @@
 #   make SAN=address     ASan+UBSan build (separate build dir); SAN=thread: TSan
 #   make DEBUG=1         checked build: lock ranks and held-lock asserts
 #                        (runtime/lockrank.h), in build/<san>-debug
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR= [LIBDIR=$(PREFIX)/lib]
 #   make check-headers   every internal header compiles alone
+#   make check-abi       libgort.so exports exactly abi/libgort.symbols
+#   make check-install   install to temporary prefixes, link via pkg-config
+#   make deb             Debian packages libgort0, libgort-dev (+ dbgsym)
+#   make check-deb       build, apt install, use and purge them (root)
+#   make JEMALLOC=1 ...  programs built here and gort.pc's static links use
+#                        jemalloc; libgort.so never links an allocator
 #
-# Local overrides go in config.mak (CC=clang, JEMALLOC=0, ...).
+# Every target that compiles first checks the Debian packages it needs
+# (tools/deps.sh): as root it installs them, otherwise it prints the
+# apt-get line. Local overrides go in config.mak (CC=clang, JEMALLOC=1, ...).
 
 -include config.mak
 
 CC       ?= cc
 PREFIX   ?= /usr/local
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
 SAN      ?=
 DEBUG    ?= 0
-JEMALLOC ?= 1
+# The program's malloc unless asked: docs/install.md, "Allocator".
+JEMALLOC ?= 0
 NETPOLL  ?= epoll
 ARCH     ?= $(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 
-VERSION  := 0.1.0
+# One version, from the header; SOVERSION changes with every incompatible
+# ABI change (docs/install.md, "ABI").
+VERSION  := $(shell sed -n 's/^\#define GORT_VERSION_[A-Z]* \([0-9]*\)$$/\1/p' include/gort.h | paste -sd.)
+SOVERSION := 0
 B        := build/$(if $(SAN),$(SAN),default)$(if $(filter 1,$(DEBUG)),-debug)
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Wshadow -Werror \
@@ -38,7 +52,12 @@ endif
 ifeq ($(ARCH),amd64)
   CFLAGS_BASE += -mcx16
 endif
-LDLIBS   := -lpthread -lm
+# LIB_LIBS: what libgort itself uses; libgort.so links these and never an
+# allocator (docs/install.md, "Allocator"). LDLIBS: what programs link
+# after libgort.a, also gort.pc's Libs.private; static links need each
+# library before those it uses (jemalloc's archive calls round and exp).
+LIB_LIBS := -lm -lpthread
+LDLIBS   := $(LIB_LIBS)
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build
 # runs the same tests on criterion-lite (tests/lite), a forking runner.
@@ -61,7 +80,7 @@ else ifneq ($(SAN),)
   $(error SAN must be address or thread)
 endif
 ifeq ($(JEMALLOC),1)
-  LDLIBS += -ljemalloc
+  LDLIBS := -ljemalloc $(LDLIBS)
 endif
 
 CFLAGS   ?=
@@ -87,7 +106,8 @@ TOOL_BINS := $(B)/tools/echo-load
 CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 
 .PHONY: all lib test test-build bench install uninstall clean check-headers \
-        deps-test deps-bench examples benchbins
+        check-abi abi-symbols check-install check-deb deb deps-build deps-test \
+        deps-bench deps-install deps-deb examples benchbins FORCE
 all: lib examples
 
 lib: $(B)/libgort.a $(B)/libgort.so
@@ -103,38 +123,47 @@ OBJCOPY ?= $(shell $(CC) -print-prog-name=objcopy)
 GORT_TEXT = $(OBJCOPY) $(foreach s,.text .text.unlikely .text.startup \
               .text.hot .text.exit,--rename-section $(s)=gort_text) $@
 
-$(B)/%.o: %.c
+$(B)/%.o: %.c | deps-build
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 	$(GORT_TEXT)
 
-$(B)/%.o: %.S
+$(B)/%.o: %.S | deps-build
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 	$(GORT_TEXT)
 
 $(B)/libgort.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libgort.so: $(LIB_OBJS)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,libgort.so.0 -o $@ $^ $(LDLIBS)
+# abi/libgort.map exports gort_* and the gort__ symbols that the public
+# headers' inline functions call, nothing else (docs/install.md, "ABI").
+$(B)/libgort.so: $(LIB_OBJS) abi/libgort.map $(B)/link.flags
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libgort.so.$(SOVERSION) \
+	    -Wl,--version-script=abi/libgort.map -o $@ $(LIB_OBJS) $(LIB_LIBS)
+
+# Whatever links depends on link.flags, rewritten only when the link flags
+# change, so that `make JEMALLOC=1` after `make` links again.
+$(B)/link.flags: FORCE
+	@mkdir -p $(@D)
+	@f='$(LDFLAGS) $(LDLIBS)'; [ "$$f" = "$$(cat $@ 2>/dev/null)" ] || echo "$$f" > $@
 
 # Tests, examples and benchmarks link the static library.
-$(B)/tests/lite/runner.o: tests/lite/runner.c
+$(B)/tests/lite/runner.o: tests/lite/runner.c | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Itests/lite -c -o $@ $<
 
-$(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER)
+$(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER) $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPERS) $(TEST_RUNNER) \
 	    $(B)/libgort.a $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
-$(B)/examples/%: docs/examples/%.c $(B)/libgort.a
+$(B)/examples/%: docs/examples/%.c $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
 
-$(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libgort.a
+$(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
 
@@ -143,7 +172,7 @@ $(B)/tests/cxx/smoke-%: tests/cxx/smoke.cpp $(B)/libgort.a $(wildcard include/*.
 	$* -std=c++11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Wshadow -Werror -Iinclude \
 	    $(SANFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
 
-$(B)/tools/%: tools/%.c
+$(B)/tools/%: tools/%.c | deps-build
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread
 
@@ -159,33 +188,81 @@ bench: deps-bench
 	$(MAKE) benchbins
 	B=$(B) ./bench/run.sh
 
+# Each checks (as root: installs) the Debian packages its target needs.
+deps-build:
+	@JEMALLOC=$(JEMALLOC) ./tools/deps.sh build
 deps-test:
-	@CC=$(CC) ./tools/deps.sh test
+	@CC=$(CC) JEMALLOC=$(JEMALLOC) ./tools/deps.sh test
 deps-bench:
-	@CC=$(CC) ./tools/deps.sh bench
+	@CC=$(CC) JEMALLOC=$(JEMALLOC) ./tools/deps.sh bench
+deps-install:
+	@./tools/deps.sh install
+deps-deb:
+	@./tools/deps.sh deb
 
-check-headers:
+check-headers: deps-build
 	@for h in $(wildcard runtime/*.h chan/*.h sync/*.h ctx/*.h netpoll/*.h arch/*.h include/*.h include/gort/*.h); do \
 	    printf '#include "%s"\n' "$$h" | $(CC) $(CFLAGS_BASE) -I. -x c -fsyntax-only - || exit 1; \
 	done; echo "check-headers: ok"
 
-gort.pc: gort.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+# gort.pc is written at every install, for that PREFIX, LIBDIR and LDLIBS.
+$(B)/gort.pc: gort.pc.in FORCE
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS@|$(LDLIBS)|' $< > $@
 
-install: lib gort.pc
-	install -d $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 include/gort/*.h $(DESTDIR)$(PREFIX)/include/gort/
-	install -m 644 $(B)/libgort.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(B)/libgort.so $(DESTDIR)$(PREFIX)/lib/libgort.so.$(VERSION)
-	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so.0
-	ln -sf libgort.so.0 $(DESTDIR)$(PREFIX)/lib/libgort.so
-	install -m 644 gort.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+install: lib $(B)/gort.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 include/gort.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 include/gort/*.h $(DESTDIR)$(INCLUDEDIR)/gort/
+	install -m 644 $(B)/libgort.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/libgort.so $(DESTDIR)$(LIBDIR)/libgort.so.$(VERSION)
+	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so.$(SOVERSION)
+	ln -sf libgort.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgort.so
+	install -m 644 $(B)/gort.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	@# The loader finds /usr/local/lib's libraries through its cache only.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && [ -z "$$FAKEROOTKEY" ]; then \
+	    ldconfig || true; fi
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/include/gort.h
-	rm -f $(DESTDIR)$(PREFIX)/lib/libgort.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(INCLUDEDIR)/gort.h
+	rm -f $(DESTDIR)$(LIBDIR)/libgort.* $(DESTDIR)$(LIBDIR)/pkgconfig/gort.pc
+
+# The exported symbols are abi/libgort.symbols, one a line: a change there
+# is an ABI change (docs/install.md, "ABI"); `make abi-symbols` rewrites it.
+ABI_SYMS = nm -D --defined-only $(B)/libgort.so | awk '{print $$3}' | LC_ALL=C sort
+check-abi: $(B)/libgort.so
+	@[ "$$(readelf -d $< | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')" = libgort.so.$(SOVERSION) ] || \
+	    { echo "check-abi: SONAME is not libgort.so.$(SOVERSION)"; exit 1; }
+	@$(ABI_SYMS) | diff -u abi/libgort.symbols - || \
+	    { echo "check-abi: libgort.so's exports differ from abi/libgort.symbols (-: gone, +: new)"; exit 1; }
+	@echo "check-abi: ok ($$(wc -l < abi/libgort.symbols) symbols, libgort.so.$(SOVERSION))"
+abi-symbols: $(B)/libgort.so
+	$(ABI_SYMS) > abi/libgort.symbols
+
+# make deb: libgort$(SOVERSION), libgort-dev and libgort$(SOVERSION)-dbgsym in
+# build/deb, built by debhelper (debian/) from a copy of this tree.
+DEB_DIR := build/deb
+deb: deps-deb
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = $(VERSION) ] || \
+	    { echo "deb: debian/changelog says $$v, include/gort.h $(VERSION)"; exit 1; }
+	@grep -qx 'Package: libgort$(SOVERSION)' debian/control || \
+	    { echo "deb: debian/control must name libgort$(SOVERSION) (SOVERSION)"; exit 1; }
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/gort-$(VERSION)
+	tar -c --exclude=./build --exclude=./.git --exclude=./config.mak -f - . | \
+	    tar -x -C $(DEB_DIR)/gort-$(VERSION)
+	cd $(DEB_DIR)/gort-$(VERSION) && dpkg-buildpackage -b -us -uc -Jauto
+	@ls $(DEB_DIR)/*.deb
+
+# make check-install: install into temporary prefixes and build the
+# README's first program through pkg-config (tests/install/run.sh).
+check-install: deps-install
+	B=$(B) ./tests/install/run.sh
+# make check-deb: make deb, apt install the packages, build the first
+# program against them, purge them (tests/deb/run.sh; root).
+check-deb:
+	./tests/deb/run.sh
 
 clean:
 	rm -rf build gort.pc

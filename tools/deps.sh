@@ -1,15 +1,28 @@
 #!/bin/sh
-# deps.sh test|bench: make sure the Debian packages that `make test` or
-# `make bench` needs are installed. As root it installs what is missing
-# with apt-get; otherwise it prints the exact command and fails.
+# deps.sh build|test|bench|install|deb: make sure the Debian packages that a
+# make target needs are installed. As root it installs what is missing with
+# apt-get; otherwise, or inside a package build (dpkg-buildpackage, fakeroot:
+# its build dependencies are debian/control's business), it prints the exact
+# command and fails.
+#   build    plain `make` and every target that compiles
+#   test     make test
+#   bench    make bench
+#   install  tests/install/run.sh (pkg-config; jemalloc for JEMALLOC=1)
+#   deb      make deb (debhelper)
+# JEMALLOC=1 in the environment adds libjemalloc-dev.
 set -eu
-case "${1:-test}" in
-test)  pkgs="make gcc g++ clang libcriterion-dev libjemalloc-dev libatomic-ops-dev"
-       # For the arm64 switch smoke test; it is skipped without them.
-       optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
-bench) pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev golang-go wrk"
-       optional= ;;
-*)     echo "usage: $0 test|bench" >&2; exit 2 ;;
+build="make gcc libc6-dev libatomic-ops-dev"
+[ "${JEMALLOC:-0}" = 1 ] && build="$build libjemalloc-dev"
+optional=
+case "${1:-build}" in
+build)   pkgs=$build ;;
+test)    pkgs="$build libcriterion-dev g++ clang"
+         # For the arm64 switch smoke test; it is skipped without them.
+         optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
+bench)   pkgs="$build libcriterion-dev golang-go wrk" ;;
+install) pkgs="$build pkg-config libjemalloc-dev" ;;
+deb)     pkgs="$build build-essential debhelper dpkg-dev pkg-config" ;;
+*)       echo "usage: $0 build|test|bench|install|deb" >&2; exit 2 ;;
 esac
 # A clang build (make CC=clang) needs the compiler itself.
 case "${CC:-}" in *clang*) pkgs="$pkgs clang" ;; esac
@@ -23,7 +36,10 @@ absent() {
 }
 missing=$(absent $pkgs)
 want=$(absent $optional)
-if [ "$(id -u)" != 0 ]; then
+# Under fakeroot id -u says 0 but apt-get cannot work, and a package build
+# must not change the machine it runs on.
+pkgbuild=${FAKEROOTKEY:-}${DEB_RULES_REQUIRES_ROOT:-}
+if [ "$(id -u)" != 0 ] || [ -n "$pkgbuild" ]; then
     if [ -n "$missing" ]; then
         echo "deps: missing Debian packages:$missing" >&2
         echo "deps: run as root:  apt-get update && apt-get install -y$missing$want" >&2
