@@ -13,6 +13,9 @@
  * dependent xorshift-multiply chain, bench/spin.h's kernel, whose length
  * is calibrated at start-up.
  *
+ * GET /metrics answers with gort_metrics_format's Prometheus text
+ * (docs/metrics.md), sized up front for its Content-Length.
+ *
  * Pipelined requests are answered in order with one write per batch read;
  * a partial request waits for more bytes. "Connection: close" and HTTP/1.0
  * without keep-alive close after the response. Request bodies (by
@@ -110,11 +113,38 @@ static const char *header_value(const char *p, const char *end,
     return NULL;
 }
 
+/* send_metrics writes one response carrying the runtime's metrics. */
+static int send_metrics(int fd, const char *date)
+{
+    char *body = NULL;
+    int n = gort_metrics_format(NULL, 0);
+    for (int size = 0; n >= size;) { /* the figures move: retry to fit */
+        size = n + 1024;
+        char *nb = n < 0 ? NULL : realloc(body, (size_t)size);
+        if (!nb) {
+            free(body);
+            return -ENOMEM;
+        }
+        body = nb;
+        n = gort_metrics_format(body, (size_t)size);
+    }
+    char head[192];
+    int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: "
+                     "text/plain; version=0.0.4; charset=utf-8\r\nDate: "
+                     "%s\r\nContent-Length: %d\r\n\r\n", date, n);
+    int rc = gort_write(fd, head, (size_t)h) < 0 ||
+                     gort_write(fd, body, (size_t)n) < 0 ? -EIO : 0;
+    free(body);
+    return rc;
+}
+
 /* respond appends the responses to the complete requests at in[*off..have)
- * to out, as many as fit; false once a request asked to close. */
+ * to out, as many as fit; false once a request asked to close. A GET
+ * /metrics ends the batch with *metrics set: the caller writes out, then
+ * the metrics, then calls again for the requests after it. */
 static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
                     char *out, size_t cap, size_t *outn, char date[32],
-                    time_t *last)
+                    time_t *last, bool *metrics)
 {
     for (;;) {
         const char *req = in + *off;
@@ -122,6 +152,12 @@ static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
         if (end == NULL || *outn + RESP_MAX > cap)
             return true;
         end += 4;
+        if (have - *off > 13 && memcmp(req, "GET /metrics ", 13) == 0) {
+            *metrics = true;
+            date_get(date, last);
+            *off = (size_t)(end - in);
+            return true;
+        }
         const char *v = header_value(req, end, "Connection");
         v = v ? v + strspn(v, " ") : NULL;
         bool http10 = memmem(req, (size_t)(end - req), "HTTP/1.0\r\n", 10);
@@ -162,10 +198,13 @@ static void serve(void *arg)
         skip -= off;
         do { /* answer every complete request before reading again */
             size_t outn = 0;
+            bool metrics = false;
             before = off;
             open = respond(in, have, &off, &skip, out, sizeof out, &outn,
-                           date, &last);
+                           date, &last, &metrics);
             if (outn && gort_write(fd, out, outn) < 0)
+                open = false;
+            if (metrics && open && send_metrics(fd, date) < 0)
                 open = false;
         } while (open && off != before && skip == 0);
         memmove(in, in + off, have - off);
