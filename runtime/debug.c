@@ -256,7 +256,7 @@ int(gort_stats)(gort_stats_t *out)
 static void stats_fill(gort_stats_t *st)
 {
     memset(st, 0, sizeof *st);
-    st->sched_latency_period = gort__lat_mask + 1;
+    st->sched_latency_period = gort__lat_period;
     struct sched *s = &gort__sched;
     int32_t procs = atomic_load(&s->gomaxprocs);
     if (procs == 0)

@@ -129,6 +129,9 @@ __attribute__((visibility("hidden"))) void gort__lat_add(struct p *pp,
 
 /* schedlat.c: GORT_DEBUG=schedlat=N (the latency sampling period). */
 __attribute__((visibility("hidden"))) void gort__lat_set_period(int64_t n);
+/* schedlat.c: the first sampling count of the i-th G of a new chunk. */
+__attribute__((visibility("hidden"))) void gort__lat_init(struct g *gp,
+                                                          unsigned i);
 
 /* Debug settings from GORT_DEBUG (debug.c). */
 struct debug_settings {

@@ -3,12 +3,12 @@
  * runnable before they run; Go: sched.timeToRun, /sched/latencies:seconds)
  * and the per-P counters behind gort_proc_stats.
  *
- * Sampling: gort__g_setstatus stamps one in gort__lat_mask + 1 (default
+ * Sampling: gort__g_setstatus stamps one in gort__lat_period (default
  * 64, GORT_DEBUG=schedlat=N) transitions to
  * G_RUNNABLE of each goroutine (runtime.h, gort__lat_runnable); the M that
  * starts a stamped goroutine (park.c, prepare_run; it knows from the
- * sequence, runtime.h gort__lat_timed) adds the wait to its P's buckets
- * here. Timing every switch would cost
+ * count, runtime.h gort__lat_timed) adds the wait to its P's buckets
+ * here and clears the stamp. Timing every switch would cost
  * two clock reads per switch; a per-G sequence rather than a per-P one
  * samples each goroutine alike whichever P readies it.
  *
@@ -25,7 +25,7 @@
 
 #include "proc.h"
 
-uint32_t gort__lat_mask = LAT_PERIOD_DEFAULT - 1;
+uint8_t gort__lat_period = LAT_PERIOD_DEFAULT;
 
 /* gort__lat_set_period makes the period n rounded up to a power of two in
  * [1, LAT_PERIOD_MAX]; 0 restores the default. Before gort_run only. */
@@ -35,10 +35,20 @@ void gort__lat_set_period(int64_t n)
         n = LAT_PERIOD_DEFAULT;
     if (n > LAT_PERIOD_MAX)
         n = LAT_PERIOD_MAX;
-    uint32_t p = 1;
-    while (p < (uint32_t)n)
+    unsigned p = 1;
+    while (p < (unsigned)n)
         p <<= 1;
-    gort__lat_mask = p - 1;
+    gort__lat_period = (uint8_t)p;
+}
+
+/* gort__lat_init gives the i-th G of a new chunk of descriptors its first
+ * count: spread over the period, so goroutines that live for a few
+ * switches are sampled as often as long-lived ones, as Go's random
+ * initial trackingSeq does. */
+void gort__lat_init(struct g *gp, unsigned i)
+{
+    gp->lat_seq = (uint8_t)(1 + i % gort__lat_period);
+    gp->lat_stamp = 0;
 }
 
 /* lat_bucket maps a wait in ns to its bucket. */
@@ -53,7 +63,10 @@ static unsigned lat_bucket(int64_t ns)
 
 void gort__lat_record(struct p *pp, struct g *gp)
 {
+    if (gp->lat_stamp == 0)
+        return; /* the count passed the period unstamped (runtime.h) */
     int64_t ns = gort__nanotime() - gp->lat_stamp;
+    gp->lat_stamp = 0;
     if (ns < 0)
         ns = 0;
     P_STAT_INC(pp->lat_bucket[lat_bucket(ns)], 1);
