@@ -152,34 +152,32 @@ static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
         if (end == NULL || *outn + RESP_MAX > cap)
             return true;
         end += 4;
-        if (have - *off > 13 && memcmp(req, "GET /metrics ", 13) == 0) {
-            *metrics = true;
-            date_get(date, last);
-            *off = (size_t)(end - in);
-            return true;
-        }
+        *metrics = end - req >= 13 && memcmp(req, "GET /metrics ", 13) == 0;
         const char *v = header_value(req, end, "Connection");
         v = v ? v + strspn(v, " ") : NULL;
         bool http10 = memmem(req, (size_t)(end - req), "HTTP/1.0\r\n", 10);
         bool open = !(v && strncasecmp(v, "close", 5) == 0) &&
                     !(http10 && !(v && strncasecmp(v, "keep-alive", 10) == 0));
         const char *cl = header_value(req, end, "Content-Length");
-        if (work_iters)
+        if (work_iters && !*metrics)
             __atomic_fetch_add(&work_sink,
                                work_kernel((uint64_t)*off, work_iters),
                                __ATOMIC_RELAXED);
-        *outn += (size_t)snprintf(out + *outn, RESP_MAX,
-                                  "HTTP/1.1 200 OK\r\nContent-Type: "
-                                  "text/plain\r\nDate: %s\r\n"
-                                  "Content-Length: 13\r\n\r\nHello, World!",
-                                  date_get(date, last));
+        if (*metrics)
+            date_get(date, last);
+        else
+            *outn += (size_t)snprintf(out + *outn, RESP_MAX,
+                                      "HTTP/1.1 200 OK\r\nContent-Type: "
+                                      "text/plain\r\nDate: %s\r\n"
+                                      "Content-Length: 13\r\n\r\nHello, "
+                                      "World!", date_get(date, last));
         *off = (size_t)(end - in);
         size_t body = cl ? strtoul(cl, NULL, 10) : 0;
         size_t now = body < have - *off ? body : have - *off;
         *off += now;
         *skip = body - now;
-        if (!open)
-            return false;
+        if (!open || *metrics)
+            return open;
     }
 }
 
@@ -204,7 +202,7 @@ static void serve(void *arg)
                            date, &last, &metrics);
             if (outn && gort_write(fd, out, outn) < 0)
                 open = false;
-            if (metrics && open && send_metrics(fd, date) < 0)
+            if (metrics && send_metrics(fd, date) < 0)
                 open = false;
         } while (open && off != before && skip == 0);
         memmove(in, in + off, have - off);
