@@ -3,14 +3,13 @@
  * runnable before they run; Go: sched.timeToRun, /sched/latencies:seconds)
  * and the per-P counters behind gort_proc_stats.
  *
- * Sampling: gort__g_setstatus stamps one in gort__lat_period (default
- * 64, GORT_DEBUG=schedlat=N) transitions to
- * G_RUNNABLE of each goroutine (runtime.h, gort__lat_runnable); the M that
- * starts a stamped goroutine (park.c, prepare_run; it knows from the
- * count, runtime.h gort__lat_timed) adds the wait to its P's buckets
- * here and clears the stamp. Timing every switch would cost
- * two clock reads per switch; a per-G sequence rather than a per-P one
- * samples each goroutine alike whichever P readies it.
+ * Sampling: gort__g_setstatus stamps one in gort__lat_period (default 64,
+ * GORT_DEBUG=schedlat=N) transitions to G_RUNNABLE of each goroutine
+ * (runtime.h, gort__lat_runnable); the M that starts a stamped goroutine
+ * (park.c, prepare_run; it knows from the count, gort__lat_timed) adds
+ * the wait to its P's buckets here and clears the stamp. Timing every
+ * switch would cost two clock reads per switch; a per-G count rather than
+ * a per-P one samples each goroutine alike whichever P readies it.
  *
  * Invariants: a P's buckets and sum are written only by the M holding it,
  * with P_STAT_INC (no locked instruction), and read racily by anyone:

@@ -3,17 +3,23 @@
  * histogram, per-P counters (gort_proc_stats) and the Prometheus text
  * export (gort_metrics_format / gort_metrics_write), read back with the
  * official Prometheus parser (tests/prom_parse.py, Debian's
- * python3-prometheus-client).
+ * python3-prometheus-client), also as the http example serves it.
  *
  * Latency tests assert counts and lower bounds only: a wait can take
  * longer on a busy machine, never shorter than the spin that forced it.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gort.h>
@@ -26,6 +32,16 @@ static uint64_t lat_count(const uint64_t *b)
     for (int i = 0; i < GORT_LATENCY_BUCKETS; i++)
         n += b[i];
     return n;
+}
+
+/* stats_still: the figures the tests compare did not move from a to b. */
+static bool stats_still(const gort_stats_t *a, const gort_stats_t *b)
+{
+    return a->parks == b->parks && a->spawned == b->spawned &&
+           a->exited == b->exited &&
+           a->sched_latency_sum_ns == b->sched_latency_sum_ns &&
+           memcmp(a->sched_latency, b->sched_latency,
+                  sizeof a->sched_latency) == 0;
 }
 
 /* ---- versioning ------------------------------------------------------------ */
@@ -225,9 +241,26 @@ static int procs_main(void *arg)
         gort_chan_send(c, &i);
     gort_wg_wait(&procs_wg);
     settle();
-    gort_stats_t st;
-    gort_stats(&st);
-    uint64_t parks = 0, spawned = 0, exited = 0, lat = 0, latsum = 0;
+    /* Per-P figures read between two equal snapshots of the totals (a
+     * sysmon preemption of main could add a sample in between). */
+    gort_stats_t st, st2;
+    uint64_t parks, spawned, exited, lat, latsum;
+    for (int tries = 0;; tries++) {
+        gort_stats(&st);
+        parks = spawned = exited = lat = latsum = 0;
+        for (int32_t i = 0; i < st.procs; i++) {
+            gort_proc_stats_t ps;
+            CHECK_EQ(gort_proc_stats(i, &ps), 0);
+            parks += ps.parks;
+            spawned += ps.spawned;
+            exited += ps.exited;
+            lat += lat_count(ps.sched_latency);
+            latsum += ps.sched_latency_sum_ns;
+        }
+        gort_stats(&st2);
+        if (stats_still(&st, &st2) || tries == 20)
+            break;
+    }
     for (int32_t i = 0; i < st.procs; i++) {
         gort_proc_stats_t ps;
         memset(&ps, 0xAA, sizeof ps);
@@ -235,11 +268,6 @@ static int procs_main(void *arg)
         CHECK_EQ(ps.size, sizeof ps);
         CHECK_EQ(ps.id, i);
         CHECK(GORT_STATS_HAS(&ps, sched_latency_sum_ns));
-        parks += ps.parks;
-        spawned += ps.spawned;
-        exited += ps.exited;
-        lat += lat_count(ps.sched_latency);
-        latsum += ps.sched_latency_sum_ns;
     }
     gort_proc_stats_t ps;
     CHECK_EQ(gort_proc_stats(st.procs, &ps), -EINVAL);
@@ -277,7 +305,8 @@ static void blocked(void *arg)
 }
 
 /* Main leaves prom_nparked goroutines parked, so gort_goroutines is known,
- * and formats while nothing else runs, so the figures hold still. */
+ * and formats while nothing else runs, so the figures hold still (nothing
+ * else parks here: only those goroutines count in parks). */
 static int prom_main(void *arg)
 {
     (void)arg;
@@ -287,16 +316,28 @@ static int prom_main(void *arg)
         CHECK_EQ(gort_go(blocked, NULL), 0);
     for (int i = 0; i < 3000; i++)
         gort_yield();
-    while (gort_num_goroutine() != prom_nparked + 1)
+    /* Alive is not parked: wait until all of them are in the channel. */
+    gort_stats_t st;
+    do {
         gort_yield();
+        gort_stats(&st);
+    } while (st.parks < (uint64_t)prom_nparked);
     int need = gort_metrics_format(NULL, 0);
     CHECK(need > 0);
-    prom_len = gort_metrics_format(prom, sizeof prom);
+    /* A sysmon preemption of main in between would add a transition (and
+     * maybe a sample): format again until the figures held still. */
+    for (int tries = 0; tries < 20; tries++) {
+        gort_stats(&prom_st);
+        prom_len = gort_metrics_format(prom, sizeof prom);
+        gort_stats(&st);
+        if (stats_still(&prom_st, &st))
+            break;
+    }
+    CHECK(stats_still(&prom_st, &st));
     CHECK(prom_len > 0);
     CHECK(prom_len < (int)sizeof prom);
     CHECK(prom_len >= need - 64 && prom_len <= need + 64);
     CHECK_EQ(strlen(prom), prom_len);
-    gort_stats(&prom_st);
     /* Cut short like snprintf: NUL-terminated, full length returned. */
     char small[16];
     CHECK(gort_metrics_format(small, sizeof small) > (int)sizeof small);
@@ -433,4 +474,114 @@ Test(metrics, write_sends_the_whole_text_to_a_descriptor, .timeout = 60)
     parse_prom();
     cr_assert(eq(dbl, value("gort_goroutines{}"), 1));
     cr_assert(eq(dbl, value("gort_sched_procs{}"), 1));
+}
+
+/* ---- the http example's /metrics ------------------------------------------ */
+
+/* http_path: docs/examples/http as built beside this test binary
+ * ($B/tests/test_metrics -> $B/examples/http). */
+static void http_path(char *buf, size_t len)
+{
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    cr_assert(gt(long, (long)n, 0));
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    cr_assert(ne(ptr, slash, NULL));
+    *slash = '\0';
+    snprintf(buf, len, "%s/../examples/http", self);
+}
+
+/* free_port returns a port nobody listens on now (the kernel's pick). */
+static int free_port(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof sa;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(ge(int, fd, 0));
+    cr_assert(eq(int, bind(fd, (struct sockaddr *)&sa, sizeof sa), 0));
+    cr_assert(eq(int, getsockname(fd, (struct sockaddr *)&sa, &len), 0));
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* start_http runs the example on a free port and connects to it; returns
+ * the connection, the child in *pid. Another process may take the port
+ * between free_port and the child's listen: the child then exits, and we
+ * try another port. */
+static int start_http(const char *path, pid_t *pid)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        int port = free_port();
+        char portarg[16];
+        snprintf(portarg, sizeof portarg, "%d", port);
+        *pid = fork();
+        cr_assert(ge(int, *pid, 0));
+        if (*pid == 0) {
+            int null = open("/dev/null", O_WRONLY);
+            dup2(null, 1);
+            dup2(null, 2);
+            execl(path, path, "-port", portarg, (char *)NULL);
+            _exit(127);
+        }
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        for (int i = 0; i < 1000; i++) { /* up to 20 s for it to listen */
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            cr_assert(ge(int, fd, 0));
+            if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+                return fd;
+            close(fd);
+            int status;
+            if (waitpid(*pid, &status, WNOHANG) == *pid)
+                break; /* it could not listen: another port */
+            usleep(20000);
+        }
+        kill(*pid, SIGTERM);
+        waitpid(*pid, NULL, 0);
+    }
+    return -1;
+}
+
+Test(metrics, the_http_example_serves_them_with_a_content_length,
+     .timeout = 60)
+{
+    char path[4200];
+    http_path(path, sizeof path);
+    cr_assert(eq(int, access(path, X_OK), 0), "%s not built", path);
+    pid_t pid;
+    int fd = start_http(path, &pid);
+    cr_assert(ge(int, fd, 0), "could not start and reach %s", path);
+    const char req[] = "GET /metrics HTTP/1.1\r\nHost: t\r\n"
+                       "Connection: close\r\n\r\n";
+    bool sent = write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1);
+    static char resp[sizeof prom];
+    size_t have = 0;
+    ssize_t n;
+    while (sent && (n = read(fd, resp + have, sizeof resp - 1 - have)) > 0)
+        have += (size_t)n;
+    resp[have] = '\0';
+    close(fd);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    cr_assert(sent);
+    cr_assert(eq(int, strncmp(resp, "HTTP/1.1 200 OK\r\n", 17), 0));
+    char *body = strstr(resp, "\r\n\r\n");
+    cr_assert(ne(ptr, body, NULL));
+    *body = '\0';
+    body += 4;
+    char *cl = strcasestr(resp, "\r\nContent-Length: ");
+    cr_assert(ne(ptr, cl, NULL));
+    cr_assert(eq(long, strtol(cl + 18, NULL, 10), (long)strlen(body)));
+    cr_assert(ne(ptr, strstr(resp, "Content-Type: text/plain; version=0.0.4"),
+                 NULL));
+    prom_len = (int)strlen(body);
+    memcpy(prom, body, (size_t)prom_len + 1);
+    parse_prom();
+    /* main, the accept loop and the goroutine serving us, at least. */
+    cr_assert(ge(dbl, value("gort_goroutines{}"), 3));
+    cr_assert(ge(dbl, value("gort_sched_procs{}"), 1));
+    cr_assert(ge(dbl, value("gort_netpoll_waits_total{}"), 1));
 }
