@@ -32,7 +32,9 @@
 # GORT_DEBUG=asyncpreempt=1 added (its workers never call the runtime).
 # Output: progress on stderr; raw result lines in $B/bench/results-*.txt
 # (also copied to $B/bench/results.txt); the table on stdout and in
-# $B/bench/table.txt. Exit 1 if any run failed its check, crashed or hung.
+# $B/bench/table.txt; SVG charts of the medians (tools/plot-bench.py, when
+# gnuplot is installed) in $B/bench/bench-ratio.svg and bench-scaling.svg.
+# Exit 1 if any run failed its check, crashed or hung.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$PWD
@@ -377,6 +379,12 @@ TABLE=$OUT/table.txt
   fi
   echo "raw results: $RESULTS ($(($(date +%s) - T_START)) s)"
 } | tee "$TABLE"
+
+if command -v gnuplot >/dev/null 2>&1; then
+  python3 tools/plot-bench.py -o "$OUT" "$RESULTS" >&2 || log "warning: charts failed"
+else
+  log "note: no gnuplot (tools/deps.sh bench installs it): no charts"
+fi
 
 if [[ ${STRICT:-0} == 1 ]] && grep -q ' miss$' "$TABLE"; then FAILED=1; fi
 exit $FAILED

@@ -186,8 +186,33 @@ GORT_API void gort_syscall_exit(void);
 
 /* ---- Introspection ------------------------------------------------------ */
 
+/* Scheduling latency: how long goroutines waited runnable before they ran,
+ * in GORT_LATENCY_BUCKETS log2 buckets. Bucket i counts waits of at most
+ * GORT_LATENCY_BUCKET_NS(i) nanoseconds (and more than bucket i-1's bound);
+ * the last bucket has no upper bound. */
+#define GORT_LATENCY_BUCKETS 32
+#define GORT_LATENCY_BUCKET_NS(i) (UINT64_C(64) << (i))
+
+/* GORT_STATS_HAS(st, field): true when the library filled `field` of *st
+ * (gort_stats_t or gort_proc_stats_t, after a call that set st->size). A
+ * program built against a newer header than the library it runs with
+ * sees the newer fields left at zero and this false. */
+#define GORT_STATS_HAS(st, field)                                           \
+    ((size_t)((const char *)&(st)->field - (const char *)(st)) +           \
+         sizeof (st)->field <= (size_t)(st)->size)
+
 /* Counters of the scheduler, read with gort_stats. Monotonic counters count
- * since gort_run started; the others are a snapshot. */
+ * since gort_run started; the others are a snapshot.
+ *
+ * Growing it: fields are only ever appended, after `size`. gort_stats(st) is
+ * a macro that passes sizeof *st to gort_stats_sized, which fills at most
+ * that many bytes (the fields the caller was compiled with) and records in
+ * st->size how many it filled (the fields the library knows). So a program
+ * built against an older header keeps working with a newer library, and
+ * one built against a newer header finds out with GORT_STATS_HAS which
+ * fields an older library left at zero. The fields before `size` are the
+ * original set; programs built before `size` existed call the exported
+ * function gort_stats, which fills exactly those. */
 typedef struct gort_stats_t {
     uint64_t goroutines;      /* alive now */
     uint64_t spawned;         /* created (monotonic) */
@@ -233,11 +258,76 @@ typedef struct gort_stats_t {
                                * wrapped in GORT_SYSCALL, and handed to
                                * another thread (monotonic;
                                * docs/scheduler.md) */
+    /* ---- Fields from here on are checked with GORT_STATS_HAS. ---- */
+    uint32_t size;            /* bytes of this struct the library filled */
+    /* Scheduling latency (docs/metrics.md): one in sched_latency_period
+     * transitions to runnable of each goroutine is timed until the
+     * goroutine next starts running (Go: /sched/latencies:seconds), so
+     * the buckets count samples, not every switch. */
+    uint32_t sched_latency_period;
+    uint64_t sched_latency[GORT_LATENCY_BUCKETS]; /* samples per bucket */
+    uint64_t sched_latency_sum_ns; /* the sampled waits added up */
+    uint64_t exited;          /* goroutines that ended (monotonic) */
 } gort_stats_t;
 
-/* gort_stats fills *st. Returns 0, or -EINVAL if st is NULL. Safe from any
- * thread; outside gort_run it reports zeros. */
-GORT_API int gort_stats(gort_stats_t *st);
+/* gort_stats_sized fills *st, a gort_stats_t of `size` bytes as the
+ * caller's header declared it (see above); use the gort_stats macro.
+ * Returns 0, or -EINVAL if st is NULL or size is smaller than the fields
+ * up to and including `size`. Safe from any thread; outside gort_run it
+ * reports zeros. */
+GORT_API int gort_stats_sized(gort_stats_t *st, size_t size);
+/* The entry point of programs built before gort_stats_t had `size`: fills
+ * the fields before `size` only. */
+GORT_API int(gort_stats)(gort_stats_t *st);
+#define gort_stats(st) gort_stats_sized((st), sizeof *(st))
+
+/* Counters of one processor (P), read with gort_proc_stats; sized and
+ * grown like gort_stats_t (GORT_STATS_HAS), with `size` first. Monotonic
+ * counters count since the P was first created; a P beyond
+ * gort_maxprocs keeps its counts and resumes them if it comes back. */
+typedef struct gort_proc_stats_t {
+    uint32_t size;            /* bytes of this struct the library filled */
+    int32_t id;               /* the P's index, 0 .. procs-1 */
+    int32_t status;           /* 0 idle, 1 running goroutines, 2 its thread
+                               * is in a system call */
+    int32_t runq;             /* goroutines on its local queue now */
+    uint64_t spawned;         /* goroutines created on it */
+    uint64_t exited;          /* goroutines that ended on it */
+    uint64_t steals;          /* successful steals it made */
+    uint64_t stolen_gs;       /* goroutines those steals moved to it */
+    uint64_t parks;           /* goroutines that parked on it */
+    uint64_t yields;          /* gort_yield calls on it */
+    uint64_t drained_reads;   /* as gort_stats_t.drained_reads */
+    uint64_t sched_latency[GORT_LATENCY_BUCKETS]; /* sampled waits of the
+                               * goroutines it started (gort_stats_t) */
+    uint64_t sched_latency_sum_ns;
+} gort_proc_stats_t;
+
+/* gort_proc_stats_sized fills *ps with processor p's counters; use the
+ * gort_proc_stats macro. Returns 0; -EINVAL if ps is NULL, size too small
+ * to hold `size`, or p not in [0, gort_maxprocs(0)); -ESRCH outside
+ * gort_run. Safe from any thread; the counters are read without locks, so
+ * a snapshot taken while the P runs is a little behind. */
+GORT_API int gort_proc_stats_sized(int32_t p, gort_proc_stats_t *ps,
+                                   size_t size);
+#define gort_proc_stats(p, ps) gort_proc_stats_sized((p), (ps), sizeof *(ps))
+
+/* gort_metrics_format writes every gort_stats and gort_proc_stats figure
+ * to buf in Prometheus text exposition format (version 0.0.4;
+ * docs/metrics.md lists the names), NUL-terminated and cut short if len
+ * is too small, as snprintf does. Returns the length of the whole text
+ * (without the NUL), or a negative errno (-EINVAL: buf NULL with len >
+ * 0). Call it with len 0 to learn the length; the figures move between
+ * two calls, so retry while the result is >= len. Never parks; safe from
+ * any thread. */
+GORT_API int gort_metrics_format(char *buf, size_t len);
+/* gort_metrics_write writes the same text to fd, a blocking descriptor
+ * (file, pipe, terminal), retrying short writes. Returns the bytes
+ * written or a negative errno. From a goroutine the write runs as a
+ * system call (gort_syscall_enter), so a slow reader blocks only the
+ * caller. For a gort network connection, format into a buffer and send it
+ * with gort_write instead. */
+GORT_API int gort_metrics_write(int fd);
 
 /* gort_strerror returns a static description of a negative error code
  * returned by a gort call: Go's words where the code carries Go's meaning

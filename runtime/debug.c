@@ -86,7 +86,7 @@ _Noreturn void gort__panic(const char *msg)
 /* gort__debug_parse reads
  * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,plainnext=0,
  * plainchan=0,chanowner=0,asyncpreempt=1,membarrier=0,stuckhandoff=0,
- * stuckwarn=1. */
+ * stuckwarn=1,schedlat=N. */
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
@@ -96,6 +96,7 @@ int gort__debug_parse(void)
     gort__debug.plainnext = true;
     gort__debug.plainchan = true;
     gort__debug.chanowner = true;
+    gort__lat_set_period(0);
     const char *env = getenv("GORT_DEBUG");
     if (!env)
         return 0;
@@ -133,6 +134,8 @@ int gort__debug_parse(void)
             gort__debug.stuckhandoff = v != 0;
         else if (strcmp(kv, "stuckwarn") == 0)
             gort__debug.stuckwarn = v != 0;
+        else if (strcmp(kv, "schedlat") == 0)
+            gort__lat_set_period(v);
         else
             fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", kv);
     }
@@ -220,15 +223,45 @@ void gort__schedtrace(bool detail, bool crashing)
         gort__unlock(&s->lock);
 }
 
-int gort_stats(gort_stats_t *st)
+static void stats_fill(gort_stats_t *st);
+
+/* gort_stats_sized builds the whole snapshot in a local gort_stats_t and
+ * copies out as much of it as the caller's struct holds (include/gort.h,
+ * "Growing it"), zeroing any tail the library does not know. */
+int gort_stats_sized(gort_stats_t *out, size_t size)
 {
-    if (!st)
+    if (!out || size < offsetof(gort_stats_t, size) + sizeof out->size)
         return -EINVAL;
+    gort_stats_t all;
+    stats_fill(&all);
+    size_t n = size < sizeof all ? size : sizeof all;
+    all.size = (uint32_t)n;
+    memcpy(out, &all, n);
+    if (size > n)
+        memset((char *)out + n, 0, size - n);
+    return 0;
+}
+
+/* The original entry point: fills the fields before `size`, the struct
+ * programs built before it existed know. */
+int(gort_stats)(gort_stats_t *out)
+{
+    if (!out)
+        return -EINVAL;
+    gort_stats_t all;
+    stats_fill(&all);
+    memcpy(out, &all, offsetof(gort_stats_t, size));
+    return 0;
+}
+
+static void stats_fill(gort_stats_t *st)
+{
     memset(st, 0, sizeof *st);
+    st->sched_latency_period = gort__lat_period;
     struct sched *s = &gort__sched;
     int32_t procs = atomic_load(&s->gomaxprocs);
     if (procs == 0)
-        return 0;
+        return;
     int64_t ng = gort__gcount();
     st->goroutines = ng > 0 ? (uint64_t)ng : 0;
     st->procs = procs;
@@ -264,6 +297,8 @@ int gort_stats(gort_stats_t *st)
         st->parks += atomic_load(&pp->nparks);
         st->yields += atomic_load(&pp->nyields);
         st->drained_reads += atomic_load(&pp->ndrainwaits);
+        st->exited += atomic_load(&pp->nexited);
+        gort__lat_add(pp, st->sched_latency, &st->sched_latency_sum_ns);
     }
     struct stack_stats ss;
     gort__stack_stats(&ss);
@@ -272,7 +307,6 @@ int gort_stats(gort_stats_t *st)
     st->guards_madvise = ss.madvise;
     st->guards_mprotect = ss.mprotect;
     st->guards_canary = ss.canary;
-    return 0;
 }
 
 /* gort_strerror gives Go's words where gort's codes carry Go's meaning

@@ -71,9 +71,11 @@ static struct g *galloc_chunk(void)
     gort__unlock(&gs.lock);
     for (int i = 1; i < G_CHUNK; i++) {
         atomic_init(&c->g[i].status, G_DEAD);
+        gort__lat_init(&c->g[i], (unsigned)i);
         gfree_push_global(&c->g[i]);
     }
     atomic_init(&c->g[0].status, G_DEAD);
+    gort__lat_init(&c->g[0], 0);
     return &c->g[0];
 }
 

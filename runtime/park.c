@@ -143,6 +143,7 @@ static void prepare_run(struct m *mp, struct g *gp, bool inherit)
     if (atomic_load_explicit(&gp->preempt, memory_order_relaxed))
         atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     gort__g_setstatus(gp, G_RUNNABLE, G_RUNNING);
+    gort__lat_running(pp, gp);
     gp->m = mp;
     __atomic_store_n(&mp->curg, gp, __ATOMIC_RELEASE);
 }

@@ -122,6 +122,17 @@ __attribute__((visibility("hidden"))) void gort__asyncpreempt_fini(void);
 /* signal.c: SIGURG reaches gort's handler now (nobody replaced it). */
 __attribute__((visibility("hidden"))) bool gort__signal_urg_ours(void);
 
+/* schedlat.c: adds P pp's latency buckets and sum to the caller's. */
+__attribute__((visibility("hidden"))) void gort__lat_add(struct p *pp,
+                                                         uint64_t *buckets,
+                                                         uint64_t *sum);
+
+/* schedlat.c: GORT_DEBUG=schedlat=N (the latency sampling period). */
+__attribute__((visibility("hidden"))) void gort__lat_set_period(int64_t n);
+/* schedlat.c: the first sampling count of the i-th G of a new chunk. */
+__attribute__((visibility("hidden"))) void gort__lat_init(struct g *gp,
+                                                          unsigned i);
+
 /* Debug settings from GORT_DEBUG (debug.c). */
 struct debug_settings {
     int64_t schedtrace_ms;

@@ -151,6 +151,11 @@ struct g {
     /* sysmon took its P while it was stuck in the kernel, and said so
      * under GORT_DEBUG=stuckwarn=1 (once per goroutine; sysmon.c). */
     _Atomic bool stuck_warned;
+    /* Transitions to runnable left before the next timed one
+     * (gort__lat_runnable): in a padding byte of a line every switch
+     * touches, so an untimed switch costs no extra cache line. Owned
+     * like lat_stamp below. */
+    uint8_t lat_seq;
     uint16_t argsize;          /* gort_go_copy bytes (0: plain arg) */
 
     void (*fn)(void *);        /* entry point and its argument */
@@ -171,6 +176,12 @@ struct g {
     /* Sanitizer state (empty fields cost nothing in normal builds). */
     void *asan_fake_stack;
     void *tsan_fiber;
+
+    /* Scheduling latency sampling (schedlat.c): when the G last became
+     * runnable, if that transition was timed; else 0. Owned like the
+     * status: written by whoever makes it runnable, before
+     * the store-release of G_RUNNABLE, read by the M that starts it. */
+    int64_t lat_stamp;
 };
 
 /*
@@ -253,6 +264,11 @@ struct p {
     _Atomic uint64_t nexited;  /* Gs destroyed here (gort__gcount) */
     _Atomic uint64_t ndrainwaits; /* netpoll/net.c: reads that skipped
                                    * their first try (the drained hint) */
+    /* Sampled runnable-to-running waits of the Gs this P started, in
+     * GORT_LATENCY_BUCKETS log2 buckets, and their sum (schedlat.c);
+     * owner-written with P_STAT_INC like the counters above. */
+    _Atomic uint64_t lat_bucket[GORT_LATENCY_BUCKETS];
+    _Atomic uint64_t lat_sum_ns;
 };
 
 /* struct m is an OS thread. Fields are owned by the thread itself unless a
@@ -668,6 +684,55 @@ GORT_HIDDEN void gort__globrunq_fini(void);
 GORT_HIDDEN _Noreturn void gort__g_badstatus(struct g *gp, uint32_t from,
                                              uint32_t to, uint32_t old);
 
+/* ---- Scheduling latency (schedlat.c) ------------------------------------ */
+
+/* One in gort__lat_period transitions to runnable of each G is timed (Go:
+ * gTrackingPeriod, 8). A timed one costs two clock reads, about 30 ns each
+ * on a VM's kvm-clock, a third of a pingpong round trip, so the default
+ * period is LAT_PERIOD_DEFAULT, not Go's 8 (docs/metrics.md gives the
+ * figures); GORT_DEBUG=schedlat=N picks another power of two. Written only
+ * before the first goroutine runs (debug.c).
+ *
+ * struct g.lat_seq counts down to the next timed transition: each one
+ * decrements it, and the one that reaches 0 is timed and sets it back to
+ * the period. So an untimed transition costs one decrement-and-branch,
+ * and a start knows its wait was timed when lat_seq equals the period (a
+ * load and a compare), without reading lat_stamp's line. A count left
+ * above the period by an earlier, larger period passes the period
+ * without a stamp: lat_stamp is 0 then, and gort__lat_record ignores it. */
+#define LAT_PERIOD_DEFAULT 64
+#define LAT_PERIOD_MAX 128 /* struct g.lat_seq is one byte */
+GORT_HIDDEN extern uint8_t gort__lat_period;
+
+/* gort__lat_runnable: gp is about to become runnable; stamp one time in
+ * the period. */
+static inline void gort__lat_runnable(struct g *gp)
+{
+    if (__builtin_expect(--gp->lat_seq == 0, 0)) {
+        gp->lat_seq = gort__lat_period;
+        gp->lat_stamp = gort__nanotime();
+    }
+}
+
+/* gort__lat_timed: gp's latest transition to runnable was (probably)
+ * stamped. */
+static inline bool gort__lat_timed(const struct g *gp)
+{
+    return __builtin_expect(gp->lat_seq == gort__lat_period, 0);
+}
+
+/* gort__lat_record adds a stamped G's wait to pp's histogram and clears
+ * the stamp; nothing if gp has no stamp. Called by the M that starts gp,
+ * holding pp. */
+GORT_HIDDEN void gort__lat_record(struct p *pp, struct g *gp);
+
+/* gort__lat_running: gp starts running on pp. */
+static inline void gort__lat_running(struct p *pp, struct g *gp)
+{
+    if (gort__lat_timed(gp))
+        gort__lat_record(pp, gp);
+}
+
 /* gort__g_setstatus moves gp from `from` to `to`, throwing if gp is not in
  * `from`. Every transition is made by the G's sole owner of the moment
  * (the M running it, or the waker that dequeued it from a wait queue under
@@ -681,6 +746,9 @@ static inline void gort__g_setstatus(struct g *gp, uint32_t from, uint32_t to)
     uint32_t old = atomic_load_explicit(&gp->status, memory_order_acquire);
     if (__builtin_expect(old != from, 0))
         gort__g_badstatus(gp, from, to, old);
+    /* `to` is a constant at every call: this folds away elsewhere. */
+    if (to == G_RUNNABLE)
+        gort__lat_runnable(gp);
     atomic_store_explicit(&gp->status, to, memory_order_release);
 }
 

@@ -13,6 +13,9 @@
  * dependent xorshift-multiply chain, bench/spin.h's kernel, whose length
  * is calibrated at start-up.
  *
+ * GET /metrics answers with gort_metrics_format's Prometheus text
+ * (docs/metrics.md), sized up front for its Content-Length.
+ *
  * Pipelined requests are answered in order with one write per batch read;
  * a partial request waits for more bytes. As Go's server: HEAD gets the
  * headers only; HTTP/1.0 is answered as HTTP/1.0 and closed after the
@@ -248,12 +251,39 @@ static size_t error_response(char *out, int status)
                             text, text);
 }
 
+/* send_metrics writes one response carrying the runtime's metrics. */
+static int send_metrics(int fd, const char *date)
+{
+    char *body = NULL;
+    int n = gort_metrics_format(NULL, 0);
+    for (int size = 0; n >= size;) { /* the figures move: retry to fit */
+        size = n + 1024;
+        char *nb = n < 0 ? NULL : realloc(body, (size_t)size);
+        if (!nb) {
+            free(body);
+            return -ENOMEM;
+        }
+        body = nb;
+        n = gort_metrics_format(body, (size_t)size);
+    }
+    char head[192];
+    int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: "
+                     "text/plain; version=0.0.4; charset=utf-8\r\nDate: "
+                     "%s\r\nContent-Length: %d\r\n\r\n", date, n);
+    int rc = gort_write(fd, head, (size_t)h) < 0 ||
+                     gort_write(fd, body, (size_t)n) < 0 ? -EIO : 0;
+    free(body);
+    return rc;
+}
+
 /* respond appends the responses to the complete requests at in[*off..have)
  * to out, as many as fit; false once the connection must close (the
- * request asked to, or was refused). */
+ * request asked to, or was refused). A GET /metrics ends the batch with
+ * *metrics set: the caller writes out, then the metrics, then calls again
+ * for the requests after it. */
 static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
                     char *out, size_t cap, size_t *outn, char date[32],
-                    time_t *last)
+                    time_t *last, bool *metrics)
 {
     for (;;) {
         const char *req = in + *off;
@@ -267,7 +297,9 @@ static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
             *outn += error_response(out + *outn, status);
             return false;
         }
-        if (work_iters)
+        *metrics = !r.head && end - req >= 13 &&
+                   memcmp(req, "GET /metrics ", 13) == 0;
+        if (work_iters && !*metrics)
             __atomic_fetch_add(&work_sink,
                                work_kernel((uint64_t)*off, work_iters),
                                __ATOMIC_RELAXED);
@@ -276,18 +308,24 @@ static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
         const char *conn = r.close ? (r.http10 ? "" : "Connection: close\r\n")
                                    : (r.http10 ? "Connection: keep-alive\r\n"
                                                : "");
-        *outn += (size_t)snprintf(out + *outn, RESP_MAX,
-                                  "HTTP/1.%c 200 OK\r\nContent-Type: "
-                                  "text/plain\r\nDate: %s\r\n"
-                                  "Content-Length: 13\r\n%s\r\n%s",
-                                  r.http10 ? '0' : '1', date_get(date, last),
-                                  conn, r.head ? "" : "Hello, World!");
+        if (*metrics)
+            date_get(date, last);
+        else
+            *outn += (size_t)snprintf(out + *outn, RESP_MAX,
+                                      "HTTP/1.%c 200 OK\r\nContent-Type: "
+                                      "text/plain\r\nDate: %s\r\n"
+                                      "Content-Length: 13\r\n%s\r\n%s",
+                                      r.http10 ? '0' : '1',
+                                      date_get(date, last), conn,
+                                      r.head ? "" : "Hello, World!");
         *off = (size_t)(end - in);
         size_t now = r.body < have - *off ? (size_t)r.body : have - *off;
         *off += now;
         *skip = (size_t)(r.body - now);
         if (r.close)
             return false;
+        if (*metrics)
+            return true;
     }
 }
 
@@ -339,11 +377,14 @@ static void serve(void *arg)
         skip -= off;
         do { /* answer every complete request before reading again */
             size_t outn = 0;
+            bool metrics = false;
             before = off;
             open = respond(in, have, &off, &skip, out, sizeof out, &outn,
-                           date, &last);
+                           date, &last, &metrics);
             linger = !open;
             if (outn && gort_write(fd, out, outn) < 0)
+                open = linger = false;
+            if (metrics && send_metrics(fd, date) < 0)
                 open = linger = false;
         } while (open && off != before && skip == 0);
         memmove(in, in + off, have - off);
