@@ -169,6 +169,10 @@ struct g {
     /* Sanitizer state (empty fields cost nothing in normal builds). */
     void *asan_fake_stack;
     void *tsan_fiber;
+
+    /* Event trace (trace.c): the flow id of the ready or create that made
+     * this G runnable, for its start event; 0: none. */
+    uint64_t trace_flow;
 };
 
 /*
