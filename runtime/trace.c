@@ -41,6 +41,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -70,6 +72,7 @@ static struct {
     _Atomic uint64_t drops;       /* events lost: pool empty, no memory */
     struct trace_chunk *_Atomic full; /* filled, newest first */
     struct lfstack pool;          /* empty chunks */
+    bool asym;                    /* membarrier(2) works: see enter */
     struct trace_chunk *_Atomic all;  /* every chunk of the session */
     struct trace_buf *_Atomic bufs; /* every buffer, newest first */
     _Atomic uint32_t nbufs;
@@ -262,50 +265,90 @@ static inline uint64_t ctx_word(struct m *mp)
     return p << 48 | (goid & 0xffffffffffffull);
 }
 
-/* emit writes one event with context word ctx. The Dekker half: busy = 1,
- * then the flag; the stopper clears the flag, then reads busy. */
-static void emit(struct m *mp, unsigned ev, unsigned small, uint64_t ctx,
-                 uint64_t a, uint64_t b)
+/*
+ * Writing events: enter opens the buffer's busy section and returns its
+ * chunk with room for two events (or NULL: the flag went off, or no chunk
+ * is left, a drop), put appends one event, leave closes the section.
+ *
+ * The Dekker pair with the stopper: busy = 1, then the flag; the stopper
+ * clears the flag, then reads busy. Where membarrier(2) works (ctl.asym)
+ * the emitter's half is a plain store and a compiler fence, and the
+ * stopper runs a membarrier that makes every thread's store visible
+ * (revocable.h's asymmetric Dekker): an xchg less per event.
+ */
+enum { ROOM = 12 }; /* an M_START and two of the largest events (4 words) */
+
+static inline struct trace_chunk *enter(struct trace_buf *tb)
 {
-    struct trace_buf *tb = tls_buf;
-    if (__builtin_expect(!tb, 0) && !(tb = buf_new())) {
-        atomic_fetch_add_explicit(&ctl.drops, 1, memory_order_relaxed);
-        return;
+    if (ctl.asym) {
+        atomic_store_explicit(&tb->busy, 1, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+    } else {
+        atomic_store(&tb->busy, 1);
     }
-    atomic_store(&tb->busy, 1);
-    if (!atomic_load(&gort__trace.on)) {
+    if (!atomic_load_explicit(&gort__trace.on, memory_order_relaxed)) {
         atomic_store_explicit(&tb->busy, 0, memory_order_release);
-        return;
+        return NULL;
     }
-    unsigned n = 2 + ev_nargs[ev];
     struct trace_chunk *c = tb->cur;
-    /* Room for two of the largest events (4 words), so the stores below
-     * need no test of n. */
-    if (__builtin_expect(!c || c->len + 8 > TRACE_CHUNK_WORDS, 0) &&
+    if (__builtin_expect(!c || c->len + ROOM > TRACE_CHUNK_WORDS, 0) &&
         !(c = chunk_full(tb))) {
         atomic_fetch_add_explicit(&ctl.drops, 1, memory_order_relaxed);
         atomic_store_explicit(&tb->busy, 0, memory_order_release);
-        return;
+        return NULL;
     }
+    return c;
+}
+
+static inline void put(struct trace_chunk *c, uint64_t t, unsigned ev,
+                       unsigned small, uint64_t ctx, uint64_t a, uint64_t b)
+{
     uint64_t *w = c->w + c->len;
-    uint64_t t = ticks_now() - ctl.ticks0;
-    int64_t mid = mp ? mp->id : -1;
-    if (__builtin_expect(mid != tb->mid, 0)) {
-        /* The thread became an M (gort_run's caller) or stopped being
-         * one since its buffer was made: name the track it moves to. */
-        tb->mid = mid;
-        w[0] = t << 16 | (uint64_t)TEV_M_START << 8;
-        w[1] = ctx;
-        w[2] = (uint64_t)mid;
-        c->len += 3;
-        w += 3;
-    }
     w[0] = t << 16 | (uint64_t)ev << 8 | (small & 0xff);
     w[1] = ctx;
     w[2] = a;  /* unused words are overwritten by the next event */
     w[3] = b;
-    c->len += n;
+    c->len += 2 + ev_nargs[ev];
+}
+
+static inline void leave(struct trace_buf *tb)
+{
     atomic_store_explicit(&tb->busy, 0, memory_order_release);
+}
+
+/* stamp reads the clock for the events about to be put, first naming the
+ * thread's new M if it changed since its buffer was made (gort_run's
+ * caller becomes m0). */
+static inline uint64_t stamp(struct trace_buf *tb, struct trace_chunk *c,
+                             struct m *mp, uint64_t ctx)
+{
+    uint64_t t = ticks_now() - ctl.ticks0;
+    int64_t mid = mp ? mp->id : -1;
+    if (__builtin_expect(mid != tb->mid, 0)) {
+        tb->mid = mid;
+        put(c, t, TEV_M_START, 0, ctx, (uint64_t)mid, 0);
+    }
+    return t;
+}
+
+static inline struct trace_buf *my_buf(void)
+{
+    struct trace_buf *tb = tls_buf;
+    if (__builtin_expect(!tb, 0) && !(tb = buf_new()))
+        atomic_fetch_add_explicit(&ctl.drops, 1, memory_order_relaxed);
+    return tb;
+}
+
+/* emit writes one event with context word ctx. */
+static void emit(struct m *mp, unsigned ev, unsigned small, uint64_t ctx,
+                 uint64_t a, uint64_t b)
+{
+    struct trace_buf *tb = my_buf();
+    struct trace_chunk *c;
+    if (!tb || !(c = enter(tb)))
+        return;
+    put(c, stamp(tb, c, mp, ctx), ev, small, ctx, a, b);
+    leave(tb);
 }
 
 void gort__trace_ev(unsigned ev, unsigned small, uint64_t a, uint64_t b)
@@ -337,11 +380,15 @@ void gort__trace_create(struct g *gp)
     gort__trace_ev(TEV_GO_CREATE, 0, gp->goid, gp->trace_flow);
 }
 
-static void start_g(struct m *mp, struct g *gp)
+static inline uint64_t start_ctx(struct m *mp, struct g *gp)
 {
     uint64_t p = mp->p ? (uint64_t)mp->p->id + 1 : 0;
-    emit(mp, TEV_GO_START, 0, p << 48 | (gp->goid & 0xffffffffffffull),
-         gp->trace_flow, 0);
+    return p << 48 | (gp->goid & 0xffffffffffffull);
+}
+
+static void start_g(struct m *mp, struct g *gp)
+{
+    emit(mp, TEV_GO_START, 0, start_ctx(mp, gp), gp->trace_flow, 0);
     gp->trace_flow = 0;
 }
 
@@ -355,34 +402,37 @@ void gort__trace_start_g(struct g *gp)
     start_g(gort__getm(), gp);
 }
 
+/* gort__trace_switch puts gp's end and next's start in one busy section
+ * with one clock reading: a direct switch is one instant. */
 void gort__trace_switch(struct g *gp, int action, struct g *next)
 {
     struct m *mp = gp->m;
+    unsigned ev;
+    uint64_t obj = 0;
     switch (action) {
-    case AFTER_PARK: {
-        uintptr_t obj = tls_park_obj ? tls_park_obj
-                                     : (uintptr_t)mp->waitlock;
+    case AFTER_PARK:
+        ev = TEV_GO_PARK;
+        obj = tls_park_obj ? tls_park_obj : (uintptr_t)mp->waitlock;
         tls_park_obj = 0;
-        emit(mp, TEV_GO_PARK, gp->waitreason, ctx_word(mp), obj, 0);
         break;
+    case AFTER_YIELD: ev = TEV_GO_YIELD; break;
+    case AFTER_PREEMPT: ev = TEV_GO_PREEMPT; break;
+    case AFTER_EXIT: ev = TEV_GO_END; break;
+    case AFTER_SYSCALL: ev = TEV_GO_BLOCKSYS; break;
+    default: return;
     }
-    case AFTER_YIELD:
-        emit(mp, TEV_GO_YIELD, 0, ctx_word(mp), 0, 0);
-        break;
-    case AFTER_PREEMPT:
-        emit(mp, TEV_GO_PREEMPT, 0, ctx_word(mp), 0, 0);
-        break;
-    case AFTER_EXIT:
-        emit(mp, TEV_GO_END, 0, ctx_word(mp), 0, 0);
-        break;
-    case AFTER_SYSCALL:
-        emit(mp, TEV_GO_BLOCKSYS, 0, ctx_word(mp), 0, 0);
-        break;
-    default:
-        break;
+    struct trace_buf *tb = my_buf();
+    struct trace_chunk *c;
+    if (!tb || !(c = enter(tb)))
+        return;
+    uint64_t ctx = ctx_word(mp);
+    uint64_t t = stamp(tb, c, mp, ctx);
+    put(c, t, ev, action == AFTER_PARK ? gp->waitreason : 0, ctx, obj, 0);
+    if (next) {
+        put(c, t, TEV_GO_START, 0, start_ctx(mp, next), next->trace_flow, 0);
+        next->trace_flow = 0;
     }
-    if (next)
-        start_g(mp, next);
+    leave(tb);
 }
 
 /* ---- Start and stop ---------------------------------------------------- */
@@ -428,6 +478,21 @@ static int spill_open(void)
     return fd;
 }
 
+/* asym_ok registers for expedited membarrier(2) and says whether the
+ * stopper may use it (enter). Not under TSan, which cannot see the
+ * barrier's ordering. */
+static bool asym_ok(void)
+{
+#if defined(__SANITIZE_THREAD__)
+    return false;
+#else
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    return cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+           syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+                   0, 0) == 0;
+#endif
+}
+
 static int start_locked(int fd)
 {
     if (ctl.running)
@@ -462,6 +527,7 @@ static int start_locked(int fd)
         ctl.spill = -1;
         return -err;
     }
+    ctl.asym = asym_ok();
     ctl.ns0 = gort__nanotime();
     ctl.ticks0 = ticks_now();
     ctl.running = true;
@@ -493,6 +559,11 @@ static int stop_locked(void)
     if (!ctl.running)
         return -ENOENT;
     atomic_store(&gort__trace.on, 0);
+    /* Every emitter's busy store is now visible, or its flag load will
+     * see 0 (enter). */
+    if (ctl.asym &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+        gort__throw("membarrier failed after registration");
     uint64_t ticks_end = ticks_now();
     int64_t ns_end = gort__nanotime();
     uint32_t nbufs = atomic_load(&ctl.nbufs);
