@@ -544,6 +544,7 @@ static int start_locked(int fd)
 
 int gort_trace_start(int fd)
 {
+    RT_ENTRY(); /* start_locked reads the caller's P */
     if (fd < 0)
         return -EBADF;
     pthread_mutex_lock(&ctl.mu);
