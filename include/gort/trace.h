@@ -39,18 +39,22 @@ extern "C" {
  * Returns 0, or:
  *   -EBADF   fd is negative.
  *   -EBUSY   a trace is already running.
- *   -ENOMEM  the first buffer could not be allocated.
+ *   a negative errno from creating the temporary file (open(2), e.g.
+ *   -EACCES, -ENOSPC) or the writer thread (pthread_create, -EAGAIN).
  */
 GORT_API int gort_trace_start(int fd);
 
 /*
  * gort_trace_stop ends the trace and writes it to the fd given to
- * gort_trace_start. Writing takes time (about 1 us per event): called from
+ * gort_trace_start. Writing takes time (about 0.5 us per event, ~126 bytes
+ * of JSON each): called from
  * a goroutine, it runs as a system call (gort_syscall_enter), so its P
  * keeps running other goroutines. Callable from any thread.
  * Returns 0, or:
  *   -ENOENT  no trace is running.
- *   a negative errno from write(2) (the trace is then incomplete).
+ *   -ENOMEM  no memory to convert.
+ *   a negative errno from writing the temporary file or fd (write(2),
+ *   e.g. -ENOSPC): the trace is then missing or incomplete.
  */
 GORT_API int gort_trace_stop(void);
 
