@@ -56,6 +56,15 @@ static const char checker[] =
     "    f = [e for e in ev if e['ph'] == 'f']\n"
     "    assert len(f) >= 2 * int(what.split()[1]), len(f)\n"
     "    assert all(e['id'] in s for e in f), 'a start without its ready'\n"
+    "if what == 'kinds':\n"
+    "    def has(f): return any(f(e) for e in ev)\n"
+    "    assert has(lambda e: e.get('name') == 'gomaxprocs' and e['ph'] == 'i'\n"
+    "               and e['args'] == {'new': 2, 'old': 1}), 'no gomaxprocs'\n"
+    "    assert has(lambda e: e.get('name') == 'timer'), 'no timer'\n"
+    "    assert has(lambda e: e['ph'] == 'X' and e.get('args', {})\n"
+    "               .get('reason') == 'sleep'), 'no sleep park'\n"
+    "    assert has(lambda e: e['ph'] == 'X' and e['pid'] == 2 and\n"
+    "               e['name'] == 'syscall'), 'no syscall slice'\n"
     "if what.startswith('order '):\n"
     "    g = int(what.split()[1])\n"
     "    sl = sorted((e for e in ev if e['ph'] == 'X' and e['pid'] == 1\n"
@@ -238,6 +247,32 @@ Test(trace, events_past_the_buffer_cap_are_dropped_and_counted)
     run(1, drops_main, NULL);
     close(trace_fd);
     bool ok = check(path, "drops>0");
+    unlink(path);
+    cr_assert(ok);
+}
+
+/* ---- Other kinds of event ------------------------------------------------- */
+
+static int kinds_main(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(gort_trace_start(trace_fd), 0);
+    CHECK_EQ(gort_maxprocs(2), 1);
+    gort_sleep(GORT_MS(1));
+    gort_syscall_enter();
+    CHECK(getpid() > 0);
+    gort_syscall_exit();
+    CHECK_EQ(gort_trace_stop(), 0);
+    return 0;
+}
+
+Test(trace, maxprocs_timers_sleeps_and_syscalls_are_recorded)
+{
+    char path[64];
+    trace_fd = tmp_trace(path, sizeof path);
+    run(1, kinds_main, NULL);
+    close(trace_fd);
+    bool ok = check(path, "kinds");
     unlink(path);
     cr_assert(ok);
 }
