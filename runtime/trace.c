@@ -1,53 +1,34 @@
 /*
- * trace.c: recording the event trace: the global on flag, each thread's
- * buffer, the chunks they fill, the writer thread that spills full chunks
- * to a temporary file, the cheap clock, the emission calls the scheduler
- * makes, gort_trace_start / gort_trace_stop and GORT_TRACE. tracejson.c
- * turns the spilled session into JSON at stop (docs/trace.md).
- *
- * Why spill, and convert only at stop: a ping-pong records 6 events per
- * round trip, some 40 million a second at 2 Ps, while turning one into
- * JSON takes ~0.3 us; converting as it runs would drop most events or
- * steal a CPU from the program (two CPUs here). Keeping every chunk in
- * memory instead costs a first touch of a fresh page every 28 round trips,
- * which on this VM (65 us a page) made tracing 10x slower. So full chunks
- * go, as they are, to an unlinked temporary file (write(2) is fast: the
- * page cache recycles its pages) and come back to a free pool: a session
- * touches a bounded set of pages however long it runs.
+ * trace.c: recording the event trace: the global on flag, the cheap
+ * clock, the emission calls the scheduler makes, gort_trace_start /
+ * gort_trace_stop and GORT_TRACE. tracebuf.c holds the buffers and spills
+ * them; tracejson.c turns the spilled session into JSON at stop
+ * (docs/trace.md).
  *
  * Invariants:
  *  - A buffer (struct trace_buf) is written by its thread only, and only
  *    between its busy word going to 1 and back to 0; the stopper reads it
  *    only after clearing the flag and seeing busy at 0. Emitter and
  *    stopper form a Dekker pair on (busy, flag), both sequentially
- *    consistent: either the emitter sees the flag off and writes nothing,
- *    or the stopper waits for its event to end.
- *  - A chunk belongs to one of: a thread (its buffer's cur), the full list
- *    (pushed by its thread, taken whole by the writer), the writer, or the
- *    free pool. Chunks of one thread reach the spill file in the order
- *    they were filled, since each thread pushes its own in order and the
- *    writer takes the whole list and reverses it.
- *  - Buffers are never freed (a thread's TLS pointer may outlive any
- *    session); chunks are freed at stop, once the writer has exited.
+ *    consistent (or, where membarrier(2) works, a plain store on the
+ *    emitter's side and a membarrier on the stopper's: see enter):
+ *    either the emitter sees the flag off and writes nothing, or the
+ *    stopper waits for its event to end.
  *  - At most one session at a time (ctl.mu serializes start and stop).
  * Locking: ctl.mu (a pthread mutex) around start and stop only; emission
  * takes no lock, so it is safe under any runtime lock.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "lfstack.h"
 #include "proc.h"
 #include "trace.h"
 
@@ -59,24 +40,11 @@ static struct {
     bool running;
     int fd;                       /* where stop writes */
     bool env_fd;                  /* fd was opened for GORT_TRACE */
-    int spill;                    /* the temporary file, or -1 */
-    pthread_t writer;
-    _Atomic bool writer_stop;
-    _Atomic uint32_t writer_wake; /* futex word: bumped to wake it */
-    _Atomic int spill_err;        /* first write error (negative errno) */
+    bool asym;                    /* membarrier(2) works: see enter */
     uint64_t gen;                 /* sessions started */
     uint64_t ticks0;              /* clock at start */
     int64_t ns0;                  /* CLOCK_MONOTONIC at start */
-    uint64_t cap_chunks;          /* chunks a session may allocate */
-    _Atomic uint64_t nchunks;     /* chunks allocated this session */
-    _Atomic uint64_t drops;       /* events lost: pool empty, no memory */
-    struct trace_chunk *_Atomic full; /* filled, newest first */
-    struct lfstack pool;          /* empty chunks */
-    bool asym;                    /* membarrier(2) works: see enter */
-    struct trace_chunk *_Atomic all;  /* every chunk of the session */
-    struct trace_buf *_Atomic bufs; /* every buffer, newest first */
-    _Atomic uint32_t nbufs;
-} ctl = {.mu = PTHREAD_MUTEX_INITIALIZER, .spill = -1};
+} ctl = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static __thread struct trace_buf *tls_buf;
 static __thread uintptr_t tls_park_obj; /* gort__trace_park_obj's */
@@ -132,7 +100,7 @@ static inline uint64_t ticks_now(void)
     return (uint64_t)gort__nanotime();
 }
 
-/* ---- Buffers ----------------------------------------------------------- */
+/* ---- Emitting ---------------------------------------------------------- */
 
 static const uint8_t ev_nargs[TEV_COUNT] = {
     [TEV_GO_CREATE] = 2, [TEV_GO_START] = 1, [TEV_GO_PARK] = 1,
@@ -144,117 +112,6 @@ static const uint8_t ev_nargs[TEV_COUNT] = {
 unsigned gort__trace_ev_nargs(unsigned ev)
 {
     return ev < TEV_COUNT ? ev_nargs[ev] : 0;
-}
-
-/* buf_new makes the calling thread's buffer and links it for the stopper
- * (a lock-free push: buffers are never unlinked). */
-static struct trace_buf *buf_new(void)
-{
-    struct trace_buf *b = calloc(1, sizeof *b);
-    if (!b)
-        return NULL;
-    struct m *mp = gort__getm();
-    b->mid = mp ? mp->id : -1;
-    b->mid0 = b->mid;
-    b->idx = atomic_fetch_add(&ctl.nbufs, 1);
-    b->next = atomic_load(&ctl.bufs);
-    while (!atomic_compare_exchange_weak(&ctl.bufs, &b->next, b))
-        ;
-    tls_buf = b;
-    return b;
-}
-
-/* chunk_get gives b an empty chunk: from the pool, else a new one within
- * the session's budget; NULL when neither (the event is dropped). */
-static struct trace_chunk *chunk_get(struct trace_buf *b)
-{
-    struct trace_chunk *c =
-        lfstack_pop(&ctl.pool, offsetof(struct trace_chunk, next));
-    if (!c) {
-        if (atomic_fetch_add_explicit(&ctl.nchunks, 1,
-                                      memory_order_relaxed) >= ctl.cap_chunks)
-            return NULL;
-        if (!(c = malloc(sizeof *c)))
-            return NULL;
-        c->all = atomic_load(&ctl.all);
-        while (!atomic_compare_exchange_weak(&ctl.all, &c->all, c))
-            ;
-    }
-    c->next = NULL;
-    c->len = 0;
-    c->idx = b->idx;
-    b->cur = c;
-    return c;
-}
-
-/* chunk_full hands b's chunk to the writer (a Treiber push: the writer
- * takes the whole list at once, so no ABA), waking it if the list was
- * empty, and takes another. */
-static struct trace_chunk *chunk_full(struct trace_buf *b)
-{
-    struct trace_chunk *c = b->cur;
-    b->cur = NULL;
-    if (c) {
-        struct trace_chunk *head = atomic_load(&ctl.full);
-        do
-            c->next = head;
-        while (!atomic_compare_exchange_weak(&ctl.full, &head, c));
-        if (!head) {
-            atomic_fetch_add(&ctl.writer_wake, 1);
-            gort__futex_wake(&ctl.writer_wake, 1);
-        }
-    }
-    return chunk_get(b);
-}
-
-/* spill_chunk appends c to the temporary file: its thread, its length,
- * its words. */
-static void spill_chunk(const struct trace_chunk *c)
-{
-    if (!c->len || atomic_load(&ctl.spill_err))
-        return;
-    uint32_t hdr[2] = {c->idx, c->len};
-    struct iovec iov[2] = {{hdr, sizeof hdr},
-                           {(void *)c->w, c->len * sizeof c->w[0]}};
-    size_t want = iov[0].iov_len + iov[1].iov_len;
-    ssize_t n;
-    do
-        n = writev(ctl.spill, iov, 2);
-    while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)want) {
-        int zero = 0;
-        atomic_compare_exchange_strong(&ctl.spill_err, &zero,
-                                       n < 0 ? -errno : -EIO);
-    }
-}
-
-/* writer is the spilling thread: it takes the full list, writes it oldest
- * first, and returns the chunks to the pool; at writer_stop it drains the
- * list once more and ends. It never emits events. */
-static void *writer(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        uint32_t w = atomic_load(&ctl.writer_wake);
-        bool stop = atomic_load(&ctl.writer_stop);
-        struct trace_chunk *c = atomic_exchange(&ctl.full, NULL), *fifo = NULL;
-        while (c) { /* reverse: oldest first */
-            struct trace_chunk *next = c->next;
-            c->next = fifo;
-            fifo = c;
-            c = next;
-        }
-        for (c = fifo; c;) {
-            struct trace_chunk *next = c->next;
-            spill_chunk(c);
-            lfstack_push(&ctl.pool, c, (void **)&c->next);
-            c = next;
-        }
-        if (stop)
-            return NULL;
-        if (!fifo)
-            gort__futex_wait(&ctl.writer_wake, w, 100000000);
-    }
 }
 
 static inline uint64_t ctx_word(struct m *mp)
@@ -293,8 +150,8 @@ static inline struct trace_chunk *enter(struct trace_buf *tb)
     }
     struct trace_chunk *c = tb->cur;
     if (__builtin_expect(!c || c->len + ROOM > TRACE_CHUNK_WORDS, 0) &&
-        !(c = chunk_full(tb))) {
-        atomic_fetch_add_explicit(&ctl.drops, 1, memory_order_relaxed);
+        !(c = gort__tracebuf_full(tb))) {
+        gort__tracebuf_drop();
         atomic_store_explicit(&tb->busy, 0, memory_order_release);
         return NULL;
     }
@@ -335,8 +192,12 @@ static inline uint64_t stamp(struct trace_buf *tb, struct trace_chunk *c,
 static inline struct trace_buf *my_buf(void)
 {
     struct trace_buf *tb = tls_buf;
-    if (__builtin_expect(!tb, 0) && !(tb = buf_new()))
-        atomic_fetch_add_explicit(&ctl.drops, 1, memory_order_relaxed);
+    if (__builtin_expect(!tb, 0)) {
+        if ((tb = gort__tracebuf_new()))
+            tls_buf = tb;
+        else
+            gort__tracebuf_drop();
+    }
     return tb;
 }
 
@@ -362,8 +223,8 @@ void gort__trace_ev(unsigned ev, unsigned small, uint64_t a, uint64_t b)
  * then its own count, so ids are unique without a shared counter. */
 static uint64_t flow_new(void)
 {
-    struct trace_buf *tb = tls_buf;
-    if (!tb && !(tb = buf_new()))
+    struct trace_buf *tb = my_buf();
+    if (!tb)
         return 0;
     return (ctl.gen & 0xff) << 56 | (uint64_t)(tb->idx & 0xfffff) << 36 |
            (++tb->nflow & 0xfffffffffull);
@@ -438,47 +299,6 @@ void gort__trace_switch(struct g *gp, int action, struct g *next)
 
 /* ---- Start and stop ---------------------------------------------------- */
 
-/* The chunk budget: GORT_TRACEBUF bytes, with an optional k, m or g
- * suffix (default 64m). Chunks come back from the writer, so this bounds
- * the events waiting to be spilled, not the trace. */
-static uint64_t budget_chunks(void)
-{
-    uint64_t bytes = 64ull << 20;
-    const char *env = getenv("GORT_TRACEBUF");
-    if (env && *env) {
-        char *end;
-        unsigned long long v = strtoull(env, &end, 10);
-        int shift = *end == 'k' || *end == 'K'   ? 10
-                    : *end == 'm' || *end == 'M' ? 20
-                    : *end == 'g' || *end == 'G' ? 30
-                                                 : 0;
-        if (shift)
-            end++;
-        if (!*end && v > 0 && v < (1ull << (63 - shift)))
-            bytes = (uint64_t)v << shift;
-    }
-    uint64_t n = bytes / sizeof(struct trace_chunk);
-    return n ? n : 1;
-}
-
-/* spill_open makes the unlinked temporary file chunks go to. */
-static int spill_open(void)
-{
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir)
-        dir = "/tmp";
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/gort-trace-XXXXXX", dir);
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    unlink(path);
-    return fd;
-}
-
 /* asym_ok registers for expedited membarrier(2) and says whether the
  * stopper may use it (enter). Not under TSan, which cannot see the
  * barrier's ordering. */
@@ -498,36 +318,12 @@ static int start_locked(int fd)
 {
     if (ctl.running)
         return -EBUSY;
-    int spill = spill_open();
-    if (spill < 0)
-        return spill;
+    int err = gort__tracebuf_begin();
+    if (err)
+        return err;
     clock_probe();
     ctl.fd = fd;
-    ctl.spill = spill;
-    ctl.cap_chunks = budget_chunks();
-    atomic_store(&ctl.nchunks, 0);
-    atomic_store(&ctl.drops, 0);
-    atomic_store(&ctl.spill_err, 0);
-    atomic_store(&ctl.writer_stop, false);
     ctl.gen++;
-    /* Every buffer starts the session empty: the last stop freed the
-     * chunks, and nobody writes a buffer while the flag is off. */
-    for (struct trace_buf *b = atomic_load(&ctl.bufs); b; b = b->next) {
-        b->cur = NULL;
-        b->mid0 = b->mid;
-        b->nflow = 0;
-    }
-    /* The writer takes no signals: they are the program's and gort's. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&ctl.writer, NULL, writer, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (err) {
-        close(spill);
-        ctl.spill = -1;
-        return -err;
-    }
     ctl.asym = asym_ok();
     ctl.ns0 = gort__nanotime();
     ctl.ticks0 = ticks_now();
@@ -568,30 +364,8 @@ static int stop_locked(void)
         gort__throw("membarrier failed after registration");
     uint64_t ticks_end = ticks_now();
     int64_t ns_end = gort__nanotime();
-    uint32_t nbufs = atomic_load(&ctl.nbufs);
-    struct trace_buf *bufs = atomic_load(&ctl.bufs);
-    for (struct trace_buf *b = bufs; b; b = b->next)
-        while (atomic_load(&b->busy))
-            sched_yield(); /* an event being written: a few instructions */
-    atomic_store(&ctl.writer_stop, true);
-    atomic_fetch_add(&ctl.writer_wake, 1);
-    gort__futex_wake(&ctl.writer_wake, 1);
-    pthread_join(ctl.writer, NULL);
-    /* What the threads were filling goes last: after their full chunks. */
-    int64_t *mid0 = calloc(nbufs ? nbufs : 1, sizeof *mid0);
-    for (struct trace_buf *b = bufs; b; b = b->next) {
-        if (b->cur)
-            spill_chunk(b->cur);
-        b->cur = NULL;
-        if (mid0 && b->idx < nbufs)
-            mid0[b->idx] = b->mid0;
-    }
-    for (struct trace_chunk *c = atomic_exchange(&ctl.all, NULL), *next; c;
-         c = next) {
-        next = c->all;
-        free(c);
-    }
-    ctl.pool = (struct lfstack){0};
+    struct trace_session s = {0};
+    int err = gort__tracebuf_end(&s);
     /* Short sessions: widen the calibration window to 2 ms, so ticks per
      * ns is known to about 0.1%. */
     int64_t span = ns_end - ctl.ns0;
@@ -601,23 +375,12 @@ static int stop_locked(void)
     }
     uint64_t t1 = ticks_now() - ctl.ticks0;
     int64_t n1 = gort__nanotime() - ctl.ns0;
-    struct trace_session s = {
-        .spill = ctl.spill,
-        .mid0 = mid0,
-        .nbufs = nbufs,
-        .drops = atomic_load(&ctl.drops),
-        .ticks_end = ticks_end - ctl.ticks0,
-        .ns_per_tick = use_tsc && t1 ? (double)n1 / (double)t1 : 1.0,
-        .clock = clock_name(),
-    };
-    int err = atomic_load(&ctl.spill_err);
-    if (!mid0)
-        err = -ENOMEM;
+    s.ticks_end = ticks_end - ctl.ticks0;
+    s.ns_per_tick = use_tsc && t1 ? (double)n1 / (double)t1 : 1.0;
+    s.clock = clock_name();
     if (!err)
         err = gort__trace_write(ctl.fd, &s);
-    free(mid0);
-    close(ctl.spill);
-    ctl.spill = -1;
+    gort__tracebuf_close(&s);
     if (ctl.env_fd)
         close(ctl.fd);
     ctl.env_fd = false;

@@ -164,6 +164,25 @@ struct trace_session {
     const char *clock;             /* "tsc", "cntvct" or "monotonic" */
 };
 
+/* tracebuf.c: gort__tracebuf_new makes the calling thread's buffer (NULL:
+ * no memory); gort__tracebuf_full hands its full chunk to the writer and
+ * returns an empty one, or NULL (the event is dropped: count it with
+ * gort__tracebuf_drop); begin opens the spill file and starts the writer
+ * (0 or a negative errno); end, once tracing is off and fenced, waits for
+ * every busy section, stops the writer, spills what is left and fills
+ * *s's spill, mid0, nbufs and drops (0 or a negative errno: the spill is
+ * then incomplete); close frees what end left in *s. */
+__attribute__((visibility("hidden"))) struct trace_buf *gort__tracebuf_new(
+    void);
+__attribute__((visibility("hidden"))) struct trace_chunk *gort__tracebuf_full(
+    struct trace_buf *b);
+__attribute__((visibility("hidden"))) void gort__tracebuf_drop(void);
+__attribute__((visibility("hidden"))) int gort__tracebuf_begin(void);
+__attribute__((visibility("hidden"))) int gort__tracebuf_end(
+    struct trace_session *s);
+__attribute__((visibility("hidden"))) void gort__tracebuf_close(
+    struct trace_session *s);
+
 /* gort__trace_write converts a stopped session to JSON on fd. Returns 0
  * or a negative errno. */
 __attribute__((visibility("hidden"))) int gort__trace_write(
