@@ -24,6 +24,9 @@
 #      alive run timed out skips the larger sizes at that P),
 #      HTTPCPU_WORK_US (compute per request in the httpcpu row; 200),
 #      STRICT=1 (exit 1 when a target is missed, not only when a run fails),
+#      TRACE=DIR (each gort run writes an event trace, DIR/BENCH-pP-nN-K.json,
+#      for tools/trace-summary.py, tools/trace-svg.py or ui.perfetto.dev;
+#      its timings then include tracing: pick one workload, few runs),
 #      TABLE_FROM="FILE..." (no runs: the table of those raw result files).
 # Go is used when `go` is installed (bench/go is built into $B/bench-go);
 # otherwise twins already in $B/bench-go are used (they are static: build
@@ -68,7 +71,7 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 RESULTS=$OUT/results-$STAMP.txt
 FAILS=$OUT/failures-$STAMP.txt
 : >"$RESULTS"; : >"$FAILS"
-FAILED=0
+FAILED=0 TRACE_SEQ=0
 T_START=$(date +%s)
 
 log() { echo "run.sh: $*" >&2; }
@@ -124,6 +127,8 @@ run_prog() {
   LAST_RC=0
   if [[ ! -x $exe ]]; then fail "$impl" "$b" "$p" "$size" "$exe is missing (not built)"; LAST_RC=127; return; fi
   [[ $impl == gort && -n ${GORT_ENV:-} ]] && extra=("$GORT_ENV")
+  [[ $impl == gort && -n ${TRACE:-} ]] && mkdir -p "$TRACE" &&
+    extra+=("GORT_TRACE=$TRACE/$b-p$p${size:+-n$size}-$((++TRACE_SEQ)).json")
   out=$(mktemp) err=$(mktemp) t0=$SECONDS
   env "$(procs_env "$impl" "$p")" ${extra[@]+"${extra[@]}"} timeout -k 5 "$tmo" "$exe" "$@" >"$out" 2>"$err"
   rc=$?

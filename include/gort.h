@@ -346,5 +346,6 @@ GORT_API const char *gort_strerror(int err);
 #include <gort/net.h>
 #include <gort/context.h>
 #include <gort/errgroup.h>
+#include <gort/trace.h>
 
 #endif /* GORT_H */

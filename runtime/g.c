@@ -26,6 +26,7 @@
 #include "lfstack.h"
 #include "proc.h"
 #include "stack.h"
+#include "trace.h"
 
 enum { G_CHUNK = 256, GFREE_MAX = 64, GFREE_KEEP = 32 };
 
@@ -202,6 +203,8 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     atomic_store_explicit(&gp->asyncpreempt, 0, memory_order_relaxed);
     atomic_store_explicit(&gp->stuck_warned, false, memory_order_relaxed);
     gort__g_setstatus(gp, G_DEAD, G_RUNNABLE);
+    if (TRACE_ON())
+        gort__trace_create(gp);
     if (pp) {
         P_STAT_INC(pp->nspawned, 1);
         gort__runq_put_spawn(pp, gp);

@@ -27,6 +27,7 @@
 #include "fiber.h"
 #include "proc.h"
 #include "stack.h"
+#include "trace.h"
 
 _Atomic int32_t gort__mlive;
 sigset_t gort__sigmask;
@@ -126,8 +127,10 @@ bool gort__stopm(struct m *mp)
     }
     mput(mp);
     gort__unlock(&gort__sched.lock);
+    TRACE(TEV_M_IDLE, 0, 0, 0);
     gort__note_sleep(&mp->park);
     gort__note_clear(&mp->park);
+    TRACE(TEV_M_WAKE, 0, 0, 0);
     struct p *pp = mp->nextp;
     if (!pp)
         return false; /* woken by gort__stop_wake_all */
@@ -246,6 +249,7 @@ static void *mstart(void *arg)
         mp->asan_stack_size = size;
         pthread_attr_destroy(&attr);
     }
+    TRACE(TEV_M_START, 0, mp->id, 0);
     struct p *pp = mp->nextp;
     mp->nextp = NULL;
     gort__acquirep(mp, pp);
@@ -256,6 +260,7 @@ static void *mstart(void *arg)
         if (!atomic_load(&gort__sched.stopping))
             gort__handoffp(pp);
     }
+    TRACE(TEV_M_STOP, 0, 0, 0);
     gort__signal_m_fini(mp);
     gort__lock(&gort__sched.lock);
     gort__sched.nmfreed++;

@@ -29,6 +29,7 @@
 #include "fiber.h"
 #include "proc.h"
 #include "stack.h"
+#include "trace.h"
 
 static int maxprocs_next; /* gort_maxprocs before gort_run */
 
@@ -167,6 +168,7 @@ void gort__acquirep(struct m *mp, struct p *pp)
     mp->p = pp;
     __atomic_store_n(&pp->m, mp, __ATOMIC_RELEASE);
     atomic_store_explicit(&pp->status, P_RUNNING, memory_order_release);
+    TRACE(TEV_P_ACQUIRE, 0, pp->id, 0);
 }
 
 struct p *gort__releasep(struct m *mp)
@@ -176,12 +178,14 @@ struct p *gort__releasep(struct m *mp)
         gort__throw("releasep: invalid p state");
     mp->p = NULL;
     __atomic_store_n(&pp->m, NULL, __ATOMIC_RELEASE);
+    TRACE(TEV_P_RELEASE, 0, pp->id, 0);
     return pp;
 }
 /* gort__handoffp finds a new owner for pp, whose M blocks in a syscall or
  * gives it up (Go: handoffp). */
 void gort__handoffp(struct p *pp)
 {
+    TRACE(TEV_HANDOFF, 0, pp->id, 0);
     if (!gort__runq_empty(pp) ||
         atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed)) {
         gort__startm(pp, false);
@@ -309,6 +313,7 @@ int gort_maxprocs(int n)
         }
     }
     gort__unlock(&gort__sched.lock);
+    TRACE(TEV_PROCS, 0, target, old);
     for (int i = 0; i < added; i++)
         gort__wakep();
     return old;

@@ -23,6 +23,7 @@
 #include "fiber.h"
 #include "proc.h"
 #include "stack.h"
+#include "trace.h"
 
 _Noreturn void gort__g_badstatus(struct g *gp, uint32_t from, uint32_t to,
                                  uint32_t old)
@@ -69,6 +70,8 @@ void gort__park_unlock(struct lock *l, enum waitreason reason)
 void gort__ready(struct g *gp)
 {
     gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
+    if (TRACE_ON())
+        gort__trace_ready(gp);
     struct m *mp = gort__getm();
     struct p *pp = mp ? mp->p : NULL;
     if (pp) {
@@ -87,8 +90,11 @@ void gort__ready_list(struct gqueue *q)
 {
     if (!q->head)
         return;
-    for (struct g *gp = q->head; gp; gp = gp->schedlink)
+    for (struct g *gp = q->head; gp; gp = gp->schedlink) {
         gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
+        if (TRACE_ON())
+            gort__trace_ready(gp);
+    }
     struct m *mp = gort__getm();
     struct p *pp = mp ? mp->p : NULL;
     if (!pp) {
@@ -223,6 +229,8 @@ void gort__switch_out(struct g *gp, int action)
     int saved_errno = *mp->errnop;
     bool inherit = false;
     struct g *next = direct_next(mp, gp, action, &inherit);
+    if (TRACE_ON()) /* gp's end, and next's start when direct */
+        gort__trace_switch(gp, action, next);
     mp->now_hint = 0;
     mp->prev = gp;
     mp->after_switch = action;

@@ -21,6 +21,7 @@
 #include "fiber.h"
 #include "proc.h"
 #include "stack.h"
+#include "trace.h"
 
 _Atomic bool gort__running;
 
@@ -177,6 +178,7 @@ int gort_run(int (*main_fn)(void *), void *arg)
         atomic_store(&gort__running, false);
         return err;
     }
+    gort__trace_run_begin(); /* GORT_TRACE */
     pthread_sigmask(SIG_SETMASK, NULL, &gort__sigmask);
     gort__asyncpreempt_init();
     struct m *m0 = gort__m_alloc();
@@ -208,6 +210,7 @@ int gort_run(int (*main_fn)(void *), void *arg)
     gort__signal_m_fini(m0);
     if (clean)
         gort__asyncpreempt_fini();
+    gort__trace_run_end(); /* every M is gone (or abandoned) */
     gort__setm(NULL);
     int code = gort__sched.exit_code;
     runtime_fini(clean);

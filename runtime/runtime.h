@@ -182,6 +182,9 @@ struct g {
      * status: written by whoever makes it runnable, before
      * the store-release of G_RUNNABLE, read by the M that starts it. */
     int64_t lat_stamp;
+    /* Event trace (trace.c): the flow id of the ready or create that made
+     * this G runnable, for its start event; 0: none. */
+    uint64_t trace_flow;
 };
 
 /*

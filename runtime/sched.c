@@ -30,6 +30,7 @@
 #include "fiber.h"
 #include "proc.h"
 #include "stack.h"
+#include "trace.h"
 
 struct sched gort__sched = {.lock = LOCK_INIT(LOCKRANK_SCHED)};
 
@@ -145,6 +146,7 @@ static struct g *steal_work(struct p *pp, bool *inherit)
                 continue;
             struct g *gp = gort__runq_steal(pp, v, last);
             if (gp) {
+                TRACE(TEV_STEAL, 0, v->id, 1 + gort__runq_len(pp));
                 P_STAT_INC(pp->nsteals, 1);
                 P_STAT_INC(pp->nstolen, 1 + gort__runq_len(pp));
                 *inherit = false;
@@ -173,11 +175,15 @@ static struct g *global_get(struct p *pp, int32_t max)
  * for the caller to run (or NULL if q is empty). */
 static struct g *run_first(struct gqueue *q)
 {
+    if (q->n)
+        TRACE(TEV_NETPOLL, 0, q->n, 0);
     struct g *gp = gort__gqueue_pop(q);
     if (!gp)
         return NULL;
     gort__ready_list(q);
     gort__g_setstatus(gp, G_WAITING, G_RUNNABLE);
+    if (TRACE_ON())
+        gort__trace_ready(gp);
     return gp;
 }
 
@@ -318,6 +324,8 @@ drop:
         pp = gort__pidleget();
         gort__unlock(&s->lock);
         if (!pp) {
+            if (q.n)
+                TRACE(TEV_NETPOLL, 0, q.n, 0);
             gort__ready_list(&q);
         } else {
             gort__acquirep(mp, pp);
@@ -398,6 +406,8 @@ void gort__schedule(struct m *mp)
              * dequeues it hands it back to us with a P. */
             if (!stoplockedm(mp))
                 return;
+            if (TRACE_ON())
+                gort__trace_start_g(mp->lockedg);
             gort__execute(mp, mp->lockedg, false);
             continue;
         }
@@ -419,6 +429,13 @@ void gort__schedule(struct m *mp)
             startlockedm(mp, gp);
             continue;
         }
+        /* Here, not in execute: after_switch inlines execute, and a test
+         * there costs the yield path an instruction (trace.h). The two
+         * rarer paths through after_switch (a cancelled park, a syscall
+         * exit without a P) start with no event; tracejson.c dates such
+         * a slice from its thread's previous event. */
+        if (TRACE_ON())
+            gort__trace_start_g(gp);
         gort__execute(mp, gp, inherit);
     }
 }

@@ -24,6 +24,7 @@
 #include <errno.h>
 
 #include "proc.h"
+#include "trace.h"
 
 void gort_syscall_enter(void)
 {
@@ -31,6 +32,7 @@ void gort_syscall_enter(void)
     struct g *gp = gort__getg();
     if (!gp)
         return;
+    TRACE(TEV_SYSCALL_ENTER, 0, 0, 0);
     struct m *mp = gp->m;
     struct p *pp = mp->p;
     atomic_fetch_add_explicit(&gort__sched.nsyscalls, 1, memory_order_relaxed);
@@ -67,9 +69,11 @@ static void exit_slow(struct m *mp, struct g *gp)
     if (pp) {
         atomic_store(&pp->status, P_RUNNING);
         reacquire(mp, gp, pp);
+        TRACE(TEV_SYSCALL_EXIT, 0, 0, 0);
         return;
     }
     /* None: queue ourselves on g0 and let this M sleep. */
+    TRACE(TEV_SYSCALL_EXIT, 0, 0, 0);
     gort__switch_out(gp, AFTER_SYSCALL);
 }
 
@@ -91,6 +95,7 @@ void gort_syscall_exit(void)
                                                 memory_order_acquire,
                                                 memory_order_relaxed)) {
         reacquire(mp, gp, pp);
+        TRACE(TEV_SYSCALL_EXIT, 1, 0, 0);
         /* A goroutine that keeps its P across short calls keeps its
          * slice too: when sysmon asks (the slice ran out, or a timer on
          * this P is due), it yields here, as Go's exitsyscall arranges,

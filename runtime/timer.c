@@ -45,6 +45,7 @@
 
 #include "runtime.h"
 #include "timerq.h"
+#include "trace.h"
 
 #define MAX_WHEN INT64_MAX
 
@@ -133,6 +134,7 @@ static void run_head(struct timers *ts, int64_t now)
         __builtin_prefetch(entry_timer(ts->heap[0]), 1);
     gort__unlock(&ts->lock);
 
+    TRACE(TEV_TIMER, 0, (uintptr_t)t, delay);
     f(arg, seq, when);
 
     /* store-release; pairs with the load-acquire in gort__timer_wait. */
@@ -194,6 +196,12 @@ static void fire_batch(struct timers *ts, int64_t now)
             __builtin_prefetch(entry_g(batch[i].e)->ctx.sp);
     }
     for (int i = 0; i < n; i++) {
+        if (TRACE_ON()) /* the object: the sleeper's G or the timer */
+            gort__trace_ev(TEV_TIMER, 0,
+                           batch[i].e & E_SLEEPER
+                               ? (uintptr_t)entry_g(batch[i].e)
+                               : (uintptr_t)entry_timer(batch[i].e),
+                           (uint64_t)(now - batch[i].when));
         if (batch[i].e & E_SLEEPER)
             gort__ready(entry_g(batch[i].e));
         else

@@ -29,6 +29,7 @@
  * gort__ready), docs/sync.md.
  */
 #include "sema.h"
+#include "../runtime/trace.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -137,6 +138,8 @@ static void wait_on(struct semaroot *r, struct semawaiter *s,
                     enum waitreason reason)
 {
     if (s->g) {
+        if (TRACE_ON()) /* the park names the user's word, not r */
+            gort__trace_park_obj(s->addr);
         gort__park_unlock(&r->lock, reason);
         return;
     }

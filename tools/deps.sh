@@ -16,7 +16,7 @@ build="make gcc libc6-dev libatomic-ops-dev"
 optional=
 case "${1:-build}" in
 build)   pkgs=$build ;;
-test)    pkgs="$build libcriterion-dev g++ clang python3-prometheus-client"
+test)    pkgs="$build libcriterion-dev g++ clang python3 python3-prometheus-client"
          # For the arm64 switch smoke test; it is skipped without them.
          optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
 bench)   pkgs="$build libcriterion-dev golang-go wrk gnuplot-nox" ;;
