@@ -139,7 +139,7 @@ test-build: lib examples $(TEST_BINS)
 # also reruns the stress suites with more Ps than CPUs).
 test: deps-test
 	$(MAKE) test-build
-	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh" ./tests/run.sh $(TEST_BINS)
+	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh tests/flags/run.sh" ./tests/run.sh $(TEST_BINS)
 
 bench: deps-bench
 	$(MAKE) benchbins

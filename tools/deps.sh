@@ -4,7 +4,7 @@
 # with apt-get; otherwise it prints the exact command and fails.
 set -eu
 case "${1:-test}" in
-test)  pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev"
+test)  pkgs="make gcc pkg-config libcriterion-dev libjemalloc-dev libatomic-ops-dev"
        # For the arm64 switch smoke test; it is skipped without them.
        optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
 bench) pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev golang-go wrk"
