@@ -121,6 +121,11 @@ $(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPERS) $(TEST_RUNNER) \
 	    $(B)/libgort.a $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
+# Only the suite that drives hiredis and libpq links them (and needs
+# redis-server and postgresql, which tools/deps.sh installs).
+$(B)/tests/test_extlibs: TEST_CFLAGS += -I/usr/include/postgresql
+$(B)/tests/test_extlibs: TEST_LIBS += -lhiredis -lpq
+
 $(B)/examples/%: docs/examples/%.c $(B)/libgort.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)

@@ -5,6 +5,8 @@
 set -eu
 case "${1:-test}" in
 test)  pkgs="make gcc pkg-config libcriterion-dev libjemalloc-dev libatomic-ops-dev"
+       # tests/test_extlibs.c: real servers and their client libraries.
+       pkgs="$pkgs redis-server libhiredis-dev postgresql libpq-dev"
        # For the arm64 switch smoke test; it is skipped without them.
        optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
 bench) pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev golang-go wrk"
