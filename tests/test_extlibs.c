@@ -18,6 +18,7 @@
 #include <criterion/new/assert.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <grp.h>
 #include <pwd.h>
@@ -68,8 +69,10 @@ static void make_dir(const char *what)
 }
 
 /* spawn starts argv as a child that dies with this process (a failed
- * assertion must not leave a server behind), as user `as` when set. */
-static pid_t spawn(const char *as, int deathsig, char *const argv[])
+ * assertion must not leave a server behind), as user `as` when set, its
+ * output going to the file log. */
+static pid_t spawn(const char *as, int deathsig, const char *log,
+                   char *const argv[])
 {
     uid_t uid = 0;
     gid_t gid = 0;
@@ -90,7 +93,8 @@ static pid_t spawn(const char *as, int deathsig, char *const argv[])
         }
         /* After setuid, which clears it. */
         prctl(PR_SET_PDEATHSIG, deathsig);
-        if (!freopen("/dev/null", "w", stdout))
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
             _exit(127);
         execvp(argv[0], argv);
         fprintf(stderr, "extlibs: cannot run %s: %s\n", argv[0],
@@ -116,7 +120,9 @@ static void start_redis(void)
 {
     make_dir("redis");
     snprintf(redis_sock, sizeof redis_sock, "%s/redis.sock", dir);
-    redis_pid = spawn(NULL, SIGTERM, (char *[]){"redis-server", "--port", "0",
+    char log[128];
+    snprintf(log, sizeof log, "%s/server.log", dir);
+    redis_pid = spawn(NULL, SIGTERM, log, (char *[]){"redis-server", "--port", "0",
                                        "--unixsocket", redis_sock, "--dir",
                                        dir, "--save", "", "--appendonly",
                                        "no", "--maxclients", "4000", NULL});
@@ -129,6 +135,7 @@ static void start_redis(void)
         int st;
         if (waitpid(redis_pid, &st, WNOHANG) == redis_pid) {
             redis_pid = 0;
+            sh("cat '%s' >&2", log);
             cr_fatal("extlibs: redis-server exited (status %d) before "
                      "listening on %s (apt-get install redis-server)", st,
                      redis_sock);
@@ -179,7 +186,9 @@ static void start_pg(void)
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(sockdir, sizeof sockdir, "unix_socket_directories=%s", dir);
     /* SIGQUIT: immediate shutdown, the postmaster ends its children. */
-    pg_pid = spawn(as, SIGQUIT, (char *[]){postgres, "-D", data, "-c",
+    char log[128];
+    snprintf(log, sizeof log, "%s/server.log", dir);
+    pg_pid = spawn(as, SIGQUIT, log, (char *[]){postgres, "-D", data, "-c",
                                   "listen_addresses=", "-c", sockdir, "-c",
                                   "max_connections=100", "-c", "fsync=off",
                                   "-c", "synchronous_commit=off", NULL});
@@ -191,6 +200,7 @@ static void start_pg(void)
         int st;
         if (waitpid(pg_pid, &st, WNOHANG) == pg_pid) {
             pg_pid = 0;
+            sh("cat '%s' >&2", log);
             cr_fatal("extlibs: postgres exited (status %d) before "
                      "accepting connections in %s", st, dir);
         }
@@ -465,7 +475,10 @@ static void pg_holder(void *arg)
     CHECK_EQ(r, 0);
     if (r == 0) {
         PGconn *db = gort_connpool_raw(pc);
+        /* All holders hold at once, whatever their connects took. */
         atomic_fetch_add(&holders_in, 1);
+        while (atomic_load(&holders_in) < PG_HOLDERS)
+            gort_sleep(GORT_MS(1));
         int64_t t0;
         hold_begin(&t0);
         PGresult *res = GORT_SYSCALL(PQexec(db, "SELECT pg_sleep(0.5)"));
