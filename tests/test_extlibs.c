@@ -226,6 +226,7 @@ struct ticking {
     int64_t max_gap;
     int64_t start;
     int hold_ticks; /* ticks while some command was held */
+    int max_threads; /* Ms alive, most seen at a tick */
 };
 static atomic_int holding; /* commands held now */
 
@@ -249,6 +250,9 @@ static void ticker_g(void *arg)
                     (now - last) / 1e6, (now - t->start) / 1e9);
         last = now;
         t->ticks++;
+        gort_stats_t st;
+        if (gort_stats(&st) == 0 && st.threads > t->max_threads)
+            t->max_threads = st.threads;
         if (atomic_load(&holding) > 0)
             t->hold_ticks++;
     }
@@ -259,7 +263,7 @@ static void ticker_g(void *arg)
 static void ticker_start(struct ticking *t)
 {
     *t = (struct ticking){gort_chan_make(0, 0), gort_chan_make(sizeof(int), 1),
-                          0, 0, gort_now(), 0};
+                          0, 0, gort_now(), 0, 0};
     cr_assert(eq(int, gort_go(ticker_g, t), 0));
 }
 
@@ -308,9 +312,9 @@ static void check_overlap(const char *what, int64_t took, struct ticking *t)
     fprintf(stderr,
             "extlibs: %s: %d goroutines x %d commands at 1 P in %.2f s; "
             "%d holds of %d ms (sum %.1f s) within %.2f s; ticker: %d "
-            "ticks (%d during holds), max gap %.1f ms\n",
+            "ticks (%d during holds), max gap %.1f ms; threads: %d\n",
             what, GS, CMDS, took / 1e9, n, HOLD_MS, sum / 1e9, span / 1e9,
-            t->ticks, t->hold_ticks, t->max_gap / 1e6);
+            t->ticks, t->hold_ticks, t->max_gap / 1e6, t->max_threads);
     cr_assert(gt(int, n, 1));
     cr_assert(lt(i64, span, sum / 4), "%s: %d holds of %d ms spanned "
               "%.1f s: they did not overlap", what, n, HOLD_MS, span / 1e9);
@@ -464,8 +468,13 @@ static void pg_worker(void *arg)
 }
 
 /* A holder's first query holds its connection HOLD_MS; the rest of the
- * pool keeps serving the others meanwhile. */
-static atomic_int holders_in;
+ * pool keeps serving the others. The holders take their connections
+ * before the crowd arrives and start holding together: pg_main waits for
+ * them through a WaitGroup and a channel, not a timer, because timers
+ * may wait while goroutines loop on short wrapped calls at one P
+ * (docs/blocking.md, "What it costs"). */
+static gort_wg holders_in, holders_begun;
+static gort_chan *holders_go;
 
 static void pg_holder(void *arg)
 {
@@ -473,19 +482,20 @@ static void pg_holder(void *arg)
     gort_pconn *pc;
     int r = gort_connpool_acquire(pg_pool, GORT_FOREVER, &pc);
     CHECK_EQ(r, 0);
+    gort_wg_done(&holders_in);
+    gort_chan_recv(holders_go, NULL); /* closed when all are in */
     if (r == 0) {
         PGconn *db = gort_connpool_raw(pc);
-        /* All holders hold at once, whatever their connects took. */
-        atomic_fetch_add(&holders_in, 1);
-        while (atomic_load(&holders_in) < PG_HOLDERS)
-            gort_sleep(GORT_MS(1));
         int64_t t0;
         hold_begin(&t0);
+        gort_wg_done(&holders_begun);
         PGresult *res = GORT_SYSCALL(PQexec(db, "SELECT pg_sleep(0.5)"));
         hold_end(t0);
         CHECK_EQ(PQresultStatus(res), PGRES_TUPLES_OK);
         PQclear(res);
         gort_connpool_release(pc, PQstatus(db) != CONNECTION_OK);
+    } else {
+        gort_wg_done(&holders_begun);
     }
     for (int i = 1; i < CMDS; i++) {
         long v = id * 1000 + i;
@@ -503,11 +513,14 @@ static int pg_main(void *arg)
     ticker_start(&t);
     int64_t t0 = gort_now();
     gort_wg_add(&wg, GS);
+    holders_go = gort_chan_make(0, 0);
+    gort_wg_add(&holders_in, PG_HOLDERS);
+    gort_wg_add(&holders_begun, PG_HOLDERS);
     for (int i = 0; i < PG_HOLDERS; i++)
         cr_assert(eq(int, gort_go(pg_holder, &wg), 0));
-    /* The holders take their connections before the crowd arrives. */
-    while (atomic_load(&holders_in) < PG_HOLDERS)
-        gort_sleep(GORT_MS(1));
+    gort_wg_wait(&holders_in);
+    gort_chan_close(holders_go);
+    gort_wg_wait(&holders_begun);
     for (int i = PG_HOLDERS; i < GS; i++)
         cr_assert(eq(int, gort_go(pg_worker, &wg), 0));
     gort_wg_wait(&wg);
@@ -521,6 +534,7 @@ static int pg_main(void *arg)
     cr_assert(le(int, st.open, PG_CONNS));
     cr_assert(eq(int, st.in_use, 0));
     cr_assert(eq(int, gort_connpool_close(pg_pool), 0));
+    gort_chan_free(holders_go);
     check_overlap("libpq", took, &t);
     return 0;
 }
