@@ -121,10 +121,13 @@ $(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPERS) $(TEST_RUNNER) \
 	    $(B)/libgort.a $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
-# Only the suite that drives hiredis and libpq links them (and needs
-# redis-server and postgresql, which tools/deps.sh installs).
-$(B)/tests/test_extlibs: TEST_CFLAGS += -I/usr/include/postgresql
-$(B)/tests/test_extlibs: TEST_LIBS += -lhiredis -lpq
+# Only the suites that drive hiredis and libpq link them and their server
+# helpers (redis-server and postgresql come from tools/deps.sh).
+EXTLIB_TESTS := $(B)/tests/test_hiredis $(B)/tests/test_libpq
+$(EXTLIB_TESTS): tests/extlibs/servers.c tests/extlibs/servers.h
+$(EXTLIB_TESTS): TEST_HELPERS += tests/extlibs/servers.c
+$(EXTLIB_TESTS): TEST_CFLAGS += -Itests -I/usr/include/postgresql
+$(EXTLIB_TESTS): TEST_LIBS += -lhiredis -lpq
 
 $(B)/examples/%: docs/examples/%.c $(B)/libgort.a
 	@mkdir -p $(@D)

@@ -214,9 +214,9 @@ static int wait_turn(gort_connpool *p, int64_t deadline, struct msg *m)
     gort_mutex_unlock(&p->mu);
 
     int got = gort_select(
-        (gort_select_case[]){GORT_RECV(w.ch, m, NULL),
-                             GORT_RECV(t ? gort_timer_chan(t) : NULL, NULL,
-                                       NULL)},
+        (gort_select_case[]){
+            GORT_RECV(w.ch, m, NULL),
+            GORT_RECV(t ? gort_timer_chan(t) : NULL, NULL, NULL)},
         2);
     int r = 0;
     if (got == 1) {

@@ -82,7 +82,9 @@ static void use(gort_pconn *pc, int v)
     while (now > max && !atomic_compare_exchange_weak(&using_max, &max, now))
         ;
     CHECK_EQ(write(c->fd[1], &v, sizeof v), sizeof v);
-    gort_yield();
+    /* Held across a park long enough that other goroutines come to wait:
+     * the tests count on contention for waits and timeouts. */
+    gort_sleep(GORT_US(100));
     int got = 0;
     CHECK_EQ(read(c->fd[0], &got, sizeof got), sizeof got);
     CHECK_EQ(got, v);
@@ -114,7 +116,7 @@ static void await_waiting(gort_connpool *p, int n)
     cr_assert(eq(int, stats(p).waiting, n));
 }
 
-/* ---- Reuse and limits ---------------------------------------------------- */
+/* ---- Reuse and limits --------------------------------------------------- */
 
 static int reuse_main(void *arg)
 {
@@ -167,7 +169,7 @@ static int limit_main(void *arg)
     int gs = (int)(intptr_t)arg;
     gort_connpool *p = new_pool(4, 2, 0, 0);
     gort_wg wg = GORT_WG_INIT;
-    struct worker_arg w = {p, &wg, SCALE(50, 10)};
+    struct worker_arg w = {p, &wg, SCALE3(50, 10, 5)};
     gort_wg_add(&wg, gs);
     for (int i = 0; i < gs; i++)
         cr_assert(eq(int, gort_go(worker, &w), 0));
@@ -180,8 +182,8 @@ static int limit_main(void *arg)
     cr_assert(eq(int, st.waiting, 0));
     cr_assert(gt(u64, st.wait_count, 0));
     cr_assert(gt(i64, st.wait_duration, 0));
-    cr_assert(eq(u64, st.max_idle_closed,
-                 (uint64_t)(atomic_load(&opened) - 2)));
+    cr_assert(
+        eq(u64, st.max_idle_closed, (uint64_t)(atomic_load(&opened) - 2)));
     cr_assert(eq(int, gort_connpool_close(p), 0));
     cr_assert(eq(int, atomic_load(&closed_n), atomic_load(&opened)));
     settle();
@@ -191,13 +193,13 @@ static int limit_main(void *arg)
 Test(connpool, max_open_bounds_connections_in_use_with_1_proc)
 {
     reset_counts();
-    run(1, limit_main, (void *)(intptr_t)SCALE(200, 50));
+    run(1, limit_main, (void *)(intptr_t)SCALE3(200, 50, 16));
 }
 
 Test(connpool, max_open_bounds_connections_in_use_with_4_procs)
 {
     reset_counts();
-    run(4, limit_main, (void *)(intptr_t)SCALE(200, 50));
+    run(4, limit_main, (void *)(intptr_t)SCALE3(200, 50, 16));
 }
 
 static int idle_limit_main(void *arg)
@@ -225,7 +227,7 @@ Test(connpool, releases_beyond_max_idle_close_the_connection)
     run(1, idle_limit_main, NULL);
 }
 
-/* ---- Deadlines and waiting ------------------------------------------------ */
+/* ---- Deadlines and waiting ---------------------------------------------- */
 
 static int deadline_main(void *arg)
 {
@@ -245,11 +247,11 @@ static int deadline_main(void *arg)
     cr_assert(eq(int, st.waiting, 0));
     /* A deadline already past fails at once, even with a free one. */
     gort_connpool_release(held, false);
-    cr_assert(eq(int, gort_connpool_acquire(p, gort_now() - 1, &pc),
-                 -ETIMEDOUT));
+    cr_assert(
+        eq(int, gort_connpool_acquire(p, gort_now() - 1, &pc), -ETIMEDOUT));
     cr_assert(eq(int, gort_connpool_acquire(p, -5, &pc), -EINVAL));
-    cr_assert(eq(int, gort_connpool_acquire(p, gort_now() + GORT_S(5), &pc),
-                 0));
+    cr_assert(
+        eq(int, gort_connpool_acquire(p, gort_now() + GORT_S(5), &pc), 0));
     gort_connpool_release(pc, false);
     cr_assert(eq(int, gort_connpool_close(p), 0));
     return 0;
@@ -356,12 +358,12 @@ static int connect_fail_main(void *arg)
     gort_connpool *p = new_pool(1, 0, 0, 0);
     gort_pconn *pc;
     atomic_store(&fail_connects, 1);
-    cr_assert(eq(int, gort_connpool_acquire(p, GORT_FOREVER, &pc),
-                 -ECONNREFUSED));
+    cr_assert(
+        eq(int, gort_connpool_acquire(p, GORT_FOREVER, &pc), -ECONNREFUSED));
     cr_assert(eq(int, stats(p).open, 0));
     /* The slot came back: the next acquire opens one. */
-    cr_assert(eq(int, gort_connpool_acquire(p, gort_now() + GORT_S(5), &pc),
-                 0));
+    cr_assert(
+        eq(int, gort_connpool_acquire(p, gort_now() + GORT_S(5), &pc), 0));
     gort_connpool_release(pc, false);
     cr_assert(eq(int, gort_connpool_close(p), 0));
     return 0;
@@ -398,7 +400,7 @@ Test(connpool, idle_connection_failing_its_check_is_replaced)
     run(1, check_main, NULL);
 }
 
-/* ---- Idle time and lifetime ------------------------------------------------ */
+/* ---- Idle time and lifetime --------------------------------------------- */
 
 static int idle_time_main(void *arg)
 {
@@ -451,7 +453,7 @@ Test(connpool, connection_past_max_lifetime_is_not_reused)
     run(1, lifetime_main, NULL);
 }
 
-/* ---- Shutdown and bad input ------------------------------------------------ */
+/* ---- Shutdown and bad input --------------------------------------------- */
 
 struct close_arg {
     gort_connpool *p;
@@ -508,8 +510,8 @@ static int bad_args_main(void *arg)
     cr_assert(eq(int, gort_connpool_new(NULL, &ops, NULL), -EINVAL));
     cr_assert(eq(int, gort_connpool_new(&p, NULL, NULL), -EINVAL));
     cr_assert(eq(int, gort_connpool_new(&p, &no_close, NULL), -EINVAL));
-    cr_assert(eq(int, gort_connpool_acquire(NULL, GORT_FOREVER, NULL),
-                 -EINVAL));
+    cr_assert(
+        eq(int, gort_connpool_acquire(NULL, GORT_FOREVER, NULL), -EINVAL));
     cr_assert(eq(int, gort_connpool_stats(NULL, NULL), -EINVAL));
     cr_assert(eq(int, gort_connpool_close(NULL), -EINVAL));
     cr_assert(eq(int, gort_connpool_new(&p, &ops, NULL), 0));
@@ -524,7 +526,7 @@ Test(connpool, bad_arguments_return_einval)
     run(1, bad_args_main, NULL);
 }
 
-/* ---- Deadlines racing releases ---------------------------------------------- */
+/* ---- Deadlines racing releases ------------------------------------------ */
 
 static atomic_int timeouts;
 
@@ -554,8 +556,8 @@ static int race_main(void *arg)
     (void)arg;
     gort_connpool *p = new_pool(2, 2, 0, 0);
     gort_wg wg = GORT_WG_INIT;
-    struct worker_arg w = {p, &wg, SCALE(200, 40)};
-    int gs = SCALE(100, 20);
+    struct worker_arg w = {p, &wg, SCALE3(200, 40, 16)};
+    int gs = SCALE3(100, 20, 8);
     gort_wg_add(&wg, gs);
     for (int i = 0; i < gs; i++)
         cr_assert(eq(int, gort_go(hurried_worker, &w), 0));

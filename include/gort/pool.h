@@ -51,22 +51,22 @@ typedef struct gort_connpool_ops {
  * defaults: no limit on open connections, 2 idle ones kept, no idle
  * time or lifetime limit. */
 typedef struct gort_connpool_config {
-    int max_open;         /* <= 0: unlimited */
-    int max_idle;         /* 0: 2; < 0: keep none; clamped to max_open */
+    int max_open;          /* <= 0: unlimited */
+    int max_idle;          /* 0: 2; < 0: keep none; clamped to max_open */
     int64_t max_idle_time; /* ns an idle connection is kept; <= 0: forever */
     int64_t max_lifetime;  /* ns from open to close; <= 0: forever */
 } gort_connpool_config;
 
 /* Go: sql.DBStats. A snapshot; counters are monotonic. */
 typedef struct gort_connpool_stats_t {
-    int max_open;              /* the limit; 0: unlimited */
-    int open;                  /* in use + idle (+ being opened) */
+    int max_open; /* the limit; 0: unlimited */
+    int open;     /* in use + idle (+ being opened) */
     int in_use;
     int idle;
-    int waiting;               /* acquirers waiting now */
-    uint64_t wait_count;       /* acquires that had to wait */
-    int64_t wait_duration;     /* ns waited, all of them together */
-    uint64_t max_idle_closed;  /* closed because max_idle was reached */
+    int waiting;                   /* acquirers waiting now */
+    uint64_t wait_count;           /* acquires that had to wait */
+    int64_t wait_duration;         /* ns waited, all of them together */
+    uint64_t max_idle_closed;      /* closed because max_idle was reached */
     uint64_t max_idle_time_closed; /* closed for max_idle_time */
     uint64_t max_lifetime_closed;  /* closed for max_lifetime */
 } gort_connpool_stats_t;

@@ -33,7 +33,10 @@
 static atomic_long bad_errno, bad_self, moves, reads;
 static int procs;
 
-static long tid(void) { return syscall(SYS_gettid); }
+static long tid(void)
+{
+    return syscall(SYS_gettid);
+}
 
 static void worker(void *arg)
 {
