@@ -172,6 +172,11 @@ GORT_API void gort_syscall_exit(void);
         gort_syscall_r_;                                                     \
     })
 
+/* For libgort-hook (docs/blocking.md, "Hooks"), not for programs: true
+ * when the caller is a goroutine running its own code, outside the
+ * runtime and outside gort_syscall_enter/exit. */
+GORT_API bool gort__hook_may_wrap(void);
+
 /* ---- Introspection ------------------------------------------------------ */
 
 /* Counters of the scheduler, read with gort_stats. Monotonic counters count
