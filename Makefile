@@ -77,7 +77,7 @@ BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOL_BINS := $(B)/tools/echo-load
 
-.PHONY: all lib test test-build bench install uninstall clean check-headers \
+.PHONY: all lib hook test test-build bench install uninstall clean check-headers \
         deps-test deps-bench examples benchbins
 all: lib examples
 
@@ -121,6 +121,21 @@ $(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPERS) $(TEST_RUNNER) \
 	    $(B)/libgort.a $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
+# libgort-hook (hook/hook.c, docs/blocking.md "Hooks"): opt-in, never part
+# of libgort; `make hook` builds it. test_hook links its object first, so
+# that its libc definitions win for the test and hiredis.
+HOOK_OBJ := $(B)/hook/hook.o
+hook: $(B)/libgort-hook.a $(B)/libgort-hook.so
+$(B)/libgort-hook.a: $(HOOK_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/libgort-hook.so: $(HOOK_OBJ) $(B)/libgort.so
+	$(CC) -shared $(LDFLAGS) -o $@ $(HOOK_OBJ) -L$(B) -lgort -ldl
+$(B)/tests/test_hook: $(HOOK_OBJ) tests/extlibs/servers.c tests/extlibs/servers.h
+$(B)/tests/test_hook: TEST_HELPERS += $(HOOK_OBJ) tests/extlibs/servers.c
+$(B)/tests/test_hook: TEST_CFLAGS += -Itests -I/usr/include/postgresql
+$(B)/tests/test_hook: TEST_LIBS += -lhiredis -lpq -ldl
+
 # Only the suites that drive hiredis and libpq link them and their server
 # helpers (redis-server and postgresql come from tools/deps.sh).
 EXTLIB_TESTS := $(B)/tests/test_hiredis $(B)/tests/test_libpq
@@ -141,7 +156,7 @@ $(B)/tools/%: tools/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread
 
-test-build: lib examples $(TEST_BINS)
+test-build: lib hook examples $(TEST_BINS)
 
 # make test: install what is missing, build, run every suite (tests/run.sh
 # also reruns the stress suites with more Ps than CPUs).
