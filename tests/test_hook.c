@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <libpq-fe.h>
 
 #include <gort.h>
 
@@ -104,6 +106,126 @@ Test(hook, hiredis_unwrapped_overlaps_held_commands_at_1_proc,
      .init = start_redis, .fini = stop_redis)
 {
     run(1, redis_main, NULL);
+}
+
+/* ---- libpq through the pool, unwrapped --------------------------------- */
+
+static int pg_connect(void *ctx, void **conn)
+{
+    (void)ctx;
+    PGconn *db = PQconnectdb(pg_conninfo);
+    if (PQstatus(db) != CONNECTION_OK) {
+        fprintf(stderr, "extlibs: connect: %s", PQerrorMessage(db));
+        PQfinish(db);
+        return -ECONNREFUSED;
+    }
+    *conn = db;
+    return 0;
+}
+
+static void pg_close(void *ctx, void *conn)
+{
+    (void)ctx;
+    PQfinish(conn);
+}
+
+static const gort_connpool_ops pg_ops = {pg_connect, pg_close, NULL, NULL};
+static gort_connpool *pg_pool;
+static gort_wg holders_in, holders_begun, holders_done;
+static gort_chan *holders_go;
+
+/* query runs one query on a pooled connection and checks its value; a
+ * holder's first one holds the connection HOLD_MS. */
+static void query(long v, bool hold)
+{
+    gort_pconn *pc;
+    int r = gort_connpool_acquire(pg_pool, gort_now() + GORT_S(120), &pc);
+    CHECK_EQ(r, 0);
+    if (r < 0)
+        return;
+    PGconn *db = gort_connpool_raw(pc);
+    if (hold) {
+        /* All holders hold at once, whatever their connects took. */
+        gort_wg_done(&holders_in);
+        gort_chan_recv(holders_go, NULL);
+    }
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", v);
+    const char *vals[1] = {buf};
+    int64_t t0 = 0;
+    if (hold) {
+        hold_begin(&t0);
+        gort_wg_done(&holders_begun);
+    }
+    PGresult *res =
+        PQexecParams(db,
+                     hold ? "SELECT $1::bigint * 2 FROM pg_sleep(0.5)"
+                          : "SELECT $1::bigint * 2",
+                     1, NULL, vals, NULL, NULL, 0);
+    if (hold) {
+        hold_end(t0);
+        gort_wg_done(&holders_done);
+    }
+    CHECK_EQ(PQresultStatus(res), PGRES_TUPLES_OK);
+    if (PQresultStatus(res) == PGRES_TUPLES_OK)
+        CHECK_EQ(atol(PQgetvalue(res, 0, 0)), 2 * v);
+    PQclear(res);
+    gort_connpool_release(pc, PQstatus(db) != CONNECTION_OK);
+}
+
+static void pg_worker(void *arg)
+{
+    long id = (long)gort_id();
+    for (int i = 0; i < CMDS; i++)
+        query(id * 1000 + i, arg != NULL && i == 0);
+    gort_wg_done(&wg);
+}
+
+static int pg_main(void *arg)
+{
+    (void)arg;
+    gort_connpool_config cfg = {.max_open = 32, .max_idle = 32};
+    cr_assert(eq(int, gort_connpool_new(&pg_pool, &pg_ops, &cfg), 0));
+    struct ticking t;
+    ticker_start(&t);
+    int64_t t0 = gort_now();
+    /* 16 holders first: each takes a connection, and once all have one
+     * they hold them HOLD_MS together while the ticker ticks. */
+    gort_wg_add(&wg, GS);
+    holders_go = gort_chan_make(0, 0);
+    gort_wg_add(&holders_in, 16);
+    gort_wg_add(&holders_begun, 16);
+    gort_wg_add(&holders_done, 16);
+    for (int i = 0; i < 16; i++)
+        cr_assert(eq(int, gort_go(pg_worker, (void *)1), 0));
+    gort_wg_wait(&holders_in);
+    gort_chan_close(holders_go);
+    gort_wg_wait(&holders_begun);
+    /* The crowd comes after the holds here: a wired goroutine back from
+     * a hooked call queues behind it, and at one P the 16 returns took
+     * 2-7 s (docs/blocking.md, "Hooks"). */
+    gort_wg_wait(&holders_done);
+    for (int i = 16; i < GS; i++)
+        cr_assert(eq(int, gort_go(pg_worker, NULL), 0));
+    gort_wg_wait(&wg);
+    int64_t took = gort_now() - t0;
+    ticker_stop(&t);
+    gort_stats_t st;
+    gort_stats(&st);
+    fprintf(stderr, "extlibs: hooks: handoffs %llu, stuck handoffs %llu\n",
+            (unsigned long long)st.handoffs,
+            (unsigned long long)st.stuck_handoffs);
+    cr_assert(eq(u64, st.stuck_handoffs, 0));
+    cr_assert(eq(int, gort_connpool_close(pg_pool), 0));
+    gort_chan_free(holders_go);
+    check_overlap("libpq through hooks", took, &t);
+    return 0;
+}
+
+Test(hook, libpq_unwrapped_through_pool_overlaps_held_queries_at_1_proc,
+     .init = start_pg, .fini = stop_pg)
+{
+    run(1, pg_main, NULL);
 }
 
 /* ---- Sleeps ----------------------------------------------------------------

@@ -308,7 +308,9 @@ void check_overlap(const char *what, int64_t took, struct ticking *t)
             what, GS, CMDS, took / 1e9, n, HOLD_MS, sum / 1e9, span / 1e9,
             t->ticks, t->hold_ticks, t->max_gap / 1e6, t->max_threads);
     cr_assert(gt(int, n, 1));
-    cr_assert(lt(i64, span, sum / 4),
+    /* Serial holds would take the whole sum; half of it leaves room for
+     * a loaded machine's scheduling around each hold's return. */
+    cr_assert(lt(i64, span, sum / 2),
               "%s: %d holds of %d ms spanned "
               "%.1f s: they did not overlap",
               what, n, HOLD_MS, span / 1e9);

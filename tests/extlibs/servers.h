@@ -58,8 +58,8 @@ extern atomic_int holding;
 void hold_begin(int64_t *t0);
 void hold_end(int64_t t0);
 /* check_overlap prints the run's figures and asserts that the holds
- * overlapped (their span under a quarter of their sum) and that the
- * ticker ticked while they were held. */
+ * overlapped (their span under half their sum, which serial holds would
+ * take whole) and that the ticker ticked while they were held. */
 void check_overlap(const char *what, int64_t took, struct ticking *t);
 
 #endif /* GORT_TESTS_EXTLIBS_SERVERS_H */
