@@ -6,9 +6,12 @@
  * the pool is a user of the runtime, like database/sql is of Go's.
  *
  * State, all under p->mu:
- *  - open counts every connection that exists or is being opened: idle
- *    ones, ones in use, and slots a goroutine reserved before calling
- *    ops.connect. open <= max_open when there is a limit.
+ *  - open counts every connection that exists, is being opened or is
+ *    being closed: idle ones, ones in use, slots a goroutine reserved
+ *    before calling ops.connect, and connections in ops.close (a slot is
+ *    freed only after its close returned, so gort_connpool_close, which
+ *    frees the pool once open is 0, never races a callback). open <=
+ *    max_open when there is a limit.
  *  - idle is a LIFO list (the most recently used first, so the rest age
  *    out); nidle is its length, <= max_idle.
  *  - waiters is a FIFO of acquirers parked on their own channel (cap 1).
@@ -143,20 +146,32 @@ static void close_conn(gort_connpool *p, struct gort_pconn *pc)
     free(pc);
 }
 
+/* drop closes pc, whose slot the caller still holds, then frees the slot:
+ * in that order, so that gort_connpool_close, which waits for open to
+ * reach 0, cannot free p while ops.close still runs. Called unlocked;
+ * touches nothing of p after its last unlock. */
+static void drop(gort_connpool *p, struct gort_pconn *pc)
+{
+    close_conn(p, pc);
+    gort_mutex_lock(&p->mu);
+    free_slot_locked(p);
+    gort_mutex_unlock(&p->mu);
+}
+
 /* Opens a connection into a slot the caller already counted in open. */
 static int open_conn(gort_connpool *p, gort_pconn **out)
 {
     struct gort_pconn *pc = malloc(sizeof *pc);
     int r = pc ? p->ops.connect(p->ops.ctx, &pc->conn) : -ENOMEM;
-    bool opened = r == 0;
     gort_mutex_lock(&p->mu);
-    if (opened && p->closed)
-        r = -ESHUTDOWN; /* closed while we connected */
+    if (r == 0 && p->closed) { /* closed while we connected */
+        gort_mutex_unlock(&p->mu);
+        drop(p, pc);
+        return -ESHUTDOWN;
+    }
     if (r < 0) {
         free_slot_locked(p);
         gort_mutex_unlock(&p->mu);
-        if (opened)
-            p->ops.close(p->ops.ctx, pc->conn);
         free(pc);
         return r;
     }
@@ -265,9 +280,8 @@ int gort_connpool_acquire(gort_connpool *p, int64_t deadline, gort_pconn **out)
                     p->max_lifetime_closed++;
                 else
                     p->max_idle_time_closed++;
-                free_slot_locked(p);
                 gort_mutex_unlock(&p->mu);
-                close_conn(p, pc);
+                drop(p, pc);
                 continue;
             }
             p->in_use++;
@@ -324,9 +338,8 @@ void gort_connpool_release(gort_pconn *pc, bool broken)
     if (broken || life || p->closed) {
         if (life)
             p->max_lifetime_closed++;
-        free_slot_locked(p);
         gort_mutex_unlock(&p->mu);
-        close_conn(p, pc);
+        drop(p, pc);
         return;
     }
     struct waiter *w = pop_waiter(p);
@@ -345,9 +358,8 @@ void gort_connpool_release(gort_pconn *pc, bool broken)
         return;
     }
     p->max_idle_closed++;
-    p->open--;
     gort_mutex_unlock(&p->mu);
-    close_conn(p, pc);
+    drop(p, pc);
 }
 
 /* Closes idle connections past max_idle_time or max_lifetime. */
@@ -366,7 +378,6 @@ static void clean(gort_connpool *p)
                 p->max_idle_time_closed++;
             *pp = pc->next;
             p->nidle--;
-            p->open--; /* no waiters while idle ones exist */
             pc->next = dead;
             dead = pc;
         } else {
@@ -376,7 +387,7 @@ static void clean(gort_connpool *p)
     gort_mutex_unlock(&p->mu);
     while (dead) {
         struct gort_pconn *next = dead->next;
-        close_conn(p, dead);
+        drop(p, dead);
         dead = next;
     }
 }
