@@ -105,7 +105,7 @@ TOOL_BINS := $(B)/tools/echo-load
 # sanitizer builds g++ only, whose runtimes match the gcc-built library.
 CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 
-.PHONY: all lib test test-build bench install uninstall clean check-headers \
+.PHONY: all lib hook test test-build bench install uninstall clean check-headers \
         check-abi abi-symbols check-install check-deb deb deps-build deps-test \
         deps-bench deps-install deps-deb examples benchbins FORCE
 all: lib examples
@@ -159,6 +159,29 @@ $(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER) $(B)/link.
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPERS) $(TEST_RUNNER) \
 	    $(B)/libgort.a $(LDFLAGS) $(TEST_LIBS) $(LDLIBS)
 
+# libgort-hook (hook/hook.c, docs/blocking.md "Hooks"): opt-in, never part
+# of libgort; `make hook` builds it. test_hook links its object first, so
+# that its libc definitions win for the test and hiredis.
+HOOK_OBJ := $(B)/hook/hook.o
+hook: $(B)/libgort-hook.a $(B)/libgort-hook.so
+$(B)/libgort-hook.a: $(HOOK_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(B)/libgort-hook.so: $(HOOK_OBJ) $(B)/libgort.so
+	$(CC) -shared $(LDFLAGS) -o $@ $(HOOK_OBJ) -L$(B) -lgort -ldl
+$(B)/tests/test_hook: $(HOOK_OBJ) tests/extlibs/servers.c tests/extlibs/servers.h
+$(B)/tests/test_hook: TEST_HELPERS += $(HOOK_OBJ) tests/extlibs/servers.c
+$(B)/tests/test_hook: TEST_CFLAGS += -Itests -I/usr/include/postgresql
+$(B)/tests/test_hook: TEST_LIBS += -lhiredis -lpq -ldl
+
+# Only the suites that drive hiredis and libpq link them and their server
+# helpers (redis-server and postgresql come from tools/deps.sh).
+EXTLIB_TESTS := $(B)/tests/test_hiredis $(B)/tests/test_libpq
+$(EXTLIB_TESTS): tests/extlibs/servers.c tests/extlibs/servers.h
+$(EXTLIB_TESTS): TEST_HELPERS += tests/extlibs/servers.c
+$(EXTLIB_TESTS): TEST_CFLAGS += -Itests -I/usr/include/postgresql
+$(EXTLIB_TESTS): TEST_LIBS += -lhiredis -lpq
+
 $(B)/examples/%: docs/examples/%.c $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
@@ -176,13 +199,13 @@ $(B)/tools/%: tools/%.c | deps-build
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread
 
-test-build: lib examples $(TEST_BINS) $(CXX_SMOKE)
+test-build: lib hook examples $(TEST_BINS) $(CXX_SMOKE)
 
 # make test: install what is missing, build, run every suite (tests/run.sh
 # also reruns the stress suites with more Ps than CPUs).
 test: deps-test
 	$(MAKE) test-build
-	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh $(CXX_SMOKE)" ./tests/run.sh $(TEST_BINS)
+	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh $(CXX_SMOKE) tests/flags/run.sh" ./tests/run.sh $(TEST_BINS)
 
 bench: deps-bench
 	$(MAKE) benchbins

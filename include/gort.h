@@ -184,6 +184,11 @@ GORT_API void gort_syscall_exit(void);
         gort_syscall_r_;                                                     \
     })
 
+/* For libgort-hook (docs/blocking.md, "Hooks"), not for programs: true
+ * when the caller is a goroutine running its own code, outside the
+ * runtime and outside gort_syscall_enter/exit. */
+GORT_API bool gort__hook_may_wrap(void);
+
 /* ---- Introspection ------------------------------------------------------ */
 
 /* Scheduling latency: how long goroutines waited runnable before they ran,
@@ -347,5 +352,6 @@ GORT_API const char *gort_strerror(int err);
 #include <gort/context.h>
 #include <gort/errgroup.h>
 #include <gort/trace.h>
+#include <gort/pool.h>
 
 #endif /* GORT_H */

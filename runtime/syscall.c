@@ -140,3 +140,24 @@ void gort__rt_revoked(struct m *mp)
     }
     errno = saved;
 }
+
+/*
+ * gort__hook_may_wrap tells libgort-hook (hook/hook.c) whether a libc call
+ * it intercepted may enter the hand-off or park: only on a goroutine
+ * running user code. Not on g0 or a thread of the program's own, not from
+ * inside the runtime (rt_busy: the runtime's own reads, writes and sleeps
+ * go straight to libc), not under a runtime lock, and not between
+ * gort_syscall_enter and exit (G_SYSCALL: the caller wrapped the call
+ * already). Exported for the hook library only; declared in <gort.h>.
+ */
+bool gort__hook_may_wrap(void)
+{
+    struct g *gp = gort__getg();
+    if (!gp)
+        return false;
+    struct m *mp = gp->m;
+    return !atomic_load_explicit(&mp->rt_busy, memory_order_relaxed) &&
+           mp->locks == 0 &&
+           atomic_load_explicit(&gp->status, memory_order_relaxed) ==
+               G_RUNNING;
+}

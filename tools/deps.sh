@@ -17,6 +17,9 @@ optional=
 case "${1:-build}" in
 build)   pkgs=$build ;;
 test)    pkgs="$build libcriterion-dev g++ clang python3 python3-prometheus-client"
+         # tests/test_hiredis.c, test_libpq.c, test_hook.c, tests/flags:
+         # real servers, their client libraries, pkg-config.
+         pkgs="$pkgs pkg-config redis-server libhiredis-dev postgresql libpq-dev"
          # For the arm64 switch smoke test; it is skipped without them.
          optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
 bench)   pkgs="$build libcriterion-dev golang-go wrk gnuplot-nox" ;;

@@ -120,7 +120,7 @@ check_prefix again "$tmp/prefix-b" B="$B"
 check_prefix jemalloc "$tmp/prefix-j" B="$tmp/build-jemalloc" JEMALLOC=1
 
 # The README's build-tree command, as written there.
-cmd=$(sed -n 's/^`\(cc -O2 -Iinclude first.c [^`]*\)`.*/\1/p' README.md)
+cmd=$(sed -n 's/^`\(cc -O2 -Iinclude [^`]*first\.c [^`]*\)`.*/\1/p' README.md)
 if [[ -z $cmd ]]; then
     bad "README.md has no build-tree command"
 else
