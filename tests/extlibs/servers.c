@@ -270,10 +270,14 @@ void ticker_stop(struct ticking *t)
 
 /* Every goroutine that makes the server hold a command records when it
  * started and ended; the holds start at once (each holder's first
- * command), so at one P they must overlap: the span from the first start
- * to the last end is about one hold, far from their sum. The ticker must
+ * command), so at one P they must overlap: many holds are in progress
+ * at once. Serial holds (a held P) would never have two. Not the span
+ * from the first start to the last end, which is printed: that adds how
+ * long each returning holder waits for the one P among a thousand
+ * runnable goroutines, which is scheduling, not overlap. The ticker must
  * have kept ticking meanwhile (generous bounds). */
 static _Atomic int64_t hold_first = INT64_MAX, hold_last;
+static atomic_int holding_peak;
 static atomic_int holds;
 
 void hold_begin(int64_t *t0)
@@ -282,6 +286,10 @@ void hold_begin(int64_t *t0)
     *t0 = gort_now();
     int64_t cur = atomic_load(&hold_first);
     while (*t0 < cur && !atomic_compare_exchange_weak(&hold_first, &cur, *t0))
+        ;
+    int now = atomic_load(&holding), peak = atomic_load(&holding_peak);
+    while (now > peak &&
+           !atomic_compare_exchange_weak(&holding_peak, &peak, now))
         ;
 }
 
@@ -308,12 +316,10 @@ void check_overlap(const char *what, int64_t took, struct ticking *t)
             what, GS, CMDS, took / 1e9, n, HOLD_MS, sum / 1e9, span / 1e9,
             t->ticks, t->hold_ticks, t->max_gap / 1e6, t->max_threads);
     cr_assert(gt(int, n, 1));
-    /* Serial holds would take the whole sum; half of it leaves room for
-     * a loaded machine's scheduling around each hold's return. */
-    cr_assert(lt(i64, span, sum / 2),
-              "%s: %d holds of %d ms spanned "
-              "%.1f s: they did not overlap",
-              what, n, HOLD_MS, span / 1e9);
+    int peak = atomic_load(&holding_peak), want = (n < 16 ? n : 16) / 2;
+    cr_assert(ge(int, peak, want),
+              "%s: at most %d of %d holds of %d ms were in progress at "
+              "once: they did not overlap", what, peak, n, HOLD_MS);
     /* A 10 ms ticker over at least one 500 ms hold: 50 ticks if the
      * machine were idle; CI machines are not. */
     cr_assert(ge(int, t->hold_ticks, 5));
