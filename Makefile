@@ -33,6 +33,12 @@ ifeq ($(ARCH),amd64)
   CFLAGS_BASE += -mcx16
 endif
 LDLIBS   := -lpthread -lm
+# Tracebacks (runtime/traceback.c, symtab.c): libunwind unwinds, elfutils'
+# libdw names and lines. Each is left out where its header is missing (a
+# cross build); the sources check the same headers with __has_include.
+have_hdr = $(shell printf '\043include <%s>\n' $(1) | $(CC) -E -x c - >/dev/null 2>&1 && echo y)
+LDLIBS   += $(if $(call have_hdr,libunwind.h),-lunwind) \
+            $(if $(call have_hdr,elfutils/libdwfl.h),-ldw)
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build
 # runs the same tests on criterion-lite (tests/lite), a forking runner.

@@ -153,6 +153,11 @@ struct g {
 
     void (*fn)(void *);        /* entry point and its argument */
     void *arg;
+    /* The creator, for tracebacks (traceback.c): the return address of
+     * its gort_go call (0: the main goroutine) and its goid (0: made on
+     * g0, by a timer callback). Written at spawn beside fn and arg. */
+    uintptr_t gopc;
+    uint64_t parentgoid;
     /* gort_go_copy arguments up to G_INLINE_ARGS; larger ones are copied
      * to the top of a stack attached at spawn time. */
     _Alignas(16) unsigned char args[G_INLINE_ARGS];
@@ -595,6 +600,9 @@ GORT_HIDDEN uint64_t gort__fastrand64(void);
 /* gort__throw prints "fatal error: msg", the scheduler state when
  * GORT_DEBUG asks, and exits with status 2 (Go: throw/fatal). */
 GORT_HIDDEN _Noreturn void gort__throw(const char *msg);
+/* gort__fatal prints "fatal error: msg" and every goroutine with the
+ * user's frames (Go's fatal, a user error: the deadlock report). */
+GORT_HIDDEN _Noreturn void gort__fatal(const char *msg);
 /* gort__panic prints "panic: msg" plus the goroutine and exits 2 (Go's
  * unrecovered panic, e.g. "sync: negative WaitGroup counter"). */
 GORT_HIDDEN _Noreturn void gort__panic(const char *msg);
