@@ -110,6 +110,9 @@ $(B)/%.o: %.S
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 	$(GORT_TEXT)
 
+# traceback.c embeds the gdb script (.incbin): rebuild it when it changes.
+$(B)/runtime/traceback.o: tools/gdb/gort-gdb.py
+
 $(B)/libgort.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -174,6 +177,7 @@ install: lib gort.pc
 	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so.0
 	ln -sf libgort.so.0 $(DESTDIR)$(PREFIX)/lib/libgort.so
 	install -m 644 gort.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -D -m 644 tools/gdb/gort-gdb.py $(DESTDIR)$(PREFIX)/share/gort/gort-gdb.py
 
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/include/gort.h

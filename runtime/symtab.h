@@ -38,7 +38,8 @@ __attribute__((visibility("hidden"))) void gort__symtab_prepare(void);
 __attribute__((visibility("hidden"))) bool gort__symtab_ready(void);
 /* gort__symtab_wait waits up to ns for the preparing thread, if one runs
  * (async-signal-safe: nanosleep). A crash early in a program gets names;
- * the bound keeps a handler that interrupted malloc from waiting on a
+ * the bound (traceback.c: 10 s, for loaded machines and sanitizer builds)
+ * keeps a handler that interrupted malloc from waiting for good on a
  * thread that needs malloc's lock. */
 __attribute__((visibility("hidden"))) void gort__symtab_wait(int64_t ns);
 /* gort__symtab_lookup fills out for pc; true if a function was found.

@@ -61,6 +61,18 @@
 extern const char __start_gort_text[] __attribute__((visibility("hidden")));
 extern const char __stop_gort_text[] __attribute__((visibility("hidden")));
 
+/* The gdb commands (tools/gdb/gort-gdb.py) travel inside every program
+ * linked with gort: gdb runs an inlined script (kind 4) it finds in the
+ * .debug_gdb_scripts section of an objfile in its auto-load safe-path.
+ * This object is always linked (gort__throw lives here). The path is
+ * relative to the top of the tree, where make runs the compiler. */
+__asm__(".pushsection .debug_gdb_scripts, \"MS\", @progbits, 1\n"
+        ".byte 4\n"
+        ".ascii \"gdb.inlined-script\\n\"\n"
+        ".incbin \"tools/gdb/gort-gdb.py\"\n"
+        ".byte 0\n"
+        ".popsection\n");
+
 enum { MAX_FRAMES = 100 }; /* Go's tracebacks stop at 100 frames too */
 
 static int tb_level = -1; /* enum tb_level; -1: not parsed yet */
@@ -473,7 +485,7 @@ _Noreturn void gort__dopanic(const struct crash *c)
         if (level > TB_NONE)
             gort__symtab_prepare();
     } else if (level > TB_NONE) {
-        gort__symtab_wait(2000000000);
+        gort__symtab_wait(10000000000);
     }
     struct out o = {.n = 0};
     if (c->prefix)

@@ -4,10 +4,10 @@
 # with apt-get; otherwise it prints the exact command and fails.
 set -eu
 case "${1:-test}" in
-test)  pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev"
+test)  pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev libunwind-dev libdw-dev gdb"
        # For the arm64 switch smoke test; it is skipped without them.
        optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
-bench) pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev golang-go wrk"
+bench) pkgs="make gcc libcriterion-dev libjemalloc-dev libatomic-ops-dev golang-go wrk libunwind-dev libdw-dev"
        optional= ;;
 *)     echo "usage: $0 test|bench" >&2; exit 2 ;;
 esac
