@@ -200,6 +200,7 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gp->param = NULL;
     gp->waiting = NULL;
     gp->waitreason = WAIT_NONE;
+    atomic_store_explicit(&gp->waitsince, 0, memory_order_relaxed);
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     atomic_store_explicit(&gp->asyncpreempt, 0, memory_order_relaxed);
     atomic_store_explicit(&gp->stuck_warned, false, memory_order_relaxed);
@@ -432,6 +433,28 @@ void gort__forallg(void (*fn)(struct g *gp, void *arg), void *arg)
          c = c->next)
         for (int i = 0; i < G_CHUNK; i++)
             fn(&c->g[i], arg);
+}
+
+struct stamp {
+    int64_t now;
+};
+
+static void stamp_one(struct g *gp, void *arg)
+{
+    if (atomic_load_explicit(&gp->status, memory_order_relaxed) ==
+            G_WAITING &&
+        atomic_load_explicit(&gp->waitsince, memory_order_relaxed) == 0)
+        atomic_store_explicit(&gp->waitsince, ((struct stamp *)arg)->now,
+                              memory_order_relaxed);
+}
+
+/* gort__stamp_waiting gives every waiting G without a wait start the
+ * time now (sysmon, every WAITSTAMP_NS). A G readied and parked again
+ * meanwhile may get a stamp a moment early: the figure is in minutes. */
+void gort__stamp_waiting(int64_t now)
+{
+    struct stamp s = {now};
+    gort__forallg(stamp_one, &s);
 }
 
 /* gort__g_fini frees every descriptor chunk (the runtime stopped). */

@@ -49,6 +49,8 @@ __attribute__((visibility("hidden"))) int gort__newproc(
     bool is_main, const void *gopc);
 __attribute__((visibility("hidden"))) void gort__g_flush(struct p *pp);
 __attribute__((visibility("hidden"))) void gort__g_fini(void);
+/* g.c: stamp waiting Gs' wait start (sysmon). */
+__attribute__((visibility("hidden"))) void gort__stamp_waiting(int64_t now);
 /* g.c: fn on every G descriptor, lock-free (traceback.c). */
 __attribute__((visibility("hidden"))) void gort__forallg(
     void (*fn)(struct g *gp, void *arg), void *arg);

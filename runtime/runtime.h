@@ -158,6 +158,10 @@ struct g {
      * g0, by a timer callback). Written at spawn beside fn and arg. */
     uintptr_t gopc;
     uint64_t parentgoid;
+    /* When the current wait began, roughly (Go: waitsince, stamped by
+     * its GC): 0 at each park; sysmon stamps waiting Gs that have 0 every
+     * few seconds (gort__stamp_waiting). Tracebacks print ", N minutes". */
+    _Atomic int64_t waitsince;
     /* gort_go_copy arguments up to G_INLINE_ARGS; larger ones are copied
      * to the top of a stack attached at spawn time. */
     _Alignas(16) unsigned char args[G_INLINE_ARGS];

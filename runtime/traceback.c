@@ -344,12 +344,22 @@ static const char *status_str(const struct g *gp, uint32_t st)
     }
 }
 
-static void header(struct out *o, const struct g *gp, uint32_t st)
+static void header(struct out *o, struct g *gp, uint32_t st)
 {
     out_str(o, "goroutine ");
     out_u64(o, gp->goid);
     out_str(o, " [");
     out_str(o, status_str(gp, st));
+    int64_t since = atomic_load_explicit(&gp->waitsince,
+                                         memory_order_relaxed);
+    if (st == G_WAITING && since > 0) {
+        int64_t min = (gort__nanotime() - since) / 60000000000LL;
+        if (min >= 1) { /* Go prints "1 minutes" too */
+            out_str(o, ", ");
+            out_u64(o, (uint64_t)min);
+            out_str(o, " minutes");
+        }
+    }
     if (gp->lockedm)
         out_str(o, ", locked to thread");
     out_str(o, "]:\n");

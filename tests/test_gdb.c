@@ -92,8 +92,12 @@ static void want(const char *s)
 
 Test(gdb, lists_goroutines_and_prints_their_stacks, .timeout = 240)
 {
-    if (system("command -v gdb >/dev/null 2>&1") != 0)
-        cr_skip("gdb is not installed (tools/deps.sh test installs it)");
+    if (system("command -v gdb >/dev/null 2>&1") != 0) {
+        /* criterion-lite (the TSan build) has no cr_skip. */
+        cr_log_warn("gdb is not installed (tools/deps.sh test installs "
+                    "it): skipped");
+        return;
+    }
     char exe[512];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     cr_assert(gt(sz, (size_t)(n > 0 ? n : 0), 0));
