@@ -14,7 +14,7 @@
  *    action, which dumps core). SA_NODEFER: a fault while printing comes
  *    back here and ends the process (traceback.c, enter_crash).
  *  - SIGQUIT: every goroutine's stack, then exit 2 (Go's SIGQUIT dump),
- *    if the signal had its default action when gort_run started.
+ *    unless the program installed a handler for it before gort_run.
  *  - SIGURG: asynchronous preemption (runtime/asyncpreempt.c decides).
  *    A SIGURG that is not gort's (not a tgkill from this process that
  *    sysmon announced in the M) goes to the handler installed before
@@ -224,11 +224,14 @@ int gort__signal_init(void)
     if (sigaction(SIGSEGV, &sa, &old_segv) ||
         sigaction(SIGBUS, &sa, &old_bus) || sigaction(SIGFPE, &sa, &old_fpe))
         return -errno;
-    /* SIGQUIT: only where nobody chose its disposition (nohup's SIG_IGN,
-     * a handler of the program's own stay). */
+    /* SIGQUIT: unless the program installed a handler of its own. An
+     * inherited SIG_IGN is overridden, as Go does (a shell starts
+     * background jobs with SIGQUIT ignored; Go respects that only for
+     * SIGHUP and SIGINT). */
     struct sigaction quit;
-    if (sigaction(SIGQUIT, NULL, &quit) == 0 && quit.sa_handler == SIG_DFL &&
-        !(quit.sa_flags & SA_SIGINFO)) {
+    if (sigaction(SIGQUIT, NULL, &quit) == 0 &&
+        !(quit.sa_flags & SA_SIGINFO) &&
+        (quit.sa_handler == SIG_DFL || quit.sa_handler == SIG_IGN)) {
         sa.sa_sigaction = on_quit;
         sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
         sigaction(SIGQUIT, &sa, NULL);

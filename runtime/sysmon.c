@@ -384,6 +384,8 @@ static void *sysmon(void *arg)
             if (all_idle() && !atomic_load(&sm.stop)) {
                 int64_t next = gort__timers_next();
                 int64_t ns = next ? next - gort__nanotime() : 1000000000;
+                if (ns > WAITSTAMP_NS) /* stamp waits on time (below) */
+                    ns = WAITSTAMP_NS;
                 gort__futex_wait(&sm.wait, w, ns > 0 ? ns : 0);
             }
             atomic_store(&sm.deep, false);
