@@ -155,7 +155,11 @@ def in_goroutine(g, fn):
             gdb.execute("set $%s = %d" % (reg, _read_u64(sp + off)),
                         to_string=True)
         gdb.execute("set $rsp = %d" % (sp + CTX_FRAME), to_string=True)
-        gdb.execute("set $rip = %d" % _read_u64(sp + CTX_RIP),
+        # One byte back, inside the call of gort__ctx_switch: gdb treats
+        # frame 0's pc as exact, and the return address would name the
+        # inlined code after the call. The thread never runs from here:
+        # its registers are put back before gdb resumes it.
+        gdb.execute("set $rip = %d" % (_read_u64(sp + CTX_RIP) - 1),
                     to_string=True)
         return fn()
     finally:
