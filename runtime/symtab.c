@@ -71,6 +71,11 @@ static size_t nmods;
 static _Atomic bool mods_ready;
 static struct symtab *_Atomic table;
 static _Atomic bool building;      /* the preparing thread runs */
+#if GORT_HAVE_LIBDW
+/* The libdwfl session the full table's strings point into; never ended,
+ * and kept reachable here for LeakSanitizer. */
+static Dwfl *keep_dwfl __attribute__((used));
+#endif
 static pthread_once_t mods_once = PTHREAD_ONCE_INIT;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
@@ -293,7 +298,7 @@ static void table_build(void)
         return;
     }
     *t = (struct symtab){fg.v, fg.n, lg.v, lg.n};
-    /* dwfl stays: the names and file strings live in it. */
+    keep_dwfl = dwfl;
     atomic_store_explicit(&table, t, memory_order_release);
 }
 #else
