@@ -165,23 +165,6 @@ void gort__traceback_init(void)
 
 /* ---- Frames -------------------------------------------------------------- */
 
-static bool in_gort(uintptr_t pc)
-{
-    return pc >= (uintptr_t)__start_gort_text &&
-           pc < (uintptr_t)__stop_gort_text;
-}
-
-/* A frame of gort's own code is shown only at level system and above,
- * except the public API (gort_ but not gort__), the user's way in: as Go
- * shows exported runtime functions. */
-static bool show_frame(uintptr_t pc, const struct symloc *loc, bool system)
-{
-    if (system || !in_gort(pc))
-        return true;
-    return loc->func && !strncmp(loc->func, "gort_", 5) &&
-           strncmp(loc->func, "gort__", 6) != 0;
-}
-
 /* print_loc prints "\tfile:line +0xoff" for pc (the frame's pc; look is
  * the address looked up: pc - 1 for return addresses). */
 static void print_loc(struct out *o, uintptr_t pc, const struct symloc *loc)
@@ -219,6 +202,23 @@ static void print_frame(struct out *o, uintptr_t pc, bool exact)
 }
 
 #if GORT_HAVE_LIBUNWIND
+static bool in_gort(uintptr_t pc)
+{
+    return pc >= (uintptr_t)__start_gort_text &&
+           pc < (uintptr_t)__stop_gort_text;
+}
+
+/* A frame of gort's own code is shown only at level system and above,
+ * except the public API (gort_ but not gort__), the user's way in: as Go
+ * shows exported runtime functions. */
+static bool show_frame(uintptr_t pc, const struct symloc *loc, bool system)
+{
+    if (system || !in_gort(pc))
+        return true;
+    return loc->func && !strncmp(loc->func, "gort_", 5) &&
+           strncmp(loc->func, "gort__", 6) != 0;
+}
+
 /* walk prints the frames of the cursor's stack, innermost first; the
  * first pc is exact (a signal's faulting instruction) or a return
  * address. Returns the number printed. */
