@@ -1,5 +1,5 @@
 /*
- * debug.c: fatal errors, GORT_DEBUG settings, schedtrace lines, gort_stats
+ * debug.c: GORT_DEBUG settings, schedtrace lines, gort_stats
  * and error strings: how the runtime explains itself.
  *
  * gort__throw, gort__fatal and gort__panic live in runtime/traceback.c.

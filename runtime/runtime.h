@@ -602,13 +602,15 @@ GORT_HIDDEN uint32_t gort__fastrandn(uint32_t n);
 GORT_HIDDEN uint64_t gort__fastrand64(void);
 
 /* gort__throw prints "fatal error: msg", the scheduler state when
- * GORT_DEBUG asks, and exits with status 2 (Go: throw/fatal). */
+ * GORT_DEBUG asks and every goroutine's stack with gort's own frames,
+ * and exits with status 2 (Go: throw). All three: runtime/traceback.c. */
 GORT_HIDDEN _Noreturn void gort__throw(const char *msg);
-/* gort__fatal prints "fatal error: msg" and every goroutine with the
- * user's frames (Go's fatal, a user error: the deadlock report). */
+/* gort__fatal prints "fatal error: msg" and exits 2, for errors that are
+ * the user's (Go's fatal): the goroutine that erred, or every goroutine
+ * when raised off one (the deadlock report), user frames only. */
 GORT_HIDDEN _Noreturn void gort__fatal(const char *msg);
-/* gort__panic prints "panic: msg" plus the goroutine and exits 2 (Go's
- * unrecovered panic, e.g. "sync: negative WaitGroup counter"). */
+/* gort__panic prints "panic: msg" plus the goroutine's stack and exits
+ * 2 (Go's unrecovered panic, e.g. "sync: negative WaitGroup counter"). */
 GORT_HIDDEN _Noreturn void gort__panic(const char *msg);
 
 /* ---- Netpoll hooks (implemented in netpoll/) ---------------------------- */

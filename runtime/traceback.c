@@ -562,7 +562,7 @@ _Noreturn void gort__throw(const char *msg)
 
 _Noreturn void gort__fatal(const char *msg)
 {
-    struct crash c = {.prefix = "fatal error: ", .msg = msg, .all = true,
+    struct crash c = {.prefix = "fatal error: ", .msg = msg,
                       .schedtrace = gort__debug.scheddetail};
     gort__dopanic(&c);
 }

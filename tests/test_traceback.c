@@ -272,3 +272,28 @@ Test(traceback, stack_overflow_prints_the_stack_cut_at_100_frames,
     want(" [running]:\ntb_recurse(...)\n\t");
     want("...additional frames elided...\n");
 }
+
+__attribute__((noinline)) int tb_unlock_main(void *arg)
+{
+    (void)arg;
+    never = gort_chan_make(sizeof(int), 0);
+    gort_go(tb_recv_forever, NULL);
+    gort_sleep(GORT_MS(5));
+    gort_mutex mu = GORT_MUTEX_INIT;
+    gort_mutex_unlock(&mu);
+    sink = 4;
+    return 0;
+}
+
+Test(traceback, user_fatal_error_prints_the_goroutine_that_erred,
+     .timeout = 60)
+{
+    int st = child(1, tb_unlock_main);
+    cr_assert(eq(int, st, 2), "exit %d:\n%s", st, out);
+    want("fatal error: sync: unlock of unlocked mutex\n\n"
+         "goroutine 1 [running]:\n");
+    want("\ntb_unlock_main(...)\n\t");
+    /* Go's fatal: user frames, and only the goroutine that erred. */
+    want_not("gort__");
+    want_not("[chan receive]");
+}
