@@ -395,7 +395,8 @@ void gort__traceback_g(struct g *gp, void *uc, bool system)
     } else if (st == G_RUNNING || st == G_SYSCALL) {
         out_str(&o, "\tgoroutine running on other thread; stack "
                     "unavailable\n");
-    } else if (st == G_RUNNABLE || st == G_WAITING) {
+    } else if ((st == G_RUNNABLE || st == G_WAITING) && gp->stk.hi) {
+        /* No stack yet: it never ran, and ctx is a previous life's. */
         walk_ctx(&o, &gp->ctx, system);
     }
     created_by(&o, gp);

@@ -5,7 +5,8 @@
  * The test runs gdb in batch mode on this very binary with
  * GORT_GDB_SCENARIO=1 set: a constructor then runs the scenario instead
  * of the test runner (goroutines parked on a channel, a mutex and the
- * poller, and a breakpoint in gdb_stop_here), and the test checks what
+ * poller, and a breakpoint in gdb_stop_here, hit until they all parked),
+ * and the test checks what
  * `info goroutines` and `goroutine all bt` print. The script is loaded by
  * gdb's auto-load (safe-path opened to /), not with -x, so the section is
  * tested too. Skipped where gdb is missing (tools/deps.sh installs it).
@@ -58,6 +59,9 @@ __attribute__((noinline)) void gdb_stop_here(void)
     __asm__ volatile("" ::: "memory");
 }
 
+/* The scenario stops at gdb_stop_here every 10 ms, for good: gdb
+ * continues until all three waiters show as parked (how long they take
+ * depends on the machine and the sanitizer), then kills it. */
 static int gdb_scenario(void *arg)
 {
     (void)arg;
@@ -69,10 +73,10 @@ static int gdb_scenario(void *arg)
     gort_go(gdb_chan_waiter, NULL);
     gort_go(gdb_mutex_waiter, NULL);
     gort_go(gdb_poll_waiter, NULL);
-    /* One P: while main sleeps, the three run until they park. */
-    gort_sleep(GORT_MS(50));
-    gdb_stop_here();
-    return 0;
+    for (;;) {
+        gort_sleep(GORT_MS(10));
+        gdb_stop_here();
+    }
 }
 
 __attribute__((constructor)) static void maybe_scenario(void)
@@ -102,22 +106,44 @@ Test(gdb, lists_goroutines_and_prints_their_stacks, .timeout = 240)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     cr_assert(gt(sz, (size_t)(n > 0 ? n : 0), 0));
     exe[n] = '\0';
+    /* gdb commands: continue (up to 3000 stops) until the three
+     * waiters are parked, then list and print them. */
+    char script[] = "/tmp/gort-test-gdb-XXXXXX";
+    int fd = mkstemp(script);
+    cr_assert(ge(int, fd, 0));
+    FILE *f = fdopen(fd, "w");
+    cr_assert(ne(ptr, f, NULL));
+    fputs("set startup-with-shell off\n"
+          "set environment GORT_GDB_SCENARIO 1\n"
+          "set environment ASAN_OPTIONS detect_leaks=0\n"
+          "break gdb_stop_here\n"
+          "run\n"
+          "python\n"
+          "for _ in range(3000):\n"
+          "    if gdb.execute('info goroutines', to_string=True)"
+          ".count(' waiting [') >= 3:\n"
+          "        break\n"
+          "    gdb.execute('continue', to_string=True)\n"
+          "end\n"
+          "echo ==info\\n\n"
+          "info goroutines\n"
+          "echo ==bt\\n\n"
+          "goroutine all bt\n"
+          "echo ==end\\n\n"
+          "kill\n",
+          f);
+    fclose(f);
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "gdb -batch -nx -iex 'set auto-load safe-path /' "
-             "-ex 'set startup-with-shell off' "
-             "-ex 'set environment GORT_GDB_SCENARIO 1' "
-             "-ex 'set environment ASAN_OPTIONS detect_leaks=0' "
-             "-ex 'break gdb_stop_here' -ex run "
-             "-ex 'echo ==info\\n' -ex 'info goroutines' "
-             "-ex 'echo ==bt\\n' -ex 'goroutine all bt' "
-             "-ex 'echo ==end\\n' -ex kill '%s' 2>&1",
-             exe);
+             "gdb -batch -nx -iex 'set auto-load safe-path /' -x %s '%s' "
+             "2>&1",
+             script, exe);
     FILE *p = popen(cmd, "r");
     cr_assert(ne(ptr, p, NULL));
     size_t len = fread(out, 1, sizeof out - 1, p);
     out[len] = '\0';
     pclose(p);
+    unlink(script);
     want("==info\n");
     want("* 1 running gdb_stop_here at ");
     want(" waiting [chan receive] gdb_chan_waiter at ");

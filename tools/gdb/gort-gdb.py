@@ -141,6 +141,9 @@ def in_goroutine(g, fn):
             return fn()
         finally:
             cur.switch()
+    if int(g["stk"]["hi"]) == 0:
+        # No stack attached yet: it never ran (ctx is a previous life's).
+        return fn(never_ran=True)
     sp = int(g["ctx"]["sp"])
     if sp == 0:
         raise gdb.GdbError("goroutine %d has no saved context" %
