@@ -215,6 +215,12 @@ static const char *absolute(const char *file, const char *dir,
 
 static void add_lines(Dwfl_Module *mod, struct grow *lg)
 {
+    /* A sequence whose code the linker discarded (a duplicate, a section
+     * removed by --gc-sections) keeps its rows at a tombstone address (0,
+     * or -1 with newer linkers): such a sequence is dropped whole, or its
+     * rows would cover real code (seen in a -static link). */
+    Dwarf_Addr low = 0, high = 0;
+    dwfl_module_info(mod, NULL, &low, &high, NULL, NULL, NULL, NULL);
     Dwarf_Addr bias;
     Dwarf_Die *cu = NULL;
     while ((cu = dwfl_module_nextcu(mod, cu, &bias))) {
@@ -226,6 +232,7 @@ static void add_lines(Dwfl_Module *mod, struct grow *lg)
         const char *dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir,
                                                       &attr));
         struct joins cache = {.n = 0};
+        bool skip = false, seq_start = true;
         for (size_t i = 0; i < n; i++) {
             Dwarf_Line *l = dwarf_onesrcline(lines, i);
             Dwarf_Addr addr;
@@ -233,6 +240,11 @@ static void add_lines(Dwfl_Module *mod, struct grow *lg)
             bool end = false;
             if (!l || dwarf_lineaddr(l, &addr) || dwarf_lineno(l, &lineno) ||
                 dwarf_lineendsequence(l, &end))
+                continue;
+            if (seq_start) /* 0: the ELF header, never code */
+                skip = addr == 0 || addr + bias < low || addr + bias >= high;
+            seq_start = end;
+            if (skip)
                 continue;
             const char *file = end ? NULL : dwarf_linesrc(l, NULL, NULL);
             if (!end && !file)
@@ -411,7 +423,11 @@ bool gort__symtab_lookup(uintptr_t pc, struct symloc *out)
         out->func = f->name;
         out->entry = f->lo;
     }
+    /* A row that starts before the function belongs to other code: the
+     * function has no line rows (built without -g). */
     const struct symline *l = find_line(t, pc);
+    if (l && f && l->addr < f->lo)
+        l = NULL;
     if (l) {
         out->file = l->file;
         out->line = l->line;
