@@ -182,6 +182,7 @@ install: lib gort.pc
 uninstall:
 	rm -rf $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/include/gort.h
 	rm -f $(DESTDIR)$(PREFIX)/lib/libgort.* $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/gort
 
 clean:
 	rm -rf build gort.pc
