@@ -56,8 +56,15 @@ endif
 # allocator (docs/install.md, "Allocator"). LDLIBS: what programs link
 # after libgort.a, also gort.pc's Libs.private; static links need each
 # library before those it uses (jemalloc's archive calls round and exp).
-LIB_LIBS := -lm -lpthread
-LDLIBS   := $(LIB_LIBS)
+# Tracebacks (runtime/traceback.c, symtab.c): libunwind unwinds, elfutils'
+# libdw names and lines. Each is left out where its header is missing (a
+# cross build); the sources check the same headers with __has_include.
+# Both are recursive (=): plain `make` on a fresh machine installs the
+# headers (deps-build) after this file is read.
+have_hdr = $(shell printf '\043include <%s>\n' $(1) | $(CC) -E -x c - >/dev/null 2>&1 && echo y)
+LIB_LIBS  = $(if $(call have_hdr,libunwind.h),-lunwind) \
+            $(if $(call have_hdr,elfutils/libdwfl.h),-ldw) -lm -lpthread
+LDLIBS    = $(LIB_LIBS)
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build
 # runs the same tests on criterion-lite (tests/lite), a forking runner.
@@ -80,7 +87,7 @@ else ifneq ($(SAN),)
   $(error SAN must be address or thread)
 endif
 ifeq ($(JEMALLOC),1)
-  LDLIBS := -ljemalloc $(LDLIBS)
+  LDLIBS = -ljemalloc $(LIB_LIBS)
 endif
 
 CFLAGS   ?=
@@ -132,6 +139,9 @@ $(B)/%.o: %.S | deps-build
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 	$(GORT_TEXT)
+
+# traceback.c embeds the gdb script (.incbin): rebuild it when it changes.
+$(B)/runtime/traceback.o: tools/gdb/gort-gdb.py
 
 $(B)/libgort.a: $(LIB_OBJS)
 	@rm -f $@
@@ -244,6 +254,7 @@ install: lib $(B)/gort.pc
 	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so.$(SOVERSION)
 	ln -sf libgort.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgort.so
 	install -m 644 $(B)/gort.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -D -m 644 tools/gdb/gort-gdb.py $(DESTDIR)$(PREFIX)/share/gort/gort-gdb.py
 	@# The loader finds /usr/local/lib's libraries through its cache only.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && [ -z "$$FAKEROOTKEY" ]; then \
 	    ldconfig || true; fi
@@ -251,6 +262,7 @@ install: lib $(B)/gort.pc
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(INCLUDEDIR)/gort.h
 	rm -f $(DESTDIR)$(LIBDIR)/libgort.* $(DESTDIR)$(LIBDIR)/pkgconfig/gort.pc
+	rm -rf $(DESTDIR)$(PREFIX)/share/gort
 
 # The exported symbols are abi/libgort.symbols, one a line: a change there
 # is an ABI change (docs/install.md, "ABI"); `make abi-symbols` rewrites it.

@@ -1,10 +1,8 @@
 /*
- * debug.c: fatal errors, GORT_DEBUG settings, schedtrace lines, gort_stats
+ * debug.c: GORT_DEBUG settings, schedtrace lines, gort_stats
  * and error strings: how the runtime explains itself.
  *
- * Invariants: gort__throw and gort__panic never return and never take a
- * runtime lock (the failing code may hold one); they print with plain
- * write-through stdio on stderr and exit with status 2, as Go does.
+ * gort__throw, gort__fatal and gort__panic live in runtime/traceback.c.
  * Locking: schedtrace and gort_stats read counters without locks (racy
  * snapshots by design, as Go's schedtrace).
  * See also: runtime/sysmon.c (who prints schedtrace).
@@ -53,34 +51,6 @@ static const char *const waitreasons[WAIT_REASON_COUNT] = {
 const char *gort__waitreason_str(enum waitreason r)
 {
     return (unsigned)r < WAIT_REASON_COUNT ? waitreasons[r] : "?";
-}
-
-static void goroutine_header(void)
-{
-    struct g *gp = gort__getg();
-    if (gp)
-        fprintf(stderr, "\ngoroutine %llu [running]:\n",
-                (unsigned long long)gp->goid);
-}
-
-_Noreturn void gort__throw(const char *msg)
-{
-    fflush(stdout);
-    fprintf(stderr, "fatal error: %s\n", msg);
-    goroutine_header();
-    if (gort__debug.scheddetail)
-        gort__schedtrace(true, true);
-    fflush(stderr);
-    _exit(2);
-}
-
-_Noreturn void gort__panic(const char *msg)
-{
-    fflush(stdout);
-    fprintf(stderr, "panic: %s\n", msg);
-    goroutine_header();
-    fflush(stderr);
-    _exit(2);
 }
 
 /* gort__debug_parse reads

@@ -68,7 +68,8 @@ static struct g *galloc_chunk(void)
         return NULL;
     gort__lock(&gs.lock);
     c->next = gs.chunks;
-    gs.chunks = c;
+    /* Release: gort__forallg walks the list without the lock. */
+    __atomic_store_n(&gs.chunks, c, __ATOMIC_RELEASE);
     gort__unlock(&gs.lock);
     for (int i = 1; i < G_CHUNK; i++) {
         atomic_init(&c->g[i].status, G_DEAD);
@@ -168,7 +169,7 @@ void gort__g_start(struct g *gp)
 
 /* newproc creates a runnable G for fn (Go: newproc1). */
 int gort__newproc(void (*fn)(void *), void *arg, const void *args,
-                   size_t size, bool is_main)
+                   size_t size, bool is_main, const void *gopc)
 {
     struct m *mp = gort__getm();
     struct p *pp = mp ? mp->p : NULL;
@@ -192,6 +193,9 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
         }
     }
     gp->goid = new_goid(pp);
+    /* Who made it, for tracebacks' "created by F in goroutine K". */
+    gp->gopc = (uintptr_t)gopc;
+    gp->parentgoid = mp && mp->curg ? mp->curg->goid : 0;
     gp->schedlink = NULL;
     gp->lockedm = NULL;
     gp->lockcount = 0;
@@ -199,6 +203,7 @@ int gort__newproc(void (*fn)(void *), void *arg, const void *args,
     gp->param = NULL;
     gp->waiting = NULL;
     gp->waitreason = WAIT_NONE;
+    atomic_store_explicit(&gp->waitsince, 0, memory_order_relaxed);
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     atomic_store_explicit(&gp->asyncpreempt, 0, memory_order_relaxed);
     atomic_store_explicit(&gp->stuck_warned, false, memory_order_relaxed);
@@ -248,13 +253,14 @@ static bool spawn_turn_over(struct p *pp)
 
 /* spawn is gort_go and gort_go_copy: from a goroutine, or from g0 holding
  * a P (timer callbacks: Go's AfterFunc runs `go f()` there). */
-static int spawn(void (*fn)(void *), void *arg, const void *args, size_t size)
+static int spawn(void (*fn)(void *), void *arg, const void *args, size_t size,
+                 const void *gopc)
 {
     struct m *mp = gort__getm();
     if (!mp || (!mp->curg && !mp->p))
         return -EPERM;
     struct g *gp = mp->curg;
-    int err = gort__newproc(fn, arg, args, size, false);
+    int err = gort__newproc(fn, arg, args, size, false, gopc);
     if (gp && err == 0 && spawn_turn_over(gp->m->p) && !gp->m->locks) {
         P_STAT_INC(gp->m->p->nyields, 1);
         gort__switch_out(gp, AFTER_YIELD);
@@ -269,7 +275,7 @@ int gort_go(void (*fn)(void *), void *arg)
     RT_ENTRY();
     if (!fn)
         return -EINVAL;
-    return spawn(fn, arg, NULL, 0);
+    return spawn(fn, arg, NULL, 0, __builtin_return_address(0));
 }
 
 int gort_go_copy(void (*fn)(void *), const void *args, size_t size)
@@ -277,7 +283,7 @@ int gort_go_copy(void (*fn)(void *), const void *args, size_t size)
     RT_ENTRY();
     if (!fn || (!args && size) || size > GORT_GO_COPY_MAX)
         return -EINVAL;
-    return spawn(fn, NULL, args, size);
+    return spawn(fn, NULL, args, size, __builtin_return_address(0));
 }
 
 int gort__go_copy(void (*fn)(void *), const void *args, size_t size)
@@ -426,6 +432,39 @@ void gort__g_flush(struct p *pp)
     struct g *gp;
     while ((gp = gort__gqueue_pop(&pp->gfree)))
         gfree_push_global(gp);
+}
+
+/* gort__forallg calls fn on every descriptor ever made, dead ones
+ * included, without a lock (chunks are only ever prepended, with a
+ * release store): callable from a signal handler. */
+void gort__forallg(void (*fn)(struct g *gp, void *arg), void *arg)
+{
+    for (struct gchunk *c = __atomic_load_n(&gs.chunks, __ATOMIC_ACQUIRE); c;
+         c = c->next)
+        for (int i = 0; i < G_CHUNK; i++)
+            fn(&c->g[i], arg);
+}
+
+struct stamp {
+    int64_t now;
+};
+
+static void stamp_one(struct g *gp, void *arg)
+{
+    if (atomic_load_explicit(&gp->status, memory_order_relaxed) ==
+            G_WAITING &&
+        atomic_load_explicit(&gp->waitsince, memory_order_relaxed) == 0)
+        atomic_store_explicit(&gp->waitsince, ((struct stamp *)arg)->now,
+                              memory_order_relaxed);
+}
+
+/* gort__stamp_waiting gives every waiting G without a wait start the
+ * time now (sysmon, every WAITSTAMP_NS). A G readied and parked again
+ * meanwhile may get a stamp a moment early: the figure is in minutes. */
+void gort__stamp_waiting(int64_t now)
+{
+    struct stamp s = {now};
+    gort__forallg(stamp_one, &s);
 }
 
 /* gort__g_fini frees every descriptor chunk (the runtime stopped). */

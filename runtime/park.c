@@ -52,6 +52,7 @@ void gort__park_g(struct g *gp, bool (*unlockf)(struct g *, void *),
     mp->waitunlockf = unlockf;
     mp->waitlock = arg;
     gp->waitreason = reason;
+    atomic_store_explicit(&gp->waitsince, 0, memory_order_relaxed);
     gort__switch_out(gp, AFTER_PARK);
 }
 

@@ -22,6 +22,7 @@
 #include "proc.h"
 #include "stack.h"
 #include "trace.h"
+#include "traceback.h"
 
 _Atomic bool gort__running;
 
@@ -79,6 +80,7 @@ static int runtime_init(int procs)
         return err;
     if ((err = gort__debug_parse()) || (err = gort__signal_init()))
         return err;
+    gort__traceback_init();
     for (int i = 0; i < procs; i++)
         if (!(s->allp[i] = gort__p_alloc(i)))
             return -ENOMEM;
@@ -195,7 +197,7 @@ int gort_run(int (*main_fn)(void *), void *arg)
     gort__acquirep(m0, gort__sched.allp[0]);
     proc.main_fn = main_fn;
     proc.main_arg = arg;
-    if ((err = gort__newproc(main_goroutine, NULL, NULL, 0, true)) ||
+    if ((err = gort__newproc(main_goroutine, NULL, NULL, 0, true, NULL)) ||
         (err = gort__sysmon_start())) {
         gort__setm(NULL);
         atomic_store(&gort__running, false);

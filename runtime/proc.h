@@ -46,9 +46,14 @@ __attribute__((visibility("hidden"))) void gort__g_destroy(struct m *mp,
 __attribute__((visibility("hidden"))) void gort__g_start(struct g *gp);
 __attribute__((visibility("hidden"))) int gort__newproc(
     void (*fn)(void *), void *arg, const void *args, size_t size,
-    bool is_main);
+    bool is_main, const void *gopc);
 __attribute__((visibility("hidden"))) void gort__g_flush(struct p *pp);
 __attribute__((visibility("hidden"))) void gort__g_fini(void);
+/* g.c: stamp waiting Gs' wait start (sysmon). */
+__attribute__((visibility("hidden"))) void gort__stamp_waiting(int64_t now);
+/* g.c: fn on every G descriptor, lock-free (traceback.c). */
+__attribute__((visibility("hidden"))) void gort__forallg(
+    void (*fn)(struct g *gp, void *arg), void *arg);
 /* g.c: goroutines alive, summed over the Ps' counters (Go: gcount). */
 __attribute__((visibility("hidden"))) int64_t gort__gcount(void);
 

@@ -160,6 +160,15 @@ struct g {
 
     void (*fn)(void *);        /* entry point and its argument */
     void *arg;
+    /* The creator, for tracebacks (traceback.c): the return address of
+     * its gort_go call (0: the main goroutine) and its goid (0: made on
+     * g0, by a timer callback). Written at spawn beside fn and arg. */
+    uintptr_t gopc;
+    uint64_t parentgoid;
+    /* When the current wait began, roughly (Go: waitsince, stamped by
+     * its GC): 0 at each park; sysmon stamps waiting Gs that have 0 every
+     * few seconds (gort__stamp_waiting). Tracebacks print ", N minutes". */
+    _Atomic int64_t waitsince;
     /* gort_go_copy arguments up to G_INLINE_ARGS; larger ones are copied
      * to the top of a stack attached at spawn time. */
     _Alignas(16) unsigned char args[G_INLINE_ARGS];
@@ -621,10 +630,15 @@ GORT_HIDDEN uint32_t gort__fastrandn(uint32_t n);
 GORT_HIDDEN uint64_t gort__fastrand64(void);
 
 /* gort__throw prints "fatal error: msg", the scheduler state when
- * GORT_DEBUG asks, and exits with status 2 (Go: throw/fatal). */
+ * GORT_DEBUG asks and every goroutine's stack with gort's own frames,
+ * and exits with status 2 (Go: throw). All three: runtime/traceback.c. */
 GORT_HIDDEN _Noreturn void gort__throw(const char *msg);
-/* gort__panic prints "panic: msg" plus the goroutine and exits 2 (Go's
- * unrecovered panic, e.g. "sync: negative WaitGroup counter"). */
+/* gort__fatal prints "fatal error: msg" and exits 2, for errors that are
+ * the user's (Go's fatal): the goroutine that erred, or every goroutine
+ * when raised off one (the deadlock report), user frames only. */
+GORT_HIDDEN _Noreturn void gort__fatal(const char *msg);
+/* gort__panic prints "panic: msg" plus the goroutine's stack and exits
+ * 2 (Go's unrecovered panic, e.g. "sync: negative WaitGroup counter"). */
 GORT_HIDDEN _Noreturn void gort__panic(const char *msg);
 
 /* ---- Netpoll hooks (implemented in netpoll/) ---------------------------- */

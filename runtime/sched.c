@@ -60,10 +60,10 @@ void gort__checkdead(void)
         if (s->allp[i] && !gort__runq_empty(s->allp[i]))
             gort__throw("checkdead: runnable g");
     if (gort__gcount() == 0)
-        gort__throw("no goroutines (main called runtime.Goexit) - deadlock!");
+        gort__fatal("no goroutines (main called runtime.Goexit) - deadlock!");
     if (gort__timers_pending() || gort__netpoll_waiting())
         return; /* a sleeper will wake: nothing is stuck for good */
-    gort__throw("all goroutines are asleep - deadlock!");
+    gort__fatal("all goroutines are asleep - deadlock!");
 }
 /* ---- Timers and the poller ----------------------------------------------- */
 

@@ -1,12 +1,20 @@
 /*
  * signal.c: the one place that installs signal handlers.
  *
- *  - SIGSEGV, SIGBUS: stack overflow. Every M gets an alternate signal
+ *  - SIGSEGV, SIGBUS, SIGFPE: faults. Every M gets an alternate signal
  *    stack, so the SIGSEGV raised by a goroutine running into its guard
- *    region can be handled even though its own stack is exhausted. The
- *    handler prints Go's message with the goroutine id and exits; a fault
- *    anywhere else is passed on to the handler that was installed before
- *    ours (or to the default action, which dumps core).
+ *    region can be handled even though its own stack is exhausted: Go's
+ *    "stack overflow" and the goroutine's stack. A fault in a goroutine's
+ *    own code is Go's run-time panic ("invalid memory address or nil
+ *    pointer dereference", "integer divide by zero"); one in gort's code
+ *    or on g0 is "unexpected signal during runtime execution"; both print
+ *    the [signal ...] line and the stack (runtime/traceback.c) and exit
+ *    2. A fault on a thread that is not an M, or one sent with kill(2),
+ *    is passed on to the handler installed before ours (or to the default
+ *    action, which dumps core). SA_NODEFER: a fault while printing comes
+ *    back here and ends the process (traceback.c, enter_crash).
+ *  - SIGQUIT: every goroutine's stack, then exit 2 (Go's SIGQUIT dump),
+ *    unless the program installed a handler for it before gort_run.
  *  - SIGURG: asynchronous preemption (runtime/asyncpreempt.c decides).
  *    A SIGURG that is not gort's (not a tgkill from this process that
  *    sysmon announced in the M) goes to the handler installed before
@@ -15,7 +23,7 @@
  *  - SIGPIPE: ignored if nobody handles it.
  *
  * Invariants: the handlers only use async-signal-safe calls (write,
- * _exit, tgkill) and read their M through TLS, which is set before the M
+ * _exit, tgkill, libunwind's local unwinding) and read their M through TLS, which is set before the M
  * runs any goroutine; each keeps errno as it found it. Handlers run on
  * the M's alternate stack (SA_ONSTACK) and SIGURG has SA_RESTART, so a
  * system call it interrupts restarts where the kernel allows.
@@ -27,14 +35,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "proc.h"
 #include "stack.h"
+#include "traceback.h"
 
 enum { ALTSTACK_SIZE = 64 << 10 };
 
-static struct sigaction old_segv, old_bus, old_urg;
+static struct sigaction old_segv, old_bus, old_fpe, old_urg;
 static bool installed;
 
 /* fmt_u64 writes v in decimal into buf (async-signal-safe). */
@@ -62,31 +72,95 @@ static void put(const char *s, size_t n)
     }
 }
 
+extern const char __start_gort_text[] __attribute__((visibility("hidden")));
+extern const char __stop_gort_text[] __attribute__((visibility("hidden")));
+
+static uintptr_t uc_pc(const void *uc)
+{
+    const ucontext_t *u = uc;
+#if defined(__x86_64__)
+    return (uintptr_t)u->uc_mcontext.gregs[REG_RIP];
+#else
+    return (uintptr_t)u->uc_mcontext.pc;
+#endif
+}
+
+static void overflow(struct g *gp, siginfo_t *si, void *uc)
+{
+    char buf[96];
+    size_t n = 0;
+    const char *a = "runtime: goroutine stack exceeds ";
+    memcpy(buf, a, strlen(a));
+    n += strlen(a);
+    n += fmt_u64(buf + n, gp->stk.hi - gp->stk.lo);
+    const char *b = "-byte limit\n";
+    memcpy(buf + n, b, strlen(b));
+    n += strlen(b);
+    put(buf, n);
+    struct crash c = {.prefix = "fatal error: ", .msg = "stack overflow",
+                      .in_handler = true, .uc = uc, .pc = uc_pc(uc)};
+    (void)si;
+    gort__dopanic(&c);
+}
+
+/* fault_panic is a fault in a goroutine's own code: Go's run-time panic,
+ * or for a wild address its "unexpected fault address" throw. */
+static void fault_panic(int sig, siginfo_t *si, void *uc)
+{
+    uintptr_t addr = (uintptr_t)si->si_addr;
+    struct crash c = {.prefix = "panic: ", .in_handler = true, .si = si,
+                      .uc = uc, .pc = uc_pc(uc)};
+    if (sig == SIGFPE) {
+        c.msg = si->si_code == FPE_INTDIV ? "runtime error: integer divide "
+                                            "by zero"
+              : si->si_code == FPE_INTOVF ? "runtime error: integer overflow"
+                                          : "runtime error: floating point "
+                                            "error";
+    } else if (sig == SIGSEGV && addr < 0x1000) {
+        c.msg = "runtime error: invalid memory address or nil pointer "
+                "dereference";
+    } else {
+        char buf[64];
+        size_t n = 0;
+        const char *a = "unexpected fault address 0x";
+        memcpy(buf, a, strlen(a));
+        n += strlen(a);
+        int sh = 60;
+        while (sh > 0 && !(addr >> sh))
+            sh -= 4;
+        for (; sh >= 0; sh -= 4)
+            buf[n++] = "0123456789abcdef"[(addr >> sh) & 15];
+        buf[n++] = '\n';
+        put(buf, n);
+        c.prefix = "fatal error: ";
+        c.msg = "fault";
+        c.runtime = true;
+    }
+    gort__dopanic(&c);
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
     struct m *mp = gort__getm();
     struct g *gp = mp ? mp->curg : NULL;
     uintptr_t addr = (uintptr_t)si->si_addr;
-    if (gp && gort__stack_is_guard(gp, addr)) {
-        char buf[160];
-        size_t n = 0;
-        const char *a = "runtime: goroutine stack exceeds ";
-        memcpy(buf, a, strlen(a));
-        n += strlen(a);
-        n += fmt_u64(buf + n, gp->stk.hi - gp->stk.lo);
-        const char *b = "-byte limit\nfatal error: stack overflow\n\n"
-                        "goroutine ";
-        memcpy(buf + n, b, strlen(b));
-        n += strlen(b);
-        n += fmt_u64(buf + n, gp->goid);
-        const char *c = " [running]\n";
-        memcpy(buf + n, c, strlen(c));
-        n += strlen(c);
-        put(buf, n);
-        _exit(2);
+    if (gp && sig != SIGFPE && gort__stack_is_guard(gp, addr))
+        overflow(gp, si, uc);
+    if (mp && si->si_code > 0) { /* raised by the CPU, on one of our Ms */
+        uintptr_t pc = uc_pc(uc);
+        if (gp && !(pc >= (uintptr_t)__start_gort_text &&
+                    pc < (uintptr_t)__stop_gort_text))
+            fault_panic(sig, si, uc);
+        struct crash c = {.prefix = "fatal error: ",
+                          .msg = "unexpected signal during runtime "
+                                 "execution",
+                          .runtime = true, .in_handler = true, .si = si,
+                          .uc = uc, .pc = pc};
+        gort__dopanic(&c);
     }
     /* Not ours: hand it to whoever was there before. */
-    struct sigaction *old = sig == SIGBUS ? &old_bus : &old_segv;
+    struct sigaction *old = sig == SIGBUS ? &old_bus
+                          : sig == SIGFPE ? &old_fpe : &old_segv;
     if (old->sa_flags & SA_SIGINFO && old->sa_sigaction) {
         old->sa_sigaction(sig, si, uc);
         return;
@@ -97,6 +171,15 @@ static void on_fault(int sig, siginfo_t *si, void *uc)
         return;
     }
     signal(sig, SIG_DFL); /* returning re-executes the fault: core dump */
+}
+
+static void on_quit(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    struct crash c = {.msg = "SIGQUIT: quit", .runtime = true,
+                      .in_handler = true, .si = si, .uc = uc,
+                      .pc = uc_pc(uc)};
+    gort__dopanic(&c);
 }
 
 /* chain passes a signal that is not ours to the handler installed before
@@ -136,10 +219,23 @@ int gort__signal_init(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSEGV, &sa, &old_segv) || sigaction(SIGBUS, &sa, &old_bus))
+    if (sigaction(SIGSEGV, &sa, &old_segv) ||
+        sigaction(SIGBUS, &sa, &old_bus) || sigaction(SIGFPE, &sa, &old_fpe))
         return -errno;
+    /* SIGQUIT: unless the program installed a handler of its own. An
+     * inherited SIG_IGN is overridden, as Go does (a shell starts
+     * background jobs with SIGQUIT ignored; Go respects that only for
+     * SIGHUP and SIGINT). */
+    struct sigaction quit;
+    if (sigaction(SIGQUIT, NULL, &quit) == 0 &&
+        !(quit.sa_flags & SA_SIGINFO) &&
+        (quit.sa_handler == SIG_DFL || quit.sa_handler == SIG_IGN)) {
+        sa.sa_sigaction = on_quit;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigaction(SIGQUIT, &sa, NULL);
+    }
     /* SIGURG: SA_RESTART so that a call it lands in (it should land in
      * none: asyncpreempt.c) restarts where the kernel allows. */
     sa.sa_sigaction = on_urg;

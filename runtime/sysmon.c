@@ -36,6 +36,7 @@
 enum { SYSMON_MIN_US = 20, SYSMON_MAX_US = 10000, IDLE_ROUNDS = 50 };
 #define NETPOLL_STALE_NS 10000000
 #define SCAVENGE_NS 1000000000 /* stacks idle this long give pages back */
+#define WAITSTAMP_NS 10000000000LL /* stamp waiting Gs' start this often */
 
 static struct {
     pthread_t thread;
@@ -378,6 +379,7 @@ static void *sysmon(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     uint32_t idle = 0, delay = SYSMON_MIN_US;
     int64_t last_trace = gort__nanotime(), last_scavenge = last_trace;
+    int64_t last_stamp = last_trace;
     while (!atomic_load(&sm.stop)) {
         delay = idle == 0 ? SYSMON_MIN_US
                 : idle > IDLE_ROUNDS ? delay * 2 : delay;
@@ -389,6 +391,8 @@ static void *sysmon(void *arg)
             if (all_idle() && !atomic_load(&sm.stop)) {
                 int64_t next = gort__timers_next();
                 int64_t ns = next ? next - gort__nanotime() : 1000000000;
+                if (ns > WAITSTAMP_NS) /* stamp waits on time (below) */
+                    ns = WAITSTAMP_NS;
                 gort__futex_wait(&sm.wait, w, ns > 0 ? ns : 0);
             }
             atomic_store(&sm.deep, false);
@@ -416,6 +420,11 @@ static void *sysmon(void *arg)
         if (now - last_scavenge >= SCAVENGE_NS) {
             gort__stack_scavenge();
             last_scavenge = now;
+        }
+        if (now - last_stamp >= WAITSTAMP_NS) {
+            /* Tracebacks' ", N minutes" (Go stamps at each GC). */
+            gort__stamp_waiting(now);
+            last_stamp = now;
         }
         if (gort__debug.schedtrace_ms &&
             now - last_trace >= gort__debug.schedtrace_ms * 1000000) {

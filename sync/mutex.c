@@ -177,7 +177,7 @@ void gort__mutex_unlock_slow(gort_mutex *mu, int32_t state)
 {
     RT_ENTRY();
     if (((state + LOCKED) & LOCKED) == 0)
-        gort__throw("sync: unlock of unlocked mutex");
+        gort__fatal("sync: unlock of unlocked mutex");
     if (state & STARVING) {
         /* Hand ownership to the front waiter and let it run now. LOCKED
          * stays clear; the waiter sets it. New arrivals see STARVING and

@@ -59,7 +59,7 @@ void gort_rwmutex_runlock(gort_rwmutex *rw)
         return;
     /* Go: rUnlockSlow. */
     if (r + 1 == 0 || r + 1 == -MAX_READERS)
-        gort__throw("sync: RUnlock of unlocked RWMutex");
+        gort__fatal("sync: RUnlock of unlocked RWMutex");
     /* A writer is pending; the last reader it waits for lets it in. */
     if (add(&rw->_reader_wait, -1) == 0)
         gort__semrelease(&rw->_writer_sem, false);
@@ -97,7 +97,7 @@ void gort_rwmutex_unlock(gort_rwmutex *rw)
     /* Announce to readers there is no active writer. */
     int32_t r = add(&rw->_reader_count, MAX_READERS);
     if (r >= MAX_READERS)
-        gort__throw("sync: Unlock of unlocked RWMutex");
+        gort__fatal("sync: Unlock of unlocked RWMutex");
     /* Let in the readers that arrived while the writer was pending. */
     for (int32_t i = 0; i < r; i++)
         gort__semrelease(&rw->_reader_sem, false);

@@ -11,12 +11,12 @@
 #   deb      make deb (debhelper)
 # JEMALLOC=1 in the environment adds libjemalloc-dev.
 set -eu
-build="make gcc libc6-dev libatomic-ops-dev"
+build="make gcc libc6-dev libatomic-ops-dev libunwind-dev libdw-dev"
 [ "${JEMALLOC:-0}" = 1 ] && build="$build libjemalloc-dev"
 optional=
 case "${1:-build}" in
 build)   pkgs=$build ;;
-test)    pkgs="$build libcriterion-dev g++ clang python3 python3-prometheus-client"
+test)    pkgs="$build libcriterion-dev g++ clang gdb python3 python3-prometheus-client"
          # tests/test_hiredis.c, test_libpq.c, test_hook.c, tests/flags:
          # real servers, their client libraries, pkg-config.
          pkgs="$pkgs pkg-config redis-server libhiredis-dev postgresql libpq-dev"
