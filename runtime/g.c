@@ -288,7 +288,7 @@ int gort_go_copy(void (*fn)(void *), const void *args, size_t size)
 
 int gort__go_copy(void (*fn)(void *), const void *args, size_t size)
 {
-    return spawn(fn, NULL, args, size);
+    return spawn(fn, NULL, args, size, __builtin_return_address(0));
 }
 
 /* gort__g_destroy frees an exited G's stack and descriptor. Runs on g0. */
