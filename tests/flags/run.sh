@@ -23,7 +23,8 @@ ln -s "$root/$B/libgort.so" "$tmp/lib/libgort.so"
 ln -s "$root/$B/libgort.so" "$tmp/lib/libgort.so.0"
 # Unknown placeholders (Libs.private and the like) become empty: the test
 # links the shared library, which carries its own dependencies.
-sed -e "s|@PREFIX@|$tmp|g" -e 's|@VERSION@|0|g' -e 's|@[A-Za-z_]*@||g' \
+sed -e "s|@PREFIX@|$tmp|g" -e "s|@LIBDIR@|$tmp/lib|g" \
+    -e "s|@INCLUDEDIR@|$tmp/include|g" -e 's|@VERSION@|0|g' -e 's|@[A-Za-z_]*@||g' \
     "$root/gort.pc.in" >"$tmp/lib/pkgconfig/gort.pc"
 export PKG_CONFIG_PATH="$tmp/lib/pkgconfig"
 cflags=$(pkg-config --cflags gort) || fail "pkg-config --cflags gort"
