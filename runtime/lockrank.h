@@ -25,7 +25,7 @@
  *              channel, stops the deadline timer and readies watchers
  *              under it.
  *   TIMECHAN   gort_timer.mu: a timer's channel is sent to and drained
- *              under it (runtime/time.c).
+ *              under it (chan/timechan.c).
  *   CHAN       channel locks: a send readies a goroutine, which may take
  *              every lock below sched.lock's rank and sched.lock itself.
  *   POOL       a gort_pool's shared list (sync/pool.c).

@@ -623,6 +623,22 @@ GORT_HIDDEN void gort__sched_poll_break(void);
 /* gort__nanotime: CLOCK_MONOTONIC in ns (vDSO). */
 GORT_HIDDEN int64_t gort__nanotime(void);
 
+/* gort__when_after returns the absolute time ns after now, saturating;
+ * gort__when_of, ns from now (Go: when). For sleeps and timers alike. */
+static inline int64_t gort__when_after(int64_t now, int64_t ns)
+{
+    if (ns <= 0)
+        return now;
+    if (ns > INT64_MAX - now)
+        return INT64_MAX;
+    return now + ns;
+}
+
+static inline int64_t gort__when_of(int64_t ns)
+{
+    return gort__when_after(gort__nanotime(), ns);
+}
+
 /* gort__fastrand: a per-M xorshift; cheap, not cryptographic. */
 GORT_HIDDEN uint32_t gort__fastrand(void);
 GORT_HIDDEN uint32_t gort__fastrandn(uint32_t n);

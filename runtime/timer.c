@@ -39,7 +39,8 @@
  * atomically and take no lock.
  *
  * See also: runtime/timer.h (contract), runtime/timerq.c (the queues),
- * runtime/time.c (public API), docs/time.md, Go's runtime/time.go.
+ * runtime/time.c (sleep), chan/timechan.c (timers with channels or
+ * functions), docs/time.md, Go's runtime/time.go.
  */
 #include <stdlib.h>
 
