@@ -29,6 +29,8 @@
 
 #include <gort.h>
 
+#include "symtab.h" /* gort__symtab_prepare: the fd-reuse test */
+
 #if defined(__SANITIZE_THREAD__)
 #define CONNS 200 /* every live goroutine is a TSan fiber (~800 KiB) */
 #elif defined(GORT_SAN)
@@ -452,6 +454,10 @@ Test(net, close_wakes_a_parked_reader_with_ebadf)
 static int reuse_main(void *arg)
 {
     (void)arg;
+    /* The traceback tables are read by a thread gort_run starts, which
+     * opens the program's files: let it finish, so that the lowest free
+     * fd number below is the one we close. */
+    gort__symtab_prepare();
     int a, b, c, d;
     mkpair(&a, &b);
     int lfd = gort_listen("tcp", "127.0.0.1:0");
