@@ -54,11 +54,11 @@ static uint64_t max_retries(int64_t ns)
 
 /* lower_nofile sets the soft fd limit so that exactly HOLD numbers below it
  * are free; fds already open above it stay usable. */
-static int lower_nofile(void)
+static int lower_nofile(int any_fd)
 {
     int fds[HOLD];
     for (int i = 0; i < HOLD; i++)
-        if ((fds[i] = dup(0)) < 0)
+        if ((fds[i] = dup(any_fd)) < 0)
             return -1;
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
@@ -75,7 +75,7 @@ static void release(void *arg)
 {
     struct server *s = arg;
     for (;;) {
-        int fd = dup(0);
+        int fd = dup(s->portpipe[1]); /* any open fd: stdin may be closed */
         if (fd < 0 && errno == EMFILE && atomic_load(&s->nheld) > 0)
             break;
         if (fd >= 0)
@@ -103,7 +103,7 @@ static int serve(void *arg)
     if (write(s->portpipe[1], &port, sizeof port) != sizeof port ||
         read(s->gopipe[0], &go, 1) != 1) /* every client has connected */
         return 11;
-    if (lower_nofile() != 0)
+    if (lower_nofile(lfd) != 0)
         return 12;
     int64_t start = gort_now();
     gort_go(release, s);
