@@ -3,6 +3,7 @@
 #   make                 libgort.a, libgort.so, examples
 #   make test            build and run the Criterion suites (installs deps)
 #   make bench           build and run the benchmark suite beside Go
+#   make fuzz            libFuzzer targets, FUZZ_SECONDS each (docs/fuzzing.md)
 #   make SAN=address     ASan+UBSan build (separate build dir); SAN=thread: TSan
 #   make DEBUG=1         checked build: lock ranks and held-lock asserts
 #                        (runtime/lockrank.h), in build/<san>-debug
@@ -114,7 +115,7 @@ CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 
 .PHONY: all lib hook test test-build bench install uninstall clean check-headers \
         check-abi abi-symbols check-install check-deb deb deps-build deps-test \
-        deps-bench deps-install deps-deb examples benchbins FORCE
+        deps-bench deps-install deps-deb examples benchbins fuzz FORCE
 all: lib examples
 
 lib: $(B)/libgort.a $(B)/libgort.so
@@ -216,6 +217,21 @@ test-build: lib hook examples $(TEST_BINS) $(CXX_SMOKE)
 test: deps-test
 	$(MAKE) test-build
 	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh $(CXX_SMOKE) tests/flags/run.sh" ./tests/run.sh $(TEST_BINS)
+
+# make fuzz: the libFuzzer targets in fuzz/ (docs/fuzzing.md), built by
+# clang with ASan+UBSan against a library instrumented for coverage, in
+# build/fuzz; each runs FUZZ_SECONDS from its seeds in fuzz/corpus/.
+FUZZ_SECONDS ?= 60
+FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/fuzz/%,$(wildcard fuzz/*.c))
+fuzz:
+	@./tools/deps.sh fuzz
+	CFLAGS=-fsanitize=fuzzer-no-link $(MAKE) CC=clang SAN=address B=build/fuzz \
+	    JEMALLOC=0 $(FUZZ_BINS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh $(FUZZ_BINS)
+$(B)/fuzz/%: fuzz/%.c $(B)/libgort.a $(B)/link.flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iruntime -Inetpoll -fsanitize=fuzzer -o $@ $< \
+	    $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
 
 bench: deps-bench
 	$(MAKE) benchbins

@@ -27,7 +27,7 @@
 #include "netpoll.h"
 
 #define MAX_ADDRS 8   /* addresses tried per dial */
-#define HOST_MAX 256  /* longest host name accepted */
+#define HOST_MAX GORT_HOST_MAX
 
 struct addrs {
     int n;
@@ -67,7 +67,7 @@ static int net_family(const char *network)
  * ("invalid port"). So "+80" is 80 and "-0" is 0, as in Go (checked
  * against Go 1.19's net.Listen).
  */
-static int parse_port(const char *s, int *port)
+int gort__parse_port(const char *s, int *port)
 {
     bool neg = false;
     if (*s == '+' || *s == '-')
@@ -87,9 +87,10 @@ static int parse_port(const char *s, int *port)
     return 0;
 }
 
-/* split_hostport splits "host:port", "[v6]:port", ":port" or "host" (port
- * -1) into host and port (Go: net.SplitHostPort). 0 or -EINVAL. */
-static int split_hostport(const char *addr, char *host, int *port)
+/* gort__split_hostport splits "host:port", "[v6]:port", ":port" or "host"
+ * (port -1) into host (GORT_HOST_MAX bytes) and port (Go:
+ * net.SplitHostPort). 0 or -EINVAL. */
+int gort__split_hostport(const char *addr, char *host, int *port)
 {
     const char *h = addr, *colon;
     size_t hlen;
@@ -108,11 +109,15 @@ static int split_hostport(const char *addr, char *host, int *port)
     }
     if (hlen >= HOST_MAX)
         return -EINVAL;
+    /* Go: "unexpected '[' in address" (or ']'); getaddrinfo would only
+     * have said "no such host" (fuzz/net_addr.c found it). */
+    if (memchr(h, '[', hlen) || memchr(h, ']', hlen))
+        return -EINVAL;
     memcpy(host, h, hlen);
     host[hlen] = '\0';
     *port = -1;
     if (colon)
-        return parse_port(colon + 1, port);
+        return gort__parse_port(colon + 1, port);
     return 0;
 }
 
@@ -240,7 +245,7 @@ static int parse(const char *network, const char *address, bool listening,
         address = ":0";
     char host[HOST_MAX];
     int port;
-    int err = split_hostport(address, host, &port);
+    int err = gort__split_hostport(address, host, &port);
     if (err)
         return err;
     if (port < 0) {

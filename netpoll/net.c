@@ -1,6 +1,6 @@
 /*
  * net.c: the fd-level calls of <gort/net.h>: read, write, accept,
- * shutdown, close, deadlines, the callback calls (gort_read_with,
+ * the accept back-off, shutdown, close, deadlines, the callback calls (gort_read_with,
  * gort_write_with) and the pollable-fd API (Go: internal/poll's FD methods
  * and RawConn).
  *
@@ -26,6 +26,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -313,6 +315,50 @@ int gort_accept(int lfd)
         return err;
     }
     return r;
+}
+
+/*
+ * The accept back-off (Go: net/http's Server.Serve). Out of fds or kernel
+ * memory, accept fails at once while connections wait in the backlog: a
+ * loop that retried at once would spin a CPU and flood the log just when
+ * the machine is short of everything. Go sleeps 5 ms, doubling to 1 s,
+ * and starts again at 5 ms after a success; so does this. Go logs every
+ * retry; one line a second at most tells the same story.
+ */
+#define BACKOFF_MIN GORT_MS(5)
+#define BACKOFF_MAX GORT_MS(1000)
+
+static bool accept_temporary(int err)
+{
+    return err == -EMFILE || err == -ENFILE || err == -ENOBUFS ||
+           err == -ENOMEM;
+}
+
+int gort_accept_backoff(int lfd, struct gort_accept_backoff *b)
+{
+    RT_ENTRY();
+    if (b == NULL)
+        return -EINVAL;
+    for (;;) {
+        int r = gort_accept(lfd);
+        if (!accept_temporary(r)) {
+            if (r >= 0)
+                b->delay = 0;
+            return r;
+        }
+        b->delay = b->delay < BACKOFF_MIN ? BACKOFF_MIN : b->delay * 2;
+        if (b->delay > BACKOFF_MAX)
+            b->delay = BACKOFF_MAX;
+        b->retries++;
+        int64_t now = gort_now();
+        if (!b->quiet &&
+            (b->logged_at == 0 || now - b->logged_at >= GORT_MS(1000))) {
+            b->logged_at = now;
+            fprintf(stderr, "gort: accept: %s; retrying in %lldms\n",
+                    gort_strerror(r), (long long)(b->delay / GORT_MS(1)));
+        }
+        gort_sleep(b->delay);
+    }
 }
 
 int gort_shutdown(int fd, int how)

@@ -211,4 +211,14 @@ __attribute__((visibility("hidden"))) ssize_t gort__sysbatch_send(
 __attribute__((visibility("hidden"))) void gort__net_conn_setup(int fd,
                                                                 int family);
 
+/* Address parsing (dial.c), internal entry points for fuzz/net_addr.c:
+ * gort__parse_port reads a port as Go's LookupPort reads a numeric one;
+ * gort__split_hostport splits an address into host (at most
+ * GORT_HOST_MAX bytes with the NUL) and port (-1: none). 0 or -EINVAL. */
+#define GORT_HOST_MAX 256
+__attribute__((visibility("hidden"))) int gort__parse_port(const char *s,
+                                                           int *port);
+__attribute__((visibility("hidden"))) int gort__split_hostport(
+    const char *addr, char *host, int *port);
+
 #endif /* GORT_NETPOLL_H */

@@ -104,13 +104,20 @@ static int env_procs(int *procs)
     *procs = asked ? asked : gort__default_procs();
     if (asked || !env || !*env)
         return 0;
-    char *end;
-    long n = strtol(env, &end, 10);
-    if (*end || n < 1) {
+    if (gort__parse_maxprocs(env, procs) != 0) {
         fprintf(stderr, "gort: GORT_MAXPROCS=%s: want a positive integer\n",
                 env);
         return -EINVAL;
     }
+    return 0;
+}
+
+int gort__parse_maxprocs(const char *s, int *procs)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    if (*s == '\0' || *end || n < 1)
+        return -EINVAL;
     *procs = n > GORT_MAXPROCS_LIMIT ? GORT_MAXPROCS_LIMIT : (int)n;
     return 0;
 }

@@ -160,5 +160,9 @@ struct debug_settings {
 };
 __attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
 __attribute__((visibility("hidden"))) int gort__debug_parse(void);
+/* gort__parse_maxprocs reads a GORT_MAXPROCS value: a positive decimal
+ * integer, capped at GORT_MAXPROCS_LIMIT. 0 or -EINVAL (proc.c). */
+__attribute__((visibility("hidden"))) int gort__parse_maxprocs(const char *s,
+                                                               int *procs);
 
 #endif /* GORT_PROC_H */

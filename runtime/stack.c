@@ -123,29 +123,34 @@ static bool probe_guard(void)
     return ok;
 }
 
+int gort__parse_stack_max(const char *s, uint64_t *bytes)
+{
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = 0;
+    if (*end == 'k' || *end == 'K')
+        shift = 10, end++;
+    else if (*end == 'm' || *end == 'M')
+        shift = 20, end++;
+    else if (*end == 'g' || *end == 'G')
+        shift = 30, end++;
+    /* Check before shifting: a huge count must not wrap into range. */
+    if (*end != '\0' || s[0] < '0' || s[0] > '9' ||
+        v > (STACK_MAX_MAX >> shift) || (v << shift) < STACK_MAX_MIN)
+        return -EINVAL;
+    *bytes = v << shift;
+    return 0;
+}
+
 int gort__stack_init(void)
 {
     stk.pagesize = (size_t)sysconf(_SC_PAGESIZE);
     uint64_t max = STACK_MAX_DEFAULT;
     const char *env = getenv("GORT_STACK_MAX");
-    if (env && *env) {
-        char *end;
-        unsigned long long v = strtoull(env, &end, 10);
-        int shift = 0;
-        if (*end == 'k' || *end == 'K')
-            shift = 10, end++;
-        else if (*end == 'm' || *end == 'M')
-            shift = 20, end++;
-        else if (*end == 'g' || *end == 'G')
-            shift = 30, end++;
-        /* Check before shifting: a huge count must not wrap into range. */
-        if (*end != '\0' || env[0] < '0' || env[0] > '9' ||
-            v > (STACK_MAX_MAX >> shift) || (v << shift) < STACK_MAX_MIN) {
-            fprintf(stderr, "gort: GORT_STACK_MAX=%s: want bytes (or K/M/G "
-                            "suffix) between 16K and 1G\n", env);
-            return -EINVAL;
-        }
-        max = v << shift;
+    if (env && *env && gort__parse_stack_max(env, &max) != 0) {
+        fprintf(stderr, "gort: GORT_STACK_MAX=%s: want bytes (or K/M/G "
+                        "suffix) between 16K and 1G\n", env);
+        return -EINVAL;
     }
     max = (max + stk.pagesize - 1) & ~(uint64_t)(stk.pagesize - 1);
     stk.slot = (size_t)max + GUARD_BYTES;

@@ -27,6 +27,10 @@ enum stack_guard {
 /* gort__stack_init reads GORT_STACK_MAX and probes the guard mechanism.
  * Returns 0 or -EINVAL (malformed GORT_STACK_MAX). */
 __attribute__((visibility("hidden"))) int gort__stack_init(void);
+/* gort__parse_stack_max reads a GORT_STACK_MAX value: decimal bytes with an
+ * optional K/M/G suffix, between 16 KiB and 1 GiB. 0 or -EINVAL. */
+__attribute__((visibility("hidden"))) int gort__parse_stack_max(
+    const char *s, uint64_t *bytes);
 /* gort__stack_fini unmaps every slab (runtime shut down cleanly). */
 __attribute__((visibility("hidden"))) void gort__stack_fini(void);
 

@@ -771,6 +771,32 @@ Test(net, ports_parse_as_go_reads_them)
     cr_assert(eq(int, run(2, port_parse_main, NULL), 0));
 }
 
+/* A bracket is only the frame of an IPv6 literal: Go's SplitHostPort says
+ * "unexpected '['" (or ']') for one anywhere else, before any lookup.
+ * gort took them as part of a host name and answered "no such host"
+ * (found by fuzz/net_addr.c). */
+static int bracket_main(void *arg)
+{
+    (void)arg;
+    static const char *const bad[] = {"a[b:80", "x]:80", "[[::1]:80",
+                                      "[a[b]:80", "local]host", "[::1]]"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cr_assert(eq(int, gort_listen("tcp", bad[i]), -EINVAL), "%s", bad[i]);
+        cr_assert(eq(int, gort_dial("tcp", bad[i], 0), -EINVAL), "%s", bad[i]);
+    }
+    int l = gort_listen("tcp", "[::1]:0");
+    if (l != -EADDRNOTAVAIL && l != -EAFNOSUPPORT) /* a host without IPv6 */
+        cr_assert(gt(int, l, 0), "[::1]:0: %s", gort_strerror(l));
+    if (l > 0)
+        gort_close(l);
+    return 0;
+}
+
+Test(net, brackets_outside_an_ipv6_literal_are_malformed_as_in_go)
+{
+    cr_assert(eq(int, run(2, bracket_main, NULL), 0));
+}
+
 /* Go's words for the codes whose meaning net.h documents, distinct words
  * for the rest, and no arithmetic overflow on INT_MIN (UBSan). */
 Test(net, strerror_gives_go_words_and_survives_any_int)

@@ -688,6 +688,30 @@ Test(sched, malformed_maxprocs_env_is_rejected)
     cr_assert(eq(int, gort_run(procs_main, NULL), -EINVAL));
 }
 
+/* GORT_DEBUG was copied into 256 bytes and a longer value cut where it
+ * fell, so its last setting was misread or lost without a word (found by
+ * fuzz/env.c): now it is refused, and a value just under the limit works. */
+static int nothing_main(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+Test(sched, overlong_debug_env_is_refused_not_cut)
+{
+    char v[300] = "";
+    while (strlen(v) + 8 < sizeof v - 1)
+        strcat(v, "solo=1,");
+    strcat(v, "solo=0");
+    setenv("GORT_DEBUG", v, 1);
+    cr_assert(eq(int, gort_run(nothing_main, NULL), -EINVAL));
+    v[250] = '\0';
+    strcpy(strrchr(v, ',') + 1, "solo=0");
+    setenv("GORT_DEBUG", v, 1);
+    cr_assert(eq(int, gort_run(nothing_main, NULL), 0));
+    unsetenv("GORT_DEBUG");
+}
+
 /* A goroutine that touches its stack, for the GORT_STACK_MAX sizes. */
 static void stack_toucher(void *arg)
 {

@@ -1,5 +1,5 @@
 #!/bin/sh
-# deps.sh build|test|bench|install|deb: make sure the Debian packages that a
+# deps.sh build|test|bench|install|deb|fuzz: make sure the Debian packages that a
 # make target needs are installed. As root it installs what is missing with
 # apt-get; otherwise, or inside a package build (dpkg-buildpackage, fakeroot:
 # its build dependencies are debian/control's business), it prints the exact
@@ -9,6 +9,7 @@
 #   bench    make bench
 #   install  tests/install/run.sh (pkg-config; jemalloc for JEMALLOC=1)
 #   deb      make deb (debhelper)
+#   fuzz     make fuzz (clang, which brings libFuzzer's runtime)
 # JEMALLOC=1 in the environment adds libjemalloc-dev.
 set -eu
 build="make gcc libc6-dev libatomic-ops-dev libunwind-dev libdw-dev"
@@ -25,7 +26,8 @@ test)    pkgs="$build libcriterion-dev g++ clang gdb python3 python3-prometheus-
 bench)   pkgs="$build libcriterion-dev golang-go wrk gnuplot-nox" ;;
 install) pkgs="$build pkg-config libjemalloc-dev" ;;
 deb)     pkgs="$build build-essential debhelper dpkg-dev pkg-config" ;;
-*)       echo "usage: $0 build|test|bench|install|deb" >&2; exit 2 ;;
+fuzz)    pkgs="$build clang" ;;
+*)       echo "usage: $0 build|test|bench|install|deb|fuzz" >&2; exit 2 ;;
 esac
 # A clang build (make CC=clang) needs the compiler itself.
 case "${CC:-}" in *clang*) pkgs="$pkgs clang" ;; esac

@@ -74,6 +74,32 @@ GORT_API int gort_listen(const char *network, const char *address);
 GORT_API int gort_accept(int lfd);
 
 /*
+ * struct gort_accept_backoff: the retry state of one accept loop, for
+ * gort_accept_backoff. Zero it before the first call (set quiet if
+ * wanted); the call updates the rest.
+ */
+struct gort_accept_backoff {
+    int64_t delay;     /* the last sleep; 0 after a success */
+    int64_t logged_at; /* gort_now() of the last log line, 0: none yet */
+    uint64_t retries;  /* resource errors slept on, in all */
+    int quiet;         /* nonzero: never log */
+};
+
+/*
+ * gort_accept_backoff is gort_accept for a server's accept loop (Go:
+ * net/http's Server.Serve). When accept fails for want of resources
+ * (-EMFILE, -ENFILE, -ENOBUFS, -ENOMEM) it does not return: it sleeps
+ * 5 ms, twice as long after each further failure up to 1 s, and tries
+ * again; a success starts the next wait at 5 ms. Unless b->quiet it
+ * prints "gort: accept: <error>; retrying in <n>ms" to stderr, at most
+ * once a second. Can park.
+ *
+ * Returns as gort_accept, without those four errors, or -EINVAL if b is
+ * NULL.
+ */
+GORT_API int gort_accept_backoff(int lfd, struct gort_accept_backoff *b);
+
+/*
  * gort_dial connects to address on network (as gort_listen; a host is
  * required, e.g. "127.0.0.1:80" or "localhost:80") (Go: net.Dialer).
  * timeout_ns > 0 bounds the whole dial including name resolution (which
