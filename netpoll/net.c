@@ -334,7 +334,7 @@ static bool accept_temporary(int err)
            err == -ENOMEM;
 }
 
-int gort_accept_backoff(int lfd, struct gort_accept_backoff *b)
+int gort_accept_backoff(int lfd, struct gort_backoff *b)
 {
     RT_ENTRY();
     if (b == NULL)

@@ -35,7 +35,7 @@ struct server {
     int held[HOLD];
     _Atomic int nheld;
     _Atomic bool released;
-    struct gort_accept_backoff bo;
+    struct gort_backoff bo;
 };
 
 /* max_retries is how many retries the back-off schedule (5 ms doubling to

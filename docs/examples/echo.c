@@ -90,7 +90,7 @@ static void accept_loop(void *arg)
     int lfd = (int)(intptr_t)arg;
     /* Out of fds, gort_accept_backoff sleeps 5 ms doubling to 1 s (Go's
      * Server.Serve) and logs once a second; other errors come back. */
-    struct gort_accept_backoff bo = {0};
+    struct gort_backoff bo = {0};
     for (;;) {
         int fd = gort_accept_backoff(lfd, &bo);
         if (fd < 0) {

@@ -399,7 +399,7 @@ static void accept_loop(void *arg)
 {
     int lfd = (int)(intptr_t)arg;
     /* Out of fds: back off 5 ms doubling to 1 s, as Go's Server.Serve. */
-    struct gort_accept_backoff bo = {0};
+    struct gort_backoff bo = {0};
     for (;;) {
         int fd = gort_accept_backoff(lfd, &bo);
         if (fd == -EBADF)

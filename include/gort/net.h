@@ -74,11 +74,11 @@ GORT_API int gort_listen(const char *network, const char *address);
 GORT_API int gort_accept(int lfd);
 
 /*
- * struct gort_accept_backoff: the retry state of one accept loop, for
+ * struct gort_backoff: the retry state of one accept loop, for
  * gort_accept_backoff. Zero it before the first call (set quiet if
  * wanted); the call updates the rest.
  */
-struct gort_accept_backoff {
+struct gort_backoff {
     int64_t delay;     /* the last sleep; 0 after a success */
     int64_t logged_at; /* gort_now() of the last log line, 0: none yet */
     uint64_t retries;  /* resource errors slept on, in all */
@@ -97,7 +97,7 @@ struct gort_accept_backoff {
  * Returns as gort_accept, without those four errors, or -EINVAL if b is
  * NULL.
  */
-GORT_API int gort_accept_backoff(int lfd, struct gort_accept_backoff *b);
+GORT_API int gort_accept_backoff(int lfd, struct gort_backoff *b);
 
 /*
  * gort_dial connects to address on network (as gort_listen; a host is
