@@ -235,5 +235,6 @@ GORT_API const char *gort_strerror(int err);
 #include <gort/time.h>
 #include <gort/sync.h>
 #include <gort/net.h>
+#include <gort/signal.h>
 
 #endif /* GORT_H */
