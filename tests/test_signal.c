@@ -1,0 +1,396 @@
+/*
+ * test_signal.c: signal channels (<gort/signal.h>, chan/signal.c and the
+ * notify handler of runtime/signal.c): delivery from kill(2) and from
+ * threads the program made, late notify on several processors, stop,
+ * ignore, reset, the dispositions put back, refused signals, and a
+ * goroutine waiting on a signal channel not being a deadlock.
+ *
+ * Tests whose outcome is the death or survival of a process run it in a
+ * child forked before gort_run and look at its wait status.
+ */
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gort.h>
+
+static int run(int procs, int (*fn)(void *), void *arg)
+{
+    gort_maxprocs(procs);
+    return gort_run(fn, arg);
+}
+
+/* recv_sig receives one int from c (parks). */
+static int recv_sig(gort_chan *c)
+{
+    int sig = 0;
+    cr_assert(gort_chan_recv(c, &sig));
+    return sig;
+}
+
+/* in_child runs fn in a forked child and returns its wait status. */
+static int in_child(int (*fn)(void))
+{
+    pid_t pid = fork();
+    cr_assert(ne(int, pid, -1));
+    if (pid == 0)
+        _exit(fn());
+    int st;
+    cr_assert(eq(int, waitpid(pid, &st, 0), pid));
+    return st;
+}
+
+static int kill_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGUSR1)), 0));
+    cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+    cr_assert(eq(int, recv_sig(c), SIGUSR1));
+    cr_assert(eq(int, gort_signal_stop(c), 0));
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(signal, kill_of_the_process_is_delivered_to_the_channel)
+{
+    cr_assert(eq(int, run(1, kill_main, NULL), 0));
+}
+
+/* A plain pthread raises the signal at itself, so the handler runs on a
+ * thread the runtime does not know. */
+static void *raiser(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    nanosleep(&ts, NULL); /* most likely the receiver waits by now */
+    raise(SIGUSR2);
+    return NULL;
+}
+
+static int thread_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGUSR2)), 0));
+    pthread_t t;
+    cr_assert(eq(int, pthread_create(&t, NULL, raiser, NULL), 0));
+    /* Only a signal can wake this: not a deadlock while one is notified. */
+    cr_assert(eq(int, recv_sig(c), SIGUSR2));
+    pthread_join(t, NULL);
+    gort_signal_stop(c);
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(signal, signal_raised_on_a_thread_the_program_made_is_delivered)
+{
+    cr_assert(eq(int, run(2, thread_main, NULL), 0));
+}
+
+static void spinner(void *arg)
+{
+    _Atomic int *stop = arg;
+    while (!atomic_load(stop))
+        gort_sleep(GORT_US(100));
+}
+
+/* Goroutines on both processors first, so both threads run, then notify
+ * and kill: the signal may land on any thread, and must not be fatal. */
+static int late_main(void *arg)
+{
+    (void)arg;
+    _Atomic int stop = 0;
+    for (int i = 0; i < 4; i++)
+        gort_go(spinner, &stop);
+    gort_sleep(GORT_MS(20));
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGTERM)), 0));
+    for (int i = 0; i < 3; i++) {
+        cr_assert(eq(int, kill(getpid(), SIGTERM), 0));
+        cr_assert(eq(int, recv_sig(c), SIGTERM));
+    }
+    atomic_store(&stop, 1);
+    gort_signal_stop(c);
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(signal, notify_after_start_on_two_procs_makes_sigterm_a_value_not_death)
+{
+    cr_assert(eq(int, run(2, late_main, NULL), 0));
+}
+
+static int stop_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    gort_chan *d = gort_chan_make(sizeof(int), 1);
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGUSR1)), 0));
+    cr_assert(eq(int, gort_signal_notify(d, GORT_SIGNALS(SIGUSR1)), 0));
+    cr_assert(eq(int, gort_signal_stop(c), 0));
+    cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+    cr_assert(eq(int, recv_sig(d), SIGUSR1));
+    /* d got it in the same pass that would have sent to c. */
+    cr_assert(eq(sz, gort_chan_len(c), 0));
+    cr_assert(eq(int, gort_signal_stop(c), 0)); /* twice: fine */
+    gort_signal_stop(d);
+    gort_chan_free(c);
+    gort_chan_free(d);
+    return 0;
+}
+
+Test(signal, stop_ends_delivery_to_that_channel_only)
+{
+    cr_assert(eq(int, run(1, stop_main, NULL), 0));
+}
+
+static int two_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    gort_chan *d = gort_chan_make(sizeof(int), 4);
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGUSR1)), 0));
+    cr_assert(eq(int, gort_signal_notify(d, GORT_SIGNALS(SIGUSR2)), 0));
+    cr_assert(eq(int, gort_signal_notify(d, GORT_SIGNALS(SIGUSR1)), 0));
+    cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+    cr_assert(eq(int, recv_sig(c), SIGUSR1));
+    cr_assert(eq(int, recv_sig(d), SIGUSR1));
+    cr_assert(eq(int, kill(getpid(), SIGUSR2), 0));
+    cr_assert(eq(int, recv_sig(d), SIGUSR2));
+    cr_assert(eq(sz, gort_chan_len(c), 0)); /* c did not ask for SIGUSR2 */
+    gort_signal_stop(c);
+    gort_signal_stop(d);
+    gort_chan_free(c);
+    gort_chan_free(d);
+    return 0;
+}
+
+Test(signal, two_channels_each_get_the_signal_they_asked_for)
+{
+    cr_assert(eq(int, run(2, two_main, NULL), 0));
+}
+
+static int reset_gort(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    gort_signal_notify(c, GORT_SIGNALS(SIGUSR1));
+    kill(getpid(), SIGUSR1);
+    if (recv_sig(c) != SIGUSR1)
+        return 3;
+    if (gort_signal_reset(GORT_SIGNALS(SIGUSR1)) != 0)
+        return 4;
+    kill(getpid(), SIGUSR1); /* the default action: death */
+    gort_sleep(GORT_S(10));
+    return 5;
+}
+
+static int reset_child(void) { return run(2, reset_gort, NULL); }
+
+Test(signal, reset_gives_back_the_default_action)
+{
+    int st = in_child(reset_child);
+    bool killed = WIFSIGNALED(st);
+    cr_assert(killed, "child exited with %d", WEXITSTATUS(st));
+    cr_assert(eq(int, WTERMSIG(st), SIGUSR1));
+}
+
+/* The shell ignored SIGINT (nohup, `&`): it stays ignored until notified,
+ * is caught while notified, and is ignored again after stop (Go's rule). */
+static int ignored_gort(void *arg)
+{
+    (void)arg;
+    if (gort_signal_ignored(SIGINT) != 1)
+        return 3;
+    kill(getpid(), SIGINT); /* ignored: nothing happens */
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    gort_signal_notify(c, GORT_SIGNALS(SIGINT));
+    if (gort_signal_ignored(SIGINT) != 0)
+        return 4;
+    kill(getpid(), SIGINT);
+    if (recv_sig(c) != SIGINT)
+        return 5;
+    gort_signal_stop(c);
+    if (gort_signal_ignored(SIGINT) != 1)
+        return 6;
+    kill(getpid(), SIGINT);
+    gort_chan_free(c);
+    return 0;
+}
+
+static int ignored_child(void)
+{
+    signal(SIGINT, SIG_IGN);
+    return run(2, ignored_gort, NULL);
+}
+
+Test(signal, sigint_ignored_at_start_is_caught_only_while_notified)
+{
+    int st = in_child(ignored_child);
+    bool exited = WIFEXITED(st);
+    cr_assert(exited, "child killed by signal %d", WTERMSIG(st));
+    cr_assert(eq(int, WEXITSTATUS(st), 0));
+}
+
+static int ignore_gort(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    gort_signal_notify(c, GORT_SIGNALS(SIGUSR1));
+    if (gort_signal_ignore(GORT_SIGNALS(SIGUSR1)) != 0)
+        return 3;
+    if (gort_signal_ignored(SIGUSR1) != 1)
+        return 4;
+    kill(getpid(), SIGUSR1); /* ignored: survives, nothing delivered */
+    gort_sleep(GORT_MS(20));
+    if (gort_chan_len(c) != 0)
+        return 5;
+    gort_signal_notify(c, GORT_SIGNALS(SIGUSR1)); /* caught again */
+    kill(getpid(), SIGUSR1);
+    if (recv_sig(c) != SIGUSR1)
+        return 6;
+    gort_signal_stop(c); /* back to before gort: the default */
+    kill(getpid(), SIGUSR1);
+    gort_sleep(GORT_S(10));
+    return 7;
+}
+
+static int ignore_child(void) { return run(1, ignore_gort, NULL); }
+
+Test(signal, ignore_drops_the_signal_until_notified_again)
+{
+    int st = in_child(ignore_child);
+    bool killed = WIFSIGNALED(st);
+    cr_assert(killed, "child exited with %d", WEXITSTATUS(st));
+    cr_assert(eq(int, WTERMSIG(st), SIGUSR1));
+}
+
+/* Every runtime thread inherits a mask that blocks SIGUSR1 (the old
+ * signalfd recipe's first step): the delivery thread still takes it. */
+static int blocked_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGUSR1)), 0));
+    cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+    cr_assert(eq(int, recv_sig(c), SIGUSR1));
+    gort_signal_stop(c);
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(signal, signal_blocked_in_every_runtime_thread_is_still_delivered)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    cr_assert(eq(int, run(2, blocked_main, NULL), 0));
+}
+
+/* Notify before gort_run: the signal waits in the channel's buffer. */
+static int early_main(void *arg)
+{
+    gort_chan *c = arg;
+    cr_assert(eq(int, recv_sig(c), SIGHUP));
+    gort_signal_stop(c);
+    return 0;
+}
+
+Test(signal, notify_before_gort_run_buffers_the_signal)
+{
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGHUP)), 0));
+    cr_assert(eq(int, kill(getpid(), SIGHUP), 0));
+    cr_assert(eq(int, run(1, early_main, c), 0));
+    gort_chan_free(c);
+}
+
+/* A full channel misses the signal instead of blocking the delivery of
+ * the others (Go: "Package signal will not block sending to c"). */
+static int full_main(void *arg)
+{
+    (void)arg;
+    gort_chan *full = gort_chan_make(sizeof(int), 1);
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    int x = 0;
+    cr_assert(gort_chan_trysend(full, &x));
+    gort_signal_notify(full, GORT_SIGNALS(SIGUSR1));
+    gort_signal_notify(c, GORT_SIGNALS(SIGUSR1));
+    kill(getpid(), SIGUSR1);
+    cr_assert(eq(int, recv_sig(c), SIGUSR1));
+    cr_assert(eq(int, recv_sig(full), 0)); /* only what was there */
+    cr_assert(eq(sz, gort_chan_len(full), 0));
+    gort_signal_stop(full);
+    gort_signal_stop(c);
+    gort_chan_free(full);
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(signal, full_channel_misses_the_signal_without_blocking_others)
+{
+    cr_assert(eq(int, run(1, full_main, NULL), 0));
+}
+
+static int bad_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 1);
+    gort_chan *wide = gort_chan_make(sizeof(int64_t), 1);
+    int refused[] = {0, -1, 65, SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGFPE,
+                     SIGILL, SIGURG, 32, 33};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        cr_assert(eq(int, gort_signal_notify(c, &refused[i], 1), -EINVAL),
+                  "signal %d", refused[i]);
+        cr_assert(eq(int, gort_signal_ignore(&refused[i], 1), -EINVAL));
+        cr_assert(eq(int, gort_signal_reset(&refused[i], 1), -EINVAL));
+        cr_assert(eq(int, gort_signal_ignored(refused[i]), -EINVAL));
+    }
+    /* One bad signal in a list changes nothing. */
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGUSR1, SIGKILL)),
+                 -EINVAL));
+    cr_assert(eq(int, gort_signal_ignored(SIGUSR1), 0));
+    cr_assert(eq(int, gort_signal_notify(NULL, GORT_SIGNALS(SIGUSR1)),
+                 -EINVAL));
+    cr_assert(eq(int, gort_signal_notify(wide, GORT_SIGNALS(SIGUSR1)),
+                 -EINVAL));
+    cr_assert(eq(int, gort_signal_notify(c, NULL, 1), -EINVAL));
+    cr_assert(eq(int, gort_signal_notify(c, NULL, -1), -EINVAL));
+    gort_chan_free(c);
+    gort_chan_free(wide);
+    return 0;
+}
+
+Test(signal, refused_signals_and_bad_arguments_get_einval)
+{
+    cr_assert(eq(int, run(1, bad_main, NULL), 0));
+}
+
+/* n == 0 relays every signal gort can catch. */
+static int all_main(void *arg)
+{
+    (void)arg;
+    gort_chan *c = gort_chan_make(sizeof(int), 4);
+    cr_assert(eq(int, gort_signal_notify(c, NULL, 0), 0));
+    kill(getpid(), SIGWINCH);
+    cr_assert(eq(int, recv_sig(c), SIGWINCH));
+    kill(getpid(), SIGRTMIN + 1);
+    cr_assert(eq(int, recv_sig(c), SIGRTMIN + 1));
+    gort_signal_stop(c);
+    gort_chan_free(c);
+    return 0;
+}
+
+Test(signal, notify_with_no_signals_relays_all_of_them)
+{
+    cr_assert(eq(int, run(1, all_main, NULL), 0));
+}
