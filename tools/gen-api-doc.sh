@@ -13,7 +13,8 @@ out=docs/api.md
     echo "prototype in \`include/\`; the headers are the source of truth."
     echo "Errors are negative errno values (\`gort_strerror\` describes them)."
     for h in include/gort.h include/gort/chan.h include/gort/time.h \
-             include/gort/sync.h include/gort/net.h include/gort/atomic.h; do
+             include/gort/sync.h include/gort/net.h include/gort/atomic.h \
+             include/gort/signal.h; do
         [ -f "$h" ] || continue
         echo
         echo "## \`<${h#include/}>\`"
