@@ -42,6 +42,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "../runtime/proc.h"
 #include "chan.h"
 
 #define MAXSIG 64 /* signals 1..64; bit sig-1 of a two-word mask */
@@ -117,12 +118,26 @@ static void update_mask(void)
     pthread_sigmask(SIG_SETMASK, &set, NULL);
 }
 
+/* abandoned reports a receiver queued on c while no gort_run runs: a
+ * goroutine abandoned when the last run returned, whose wait record lies
+ * on a freed stack. Handing it the value would touch that stack, so the
+ * signal is dropped for c instead (a program that exits after gort_run
+ * returned, while a goroutine still waited for SIGTERM, does not hear a
+ * SIGTERM that comes in between). No goroutine can start waiting outside
+ * a run, so the check never drops a signal a live receiver waits for. */
+static bool abandoned(gort_chan *c)
+{
+    return !atomic_load(&gort__running) &&
+           atomic_load(&hchan_of(c)->recvq.first) != NULL;
+}
+
 /* deliver sends sig to every channel that wants it, without blocking
  * (Go: os/signal.process). Caller holds mu. */
 static void deliver(int sig)
 {
     for (size_t i = 0; i < nwatchers; i++)
-        if (watchers[i].mask[word(sig)] & bit(sig))
+        if ((watchers[i].mask[word(sig)] & bit(sig)) &&
+            !abandoned(watchers[i].c))
             gort_chan_trysend(watchers[i].c, &sig);
 }
 

@@ -394,3 +394,41 @@ Test(signal, notify_with_no_signals_relays_all_of_them)
 {
     cr_assert(eq(int, run(1, all_main, NULL), 0));
 }
+
+/* A goroutine still waiting on the channel when main returns is
+ * abandoned; a signal after gort_run returned must not be handed to it. */
+static void waiter(void *arg)
+{
+    int sig;
+    gort_chan_recv(arg, &sig);
+}
+
+static int abandon_main(void *arg)
+{
+    gort_chan *c = arg;
+    cr_assert(eq(int, gort_signal_notify(c, GORT_SIGNALS(SIGUSR1)), 0));
+    gort_go(waiter, c);
+    while (gort_num_goroutine() < 2)
+        gort_yield();
+    gort_sleep(GORT_MS(10)); /* the waiter is most likely parked by now */
+    return 0;
+}
+
+Test(signal, signal_after_gort_run_returned_skips_an_abandoned_receiver)
+{
+    gort_chan *c = gort_chan_make(sizeof(int), 0);
+    gort_chan *d = gort_chan_make(sizeof(int), 1);
+    cr_assert(eq(int, run(2, abandon_main, c), 0));
+    cr_assert(eq(int, gort_signal_notify(d, GORT_SIGNALS(SIGUSR1)), 0));
+    cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+    /* d's value proves a delivery pass, which also looked at c. */
+    int sig = 0;
+    bool ok;
+    while (!gort_chan_tryrecv(d, &sig, &ok)) {
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    cr_assert(eq(int, sig, SIGUSR1));
+    gort_signal_stop(d);
+    gort_chan_free(d);
+}
