@@ -77,8 +77,11 @@ static void echo_over(const char *network, const char *address,
                       const char *client_addr)
 {
     int srv = gort_listen_packet(network, address);
-    if (srv == -EADDRNOTAVAIL || srv == -EAFNOSUPPORT)
-        cr_skip_test("%s not available here", network);
+    if (srv == -EADDRNOTAVAIL || srv == -EAFNOSUPPORT) {
+        /* No IPv6 here (criterion-lite has no skip): say so. */
+        fprintf(stderr, "udp: %s not available here, not tested\n", network);
+        return;
+    }
     cr_assert(gt(int, srv, 0), "listen_packet: %s", gort_strerror(srv));
     char saddr[128];
     local_addr(srv, saddr, sizeof saddr);
