@@ -36,6 +36,7 @@
 #ifndef GORT_SIGNAL_H
 #define GORT_SIGNAL_H
 
+#include <signal.h> /* SIGINT, SIGTERM, ... for the calls below */
 #include <stdbool.h>
 
 #ifndef GORT_API /* so the header also compiles alone (make check-headers) */
