@@ -432,3 +432,57 @@ Test(signal, signal_after_gort_run_returned_skips_an_abandoned_receiver)
     gort_signal_stop(d);
     gort_chan_free(d);
 }
+
+/* The delivery thread readies receivers without a P. Between its put on
+ * the global queue and the M it starts, the only M going idle once threw
+ * "checkdead: runnable g" (one run in five of this test under TSan on a
+ * loaded 2-CPU machine before the fix in gort__ready; rarer without
+ * TSan). Many hand-offs at 1 P, each to a receiver that is most likely
+ * parked, give that window its chances. */
+#define HANDOFFS 20000
+
+struct handoff {
+    gort_chan *c;
+    _Atomic int turn;
+};
+
+static void *handoff_sender(void *arg)
+{
+    struct handoff *h = arg;
+    for (int i = 0; i < HANDOFFS; i++) {
+        /* Spin: a yield here gives the M time to go idle first and
+         * hides the window. */
+        while (atomic_load(&h->turn) <= i) {
+        }
+        while (!gort_chan_trysend(h->c, &i)) {
+        }
+    }
+    return NULL;
+}
+
+static int handoff_main(void *arg)
+{
+    (void)arg;
+    struct handoff h = {.c = gort_chan_make(sizeof(int), 1)};
+    gort_chan *sigc = gort_chan_make(sizeof(int), 1);
+    /* As in a program waiting for signals: checkdead stays quiet. */
+    cr_assert(eq(int, gort_signal_notify(sigc, GORT_SIGNALS(SIGUSR2)), 0));
+    pthread_t t;
+    cr_assert(eq(int, pthread_create(&t, NULL, handoff_sender, &h), 0));
+    for (int i = 0; i < HANDOFFS; i++) {
+        atomic_store(&h.turn, i + 1);
+        int v = -1;
+        cr_assert(gort_chan_recv(h.c, &v));
+        cr_assert(eq(int, v, i));
+    }
+    pthread_join(t, NULL);
+    gort_signal_stop(sigc);
+    gort_chan_free(sigc);
+    gort_chan_free(h.c);
+    return 0;
+}
+
+Test(signal, readies_from_a_thread_without_a_p_never_look_like_a_deadlock)
+{
+    cr_assert(eq(int, run(1, handoff_main, NULL), 0));
+}
