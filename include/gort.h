@@ -353,5 +353,6 @@ GORT_API const char *gort_strerror(int err);
 #include <gort/errgroup.h>
 #include <gort/trace.h>
 #include <gort/pool.h>
+#include <gort/signal.h>
 
 #endif /* GORT_H */

@@ -1,6 +1,9 @@
 /*
- * dial.c: gort_listen and gort_dial: networks, address parsing, name
- * resolution and connecting (Go: net/dial.go, ipsock.go, sock_posix.go).
+ * dial.c: gort_listen, gort_listen_packet, gort_dial and
+ * gort_resolve_addr: networks, address parsing, name resolution,
+ * binding and connecting (Go: net/dial.go, ipsock.go, sock_posix.go).
+ * Datagram networks (udp, udp4, udp6, unixgram) share the parser and
+ * differ only in the socket type: no listen(2), no TCP options.
  *
  * Invariants: a socket is registered with the poller before any call on
  * it can park; a failed dial closes what it opened.
@@ -35,22 +38,32 @@ struct addrs {
     struct sockaddr_storage sa[MAX_ADDRS];
 };
 
+/* packet_network reports whether network is a datagram network (udp,
+ * udp4, udp6, unixgram), which gort_listen_packet and gort_dial take. */
+static bool packet_network(const char *network)
+{
+    return network && (strcmp(network, "udp") == 0 ||
+                       strcmp(network, "udp4") == 0 ||
+                       strcmp(network, "udp6") == 0 ||
+                       strcmp(network, "unixgram") == 0);
+}
+
 /* net_family maps a network name to a family: AF_INET/AF_INET6/AF_UNSPEC
- * for TCP, AF_UNIX, or a negative error. */
+ * for TCP and UDP, AF_UNIX, or a negative error. */
 static int net_family(const char *network)
 {
     static const char *const unsupported[] = {
-        "udp", "udp4", "udp6", "ip", "ip4", "ip6", "unixgram", "unixpacket",
+        "ip", "ip4", "ip6", "unixpacket",
     };
     if (network == NULL)
         return -EINVAL;
-    if (strcmp(network, "tcp") == 0)
+    if (strcmp(network, "tcp") == 0 || strcmp(network, "udp") == 0)
         return AF_UNSPEC;
-    if (strcmp(network, "tcp4") == 0)
+    if (strcmp(network, "tcp4") == 0 || strcmp(network, "udp4") == 0)
         return AF_INET;
-    if (strcmp(network, "tcp6") == 0)
+    if (strcmp(network, "tcp6") == 0 || strcmp(network, "udp6") == 0)
         return AF_INET6;
-    if (strcmp(network, "unix") == 0)
+    if (strcmp(network, "unix") == 0 || strcmp(network, "unixgram") == 0)
         return AF_UNIX;
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++)
         if (strcmp(network, unsupported[i]) == 0)
@@ -276,24 +289,36 @@ static int somaxconn(void)
     return n;
 }
 
+/* packet_setup gives a new UDP socket Go's default: SO_BROADCAST, so a
+ * write to a broadcast address is not refused. */
+static void packet_setup(int fd, int family, int sotype)
+{
+    int one = 1;
+    if (sotype == SOCK_DGRAM && family != AF_UNIX)
+        setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof one);
+}
+
+/* listen_one binds a socket of sotype to ss; a stream socket listens
+ * (with SO_REUSEADDR for TCP, as Go), a datagram socket is ready. */
 static int listen_one(const struct sockaddr_storage *ss, socklen_t len,
-                      bool v6only)
+                      bool v6only, int sotype)
 {
     int family = ss->ss_family;
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(family, sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
     int one = 1, zero = 0, err = 0;
-    if (family != AF_UNIX)
+    if (family != AF_UNIX && sotype == SOCK_STREAM)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    packet_setup(fd, family, sotype);
     if (family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero,
                    sizeof one);
     if (bind(fd, (const struct sockaddr *)ss, len) < 0 ||
-        listen(fd, somaxconn()) < 0)
+        (sotype == SOCK_STREAM && listen(fd, somaxconn()) < 0))
         err = -errno;
     if (err == 0)
-        err = gort__pd_register(fd, SOCK_STREAM);
+        err = gort__pd_register(fd, sotype);
     if (err) {
         close(fd);
         return err;
@@ -301,26 +326,59 @@ static int listen_one(const struct sockaddr_storage *ss, socklen_t len,
     return fd;
 }
 
-int gort_listen(const char *network, const char *address)
+/* listen_any is gort_listen and gort_listen_packet for sotype. */
+static int listen_any(const char *network, const char *address, int sotype)
 {
-    RT_ENTRY();
     struct addrs a;
     int err = parse(network, address, true, &a);
     if (err)
         return err;
-    bool v6only = strcmp(network, "tcp6") == 0;
-    int fd = listen_one(&a.sa[0], a.len[0], v6only);
-    /* No IPv6 on this machine: a wildcard "tcp" listener falls back. */
-    if (fd == -EAFNOSUPPORT && strcmp(network, "tcp") == 0 &&
+    bool v6only = strcmp(network, "tcp6") == 0 || strcmp(network, "udp6") == 0;
+    int fd = listen_one(&a.sa[0], a.len[0], v6only, sotype);
+    /* No IPv6 on this machine: a wildcard "tcp"/"udp" socket falls back. */
+    if (fd == -EAFNOSUPPORT &&
+        (strcmp(network, "tcp") == 0 || strcmp(network, "udp") == 0) &&
         address[0] == ':') {
         struct sockaddr_in *sin = (struct sockaddr_in *)&a.sa[0];
         uint16_t port = ((struct sockaddr_in6 *)&a.sa[0])->sin6_port;
         memset(sin, 0, sizeof *sin);
         sin->sin_family = AF_INET;
         sin->sin_port = port;
-        fd = listen_one(&a.sa[0], sizeof *sin, false);
+        fd = listen_one(&a.sa[0], sizeof *sin, false, sotype);
     }
     return fd;
+}
+
+int gort_listen(const char *network, const char *address)
+{
+    RT_ENTRY();
+    if (packet_network(network))
+        return -EPROTONOSUPPORT; /* Go: Listen takes stream networks */
+    return listen_any(network, address, SOCK_STREAM);
+}
+
+int gort_listen_packet(const char *network, const char *address)
+{
+    RT_ENTRY();
+    if (network == NULL || !packet_network(network))
+        return net_family(network) < 0 ? net_family(network)
+                                       : -EPROTONOSUPPORT;
+    return listen_any(network, address, SOCK_DGRAM);
+}
+
+int gort_resolve_addr(const char *network, const char *address,
+                      struct sockaddr_storage *sa, socklen_t *len)
+{
+    RT_ENTRY();
+    if (sa == NULL || len == NULL)
+        return -EINVAL;
+    struct addrs a;
+    int err = parse(network, address, false, &a);
+    if (err)
+        return err;
+    memcpy(sa, &a.sa[0], sizeof *sa);
+    *len = a.len[0];
+    return 0;
 }
 
 /* connect_wait waits for a non-blocking connect on fd to finish. */
@@ -396,13 +454,16 @@ static int unix_connect_blocking(int fd, const struct sockaddr *sa,
 }
 
 static int dial_one(const struct sockaddr_storage *ss, socklen_t len,
-                    int64_t deadline, struct gort__dial_cancel *dc)
+                    int64_t deadline, int sotype,
+                    struct gort__dial_cancel *dc)
 {
     int family = ss->ss_family;
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(family, sotype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
-    gort__net_conn_setup(fd, family);
+    if (sotype == SOCK_STREAM)
+        gort__net_conn_setup(fd, family);
+    packet_setup(fd, family, sotype);
     int err = 0;
     int r = connect(fd, (const struct sockaddr *)ss, len);
     int e = r < 0 ? errno : 0;
@@ -415,7 +476,7 @@ static int dial_one(const struct sockaddr_storage *ss, socklen_t len,
         close(fd);
         return err;
     }
-    err = gort__pd_register(fd, SOCK_STREAM);
+    err = gort__pd_register(fd, sotype);
     if (err) {
         close(fd);
         return err;
@@ -453,7 +514,9 @@ int gort__dial(const char *network, const char *address, int64_t deadline,
             return -ETIMEDOUT;
         if (dc != NULL && (err = dc->stop(dc->arg)) != 0)
             return err;
-        int fd = dial_one(&a.sa[i], a.len[i], deadline, dc);
+        int fd = dial_one(&a.sa[i], a.len[i], deadline,
+                          packet_network(network) ? SOCK_DGRAM : SOCK_STREAM,
+                          dc);
         if (fd >= 0)
             return fd;
         err = fd;

@@ -77,12 +77,25 @@ void gort__ready(struct g *gp)
     struct p *pp = mp ? mp->p : NULL;
     if (pp) {
         gort__runq_put(pp, gp, true);
-    } else {
-        gort__lock(&gort__sched.lock);
-        gort__globrunq_put(gp);
-        gort__unlock(&gort__sched.lock);
+        gort__wakep();
+        return;
     }
+    /* No P (a thread of the program sending on a channel, the signal
+     * delivery thread): between the put and wakep's startm taking an idle
+     * P, the last M going idle would see a runnable G and nobody running
+     * and throw "checkdead: runnable g" (seen under TSan). Count this
+     * thread as a running M meanwhile, as sysmon does around its
+     * injection (Go: incidlelocked(-1) around injectglist), and check
+     * for a deadlock the idle M skipped once done. */
+    gort__lock(&gort__sched.lock);
+    gort__globrunq_put(gp);
+    gort__sched.nmidlelocked--;
+    gort__unlock(&gort__sched.lock);
     gort__wakep();
+    gort__lock(&gort__sched.lock);
+    gort__sched.nmidlelocked++;
+    gort__checkdead();
+    gort__unlock(&gort__sched.lock);
 }
 
 /* gort__ready_list readies q (Go: injectglist): one G per idle P goes to

@@ -785,4 +785,23 @@ static inline void gort__g_setstatus(struct g *gp, uint32_t from, uint32_t to)
     atomic_store_explicit(&gp->status, to, memory_order_release);
 }
 
+/* ---- Notified signals (signal.c; driven by chan/signal.c) ------------- */
+
+/* sig is 1..64 and one gort may catch; the callers serialise. _setfd names
+ * the eventfd the handler writes after queueing a signal; _enable installs
+ * the queueing handler; _disable puts back the disposition saved before
+ * gort first changed sig; _ignore sets SIG_IGN; _ignored: SIG_IGN now;
+ * _take returns and clears word w of the pending mask (bit sig-1);
+ * _enabled reads word w of the set whose handler is installed;
+ * _notifying: some signal is, so a goroutine blocked on a signal channel
+ * is not deadlocked (checkdead). */
+GORT_HIDDEN void gort__signal_notify_setfd(int fd);
+GORT_HIDDEN int gort__signal_notify_enable(int sig);
+GORT_HIDDEN int gort__signal_notify_disable(int sig);
+GORT_HIDDEN int gort__signal_notify_ignore(int sig);
+GORT_HIDDEN bool gort__signal_notify_ignored(int sig);
+GORT_HIDDEN uint64_t gort__signal_notify_take(int w);
+GORT_HIDDEN uint64_t gort__signal_notify_enabled(int w);
+GORT_HIDDEN bool gort__signal_notifying(void);
+
 #endif /* GORT_RUNTIME_H */

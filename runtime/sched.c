@@ -63,6 +63,8 @@ void gort__checkdead(void)
         gort__fatal("no goroutines (main called runtime.Goexit) - deadlock!");
     if (gort__timers_pending() || gort__netpoll_waiting())
         return; /* a sleeper will wake: nothing is stuck for good */
+    if (gort__signal_notifying())
+        return; /* a signal may come (Go: the signal_recv goroutine) */
     gort__fatal("all goroutines are asleep - deadlock!");
 }
 /* ---- Timers and the poller ----------------------------------------------- */

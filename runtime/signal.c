@@ -21,13 +21,21 @@
  *    gort_run, if any; SIGURG's default action is to ignore it, so a
  *    stray one never kills the program.
  *  - SIGPIPE: ignored if nobody handles it.
+ *  - Notified signals (gort_signal_notify, chan/signal.c): on_notify sets
+ *    the signal's bit in a pending mask and writes the notify eventfd;
+ *    chan/signal.c's delivery thread reads the fd, takes the mask and
+ *    sends to the channels. Here are only the handler, the mask and the
+ *    sigaction calls: the first time a signal is notified or ignored its
+ *    disposition is saved, and disabling or resetting it puts that back
+ *    (Go: sigenable/sigdisable/sigignore with fwdSig).
  *
  * Invariants: the handlers only use async-signal-safe calls (write,
  * _exit, tgkill, libunwind's local unwinding) and read their M through TLS, which is set before the M
  * runs any goroutine; each keeps errno as it found it. Handlers run on
  * the M's alternate stack (SA_ONSTACK) and SIGURG has SA_RESTART, so a
  * system call it interrupts restarts where the kernel allows.
- * Locking: none.
+ * Locking: none for the fault and SIGURG handlers; the notify calls are
+ * serialised by chan/signal.c's lock (they are never called concurrently).
  * See also: runtime/stack.c (guards), runtime/asyncpreempt.c, peer
  * pitfall 4.
  */
@@ -277,4 +285,115 @@ void gort__signal_m_fini(struct m *mp)
     sigaltstack(&ss, NULL);
     free(mp->altstack);
     mp->altstack = NULL;
+}
+
+/* ---- Notified signals (gort_signal_notify; chan/signal.c) ---------------- */
+
+/* Bit (sig - 1) of notify_pending: the signal arrived and its delivery has
+ * not taken it yet. notify_on: on_notify is sig's handler now. */
+static _Atomic uint64_t notify_pending[2], notify_on[2];
+static _Atomic int notify_fd = -1;
+static struct sigaction notify_saved[NSIG]; /* dispositions before us */
+static bool notify_has_saved[NSIG];
+
+static inline uint64_t sigbit(int sig)
+{
+    return (uint64_t)1 << ((sig - 1) % 64);
+}
+
+/* on_notify queues sig (Go: sighandler -> sigsend). Two atomic RMWs and a
+ * write(2), so it is safe in any thread at any moment, including threads
+ * the runtime does not know, and a burst of one signal costs one bit. */
+static void on_notify(int sig, siginfo_t *si, void *uc)
+{
+    (void)si;
+    (void)uc;
+    int saved = errno;
+    atomic_fetch_or(&notify_pending[(sig - 1) / 64], sigbit(sig));
+    int fd = atomic_load_explicit(&notify_fd, memory_order_acquire);
+    if (fd >= 0) {
+        uint64_t one = 1;
+        /* EAGAIN: the counter is full, a wake-up is pending anyway. */
+        while (write(fd, &one, sizeof one) < 0 && errno == EINTR) {
+        }
+    }
+    errno = saved;
+}
+
+void gort__signal_notify_setfd(int fd)
+{
+    atomic_store_explicit(&notify_fd, fd, memory_order_release);
+}
+
+/* save_once records sig's disposition the first time gort changes it. */
+static int save_once(int sig)
+{
+    if (notify_has_saved[sig])
+        return 0;
+    if (sigaction(sig, NULL, &notify_saved[sig]) != 0)
+        return -errno;
+    notify_has_saved[sig] = true;
+    return 0;
+}
+
+int gort__signal_notify_enable(int sig)
+{
+    if (atomic_load(&notify_on[(sig - 1) / 64]) & sigbit(sig))
+        return 0;
+    int err = save_once(sig);
+    if (err)
+        return err;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_notify;
+    /* SA_RESTART: a read in the program's own code is not cut short by a
+     * signal it only asked to hear about on a channel. */
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) != 0)
+        return -errno;
+    atomic_fetch_or(&notify_on[(sig - 1) / 64], sigbit(sig));
+    return 0;
+}
+
+int gort__signal_notify_disable(int sig)
+{
+    atomic_fetch_and(&notify_on[(sig - 1) / 64], ~sigbit(sig));
+    if (!notify_has_saved[sig])
+        return 0; /* never touched: nothing to put back */
+    return sigaction(sig, &notify_saved[sig], NULL) != 0 ? -errno : 0;
+}
+
+int gort__signal_notify_ignore(int sig)
+{
+    int err = save_once(sig);
+    if (err)
+        return err;
+    atomic_fetch_and(&notify_on[(sig - 1) / 64], ~sigbit(sig));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    return sigaction(sig, &sa, NULL) != 0 ? -errno : 0;
+}
+
+bool gort__signal_notify_ignored(int sig)
+{
+    struct sigaction cur;
+    return sigaction(sig, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) &&
+           cur.sa_handler == SIG_IGN;
+}
+
+uint64_t gort__signal_notify_take(int word)
+{
+    return atomic_exchange(&notify_pending[word], 0);
+}
+
+uint64_t gort__signal_notify_enabled(int word)
+{
+    return atomic_load(&notify_on[word]);
+}
+
+bool gort__signal_notifying(void)
+{
+    return (atomic_load(&notify_on[0]) | atomic_load(&notify_on[1])) != 0;
 }

@@ -15,7 +15,8 @@ out=docs/api.md
     for h in include/gort.h include/gort/chan.h include/gort/time.h \
              include/gort/sync.h include/gort/net.h include/gort/pool.h include/gort/atomic.h \
              include/gort/typed.h include/gort/context.h \
-             include/gort/errgroup.h include/gort/trace.h; do
+             include/gort/errgroup.h include/gort/trace.h \
+             include/gort/signal.h; do
         [ -f "$h" ] || continue
         echo
         echo "## \`<${h#include/}>\`"

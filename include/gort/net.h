@@ -30,6 +30,7 @@
 #define GORT_NET_H
 
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #ifndef GORT_API
@@ -56,7 +57,8 @@ extern "C" {
  *
  * Returns the listening fd, or:
  *   -EINVAL           malformed address or unknown network;
- *   -EPROTONOSUPPORT  a Go network gort does not offer ("udp", "ip", ...);
+ *   -EPROTONOSUPPORT  a Go network gort does not offer ("ip", ...), or a
+ *                     datagram one ("udp": gort_listen_packet);
  *   -ENXIO            the host name does not resolve ("no such host");
  *   -EADDRINUSE       the address is taken; other errors of socket/bind.
  */
@@ -106,6 +108,13 @@ GORT_API int gort_accept_backoff(int lfd, struct gort_backoff *b);
  * itself cannot be interrupted); 0 means no timeout. Addresses are tried
  * in the order getaddrinfo returns them until one connects. TCP
  * connections get TCP_NODELAY and 15 s keep-alive. Can park.
+ *
+ * The datagram networks "udp", "udp4", "udp6" and "unixgram" give a
+ * connected datagram socket (Go: DialUDP, DialUnix): gort_read and
+ * gort_write then receive and send one datagram per call, and only
+ * datagrams from the dialed address arrive. Connecting a UDP socket
+ * sends nothing, so it succeeds even when nobody listens; a later read
+ * may then fail with -ECONNREFUSED (the peer's ICMP answer).
  *
  * Returns the connected fd, or -ETIMEDOUT, -ECONNREFUSED, -ENXIO (no such
  * host), -EINVAL, -EPROTONOSUPPORT, -EPERM, or another connect error.
@@ -264,6 +273,77 @@ GORT_API int gort_fd_wait_read(int fd);
 /* gort_fd_wait_write: as gort_fd_wait_read, for writability and the write
  * deadline. */
 GORT_API int gort_fd_wait_write(int fd);
+
+/* ---- Datagram sockets (Go: net.ListenPacket, net.PacketConn) ----------- */
+
+/*
+ * gort_listen_packet opens a datagram socket bound to address (Go:
+ * net.ListenPacket). network: "udp" (IPv4 and IPv6 where the system
+ * allows, for an empty host), "udp4", "udp6" or "unixgram". address as
+ * gort_listen: "host:port", "[v6addr]:port", ":port", a host alone (port
+ * 0: any free port, read it back with getsockname), or for "unixgram" a
+ * path or "@name". UDP sockets get SO_BROADCAST, as Go gives them. The fd
+ * is registered with the poller: gort_read_from, gort_write_to,
+ * gort_read, gort_write, gort_set_*deadline and gort_close work on it.
+ * Does not park (except for host names: getaddrinfo, as gort_listen).
+ *
+ * Returns the fd, or -EINVAL (malformed address or unknown network),
+ * -EPROTONOSUPPORT (a stream network such as "tcp": gort_listen), -ENXIO
+ * (no such host), -EADDRINUSE, or another socket/bind error.
+ */
+GORT_API int gort_listen_packet(const char *network, const char *address);
+
+/*
+ * gort_read_from receives one datagram into buf (at most n bytes: a longer
+ * one is cut and its rest lost, as Go's ReadFrom on Linux) and stores the
+ * sender's address in *from, whose size *fromlen gives on entry and which
+ * it sets to the address's length (recvfrom(2) semantics; both may be
+ * NULL). An empty datagram reads as 0 (datagram sockets have no end of
+ * file). Honours the read deadline. Can park.
+ *
+ * Returns the byte count, or -EBADF, -ETIMEDOUT, -EPERM, -EINVAL (only one
+ * of from/fromlen, or buf NULL with n > 0), -ECONNREFUSED (a connected UDP
+ * socket's peer port is closed) and other recvfrom errors.
+ */
+GORT_API ssize_t gort_read_from(int fd, void *buf, size_t n,
+                                struct sockaddr *from, socklen_t *fromlen);
+
+/*
+ * gort_write_to sends buf (n bytes, possibly 0) as one datagram to the
+ * address `to` (Go: PacketConn.WriteTo); to == NULL with tolen 0 sends to
+ * the connected peer. Make `to` with gort_resolve_addr or take it from
+ * gort_read_from. Honours the write deadline. Can park (while the socket's
+ * send buffer is full).
+ *
+ * Returns n, or -EBADF, -ETIMEDOUT, -EPERM, -EINVAL (bad argument, or an
+ * address of the wrong family), -EMSGSIZE (too large for one datagram),
+ * -EISCONN (an address given on a connected socket), -EDESTADDRREQ, and
+ * other sendto errors.
+ */
+GORT_API ssize_t gort_write_to(int fd, const void *buf, size_t n,
+                               const struct sockaddr *to, socklen_t tolen);
+
+/*
+ * gort_resolve_addr turns (network, address) into a socket address, as
+ * gort_dial would resolve it (Go: net.ResolveUDPAddr, ResolveUnixAddr):
+ * a host is resolved (getaddrinfo, inside gort_syscall_enter/exit) and the
+ * first address kept; an empty host means this machine. Any network
+ * gort_dial takes. Returns 0, or -EINVAL, -EPROTONOSUPPORT, -ENXIO.
+ */
+GORT_API int gort_resolve_addr(const char *network, const char *address,
+                               struct sockaddr_storage *sa, socklen_t *len);
+
+/*
+ * gort_addr_string writes sa as Go's Addr.String does into buf: "ip:port",
+ * "[ipv6]:port", a unix path, "@name" for the abstract namespace, "" for
+ * an unbound unix socket. Never parks; any thread.
+ *
+ * Returns the length written (without the NUL), or -EINVAL (bad
+ * arguments), -EAFNOSUPPORT (another family), -ENOSPC (buf too small;
+ * "[ffff:...]:65535" needs 48 bytes with the NUL).
+ */
+GORT_API int gort_addr_string(const struct sockaddr *sa, socklen_t len,
+                              char *buf, size_t size);
 
 #ifdef __cplusplus
 } /* extern "C" */
