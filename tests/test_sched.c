@@ -700,7 +700,8 @@ static int nothing_main(void *arg)
 Test(sched, overlong_debug_env_is_refused_not_cut)
 {
     char v[300] = "";
-    while (strlen(v) + 8 < sizeof v - 1)
+    /* Room for one more "solo=1," and the final "solo=0" with its NUL. */
+    while (strlen(v) + 7 + 6 < sizeof v - 1)
         strcat(v, "solo=1,");
     strcat(v, "solo=0");
     setenv("GORT_DEBUG", v, 1);

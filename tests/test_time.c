@@ -945,9 +945,9 @@ static int tick_main(void *arg)
     (void)arg;
     cr_assert(eq(ptr, gort_tick(0), NULL));
     cr_assert(eq(ptr, gort_tick(-5), NULL));
+    int64_t t0 = gort_now(), prev = 0, v; /* before the ticker starts */
     gort_chan *c = gort_tick(GORT_MS(2));
     cr_assert(ne(ptr, c, NULL));
-    int64_t t0 = gort_now(), prev = 0, v;
     for (int i = 0; i < 3; i++) {
         cr_assert(gort_chan_recv(c, &v));
         cr_assert(gt(i64, v, prev)); /* due times move forward */
