@@ -523,3 +523,72 @@ Test(signal, readies_from_a_thread_without_a_p_never_look_like_a_deadlock)
 {
     cr_assert(eq(int, run(1, handoff_main, NULL), 0));
 }
+
+/* ---- gort_signal_notify_ctx (Go: signal.NotifyContext) ------------------- */
+
+static int notify_ctx_main(void *arg)
+{
+    (void)arg;
+    gort_signal_ctx *stop;
+    gort_ctx *ctx = gort_signal_notify_ctx(gort_ctx_background(),
+                                           GORT_SIGNALS(SIGUSR1), &stop);
+    cr_assert(ne(ptr, ctx, NULL));
+    cr_assert(ne(ptr, stop, NULL));
+    cr_assert(eq(int, gort_ctx_err(ctx), 0));
+    cr_assert(eq(int, kill(getpid(), SIGUSR1), 0));
+    /* Only the signal can close it: no deadline, nobody cancels. */
+    gort_chan_recv(gort_ctx_done(ctx), NULL);
+    cr_assert(eq(int, gort_ctx_err(ctx), GORT_ECANCELED));
+    cr_assert(eq(int, gort_ctx_cause(ctx), -EINTR));
+    gort_signal_ctx_stop(stop);
+    gort_ctx_release(ctx);
+    return 0;
+}
+
+Test(signal, notify_ctx_is_canceled_by_its_signal_with_cause_eintr)
+{
+    cr_assert(eq(int, run(2, notify_ctx_main, NULL), 0));
+}
+
+static int notify_ctx_stop_main(void *arg)
+{
+    (void)arg;
+    /* stop cancels (Go: stop is cancel plus signal.Stop). */
+    gort_signal_ctx *stop;
+    gort_ctx *ctx = gort_signal_notify_ctx(gort_ctx_background(),
+                                           GORT_SIGNALS(SIGUSR2), &stop);
+    cr_assert(ne(ptr, ctx, NULL));
+    gort_signal_ctx_stop(stop);
+    cr_assert(eq(int, gort_ctx_err(ctx), GORT_ECANCELED));
+    cr_assert(eq(int, gort_ctx_cause(ctx), GORT_ECANCELED));
+    gort_ctx_release(ctx);
+    /* A parent's cancel reaches it, with the parent's cause. */
+    gort_ctx *parent = gort_ctx_with_cancel(gort_ctx_background());
+    ctx = gort_signal_notify_ctx(parent, GORT_SIGNALS(SIGUSR2), &stop);
+    cr_assert(ne(ptr, ctx, NULL));
+    gort_ctx_cancel_cause(parent, -EPIPE);
+    gort_chan_recv(gort_ctx_done(ctx), NULL);
+    cr_assert(eq(int, gort_ctx_cause(ctx), -EPIPE));
+    gort_signal_ctx_stop(stop);
+    gort_ctx_release(ctx);
+    gort_ctx_release(parent);
+    /* Bad arguments: NULL, and *stop is NULL too. */
+    stop = (gort_signal_ctx *)1;
+    cr_assert(eq(ptr, gort_signal_notify_ctx(gort_ctx_background(),
+                                             GORT_SIGNALS(SIGKILL), &stop),
+                 NULL));
+    cr_assert(eq(ptr, stop, NULL));
+    cr_assert(eq(ptr, gort_signal_notify_ctx(NULL, GORT_SIGNALS(SIGUSR2),
+                                             &stop),
+                 NULL));
+    cr_assert(eq(ptr, gort_signal_notify_ctx(gort_ctx_background(),
+                                             GORT_SIGNALS(SIGUSR2), NULL),
+                 NULL));
+    gort_signal_ctx_stop(NULL);
+    return 0;
+}
+
+Test(signal, notify_ctx_stop_and_parent_cancel_end_it)
+{
+    cr_assert(eq(int, run(1, notify_ctx_stop_main, NULL), 0));
+}

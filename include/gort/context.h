@@ -265,6 +265,29 @@ GORT_API ssize_t gort_write_ctx(gort_ctx *ctx, int fd, const void *buf,
  */
 GORT_API int gort_sema_acquire_ctx(gort_sema *s, int64_t n, gort_ctx *ctx);
 
+/* ---- Signals (Go: signal.NotifyContext) ---------------------------------- */
+
+typedef struct gort_signal_ctx gort_signal_ctx;
+
+/*
+ * gort_signal_notify_ctx returns a child of parent that is canceled, with
+ * cause -EINTR, when one of the n signals at sigs (n == 0: all) arrives
+ * (Go: signal.NotifyContext). The signals are relayed as by
+ * gort_signal_notify from now until gort_signal_ctx_stop(*stop), which
+ * the caller must call once, as Go's stop: it cancels the context, stops
+ * the relaying and frees the handle. The context returned is the caller's
+ * reference (gort_ctx_release it, after the stop or before). Call it from
+ * a goroutine: a goroutine of its own waits for the signal.
+ *
+ * Returns the context, or NULL with *stop NULL: stop or parent NULL, a
+ * refused signal or bad sigs/n (as gort_signal_notify), no memory, or not
+ * on a goroutine.
+ */
+GORT_API gort_ctx *gort_signal_notify_ctx(gort_ctx *parent, const int *sigs,
+                                          int n, gort_signal_ctx **stop);
+/* gort_signal_ctx_stop: see gort_signal_notify_ctx. NULL is ignored. */
+GORT_API void gort_signal_ctx_stop(gort_signal_ctx *stop);
+
 #ifdef __cplusplus
 }
 #endif
