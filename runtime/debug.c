@@ -27,7 +27,10 @@ int64_t gort__nanotime(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static const char *const waitreasons[WAIT_REASON_COUNT] = {
+/* used: tools/gdb/gort-gdb.py reads this table by name, and clang at -O2
+ * would otherwise fold it into gort__waitreason_str and leave gdb only
+ * the numbers. */
+__attribute__((used)) static const char *const waitreasons[WAIT_REASON_COUNT] = {
     [WAIT_NONE] = "",
     [WAIT_CHAN_RECV] = "chan receive",
     [WAIT_CHAN_SEND] = "chan send",
