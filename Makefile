@@ -66,6 +66,13 @@ have_hdr = $(shell printf '\043include <%s>\n' $(1) | $(CC) -E -x c - >/dev/null
 LIB_LIBS  = $(if $(call have_hdr,libunwind.h),-lunwind) \
             $(if $(call have_hdr,elfutils/libdwfl.h),-ldw) -lm -lpthread
 LDLIBS    = $(LIB_LIBS)
+# gort.pc's Libs.private is for static links, where nothing brings its
+# own dependencies: a fully -static one needs what libdw uses in turn.
+# With jemalloc, whose archive brings libgcc_eh's _Unwind_* functions,
+# static libunwind's copies of them collide: the first wins.
+PC_LIBS   = $(subst -ldw,-ldw -lelf -lz -llzma -lbz2,$(LDLIBS)) \
+            $(if $(filter 1,$(JEMALLOC)),-Wl$(comma)--allow-multiple-definition)
+comma    := ,
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build
 # runs the same tests on criterion-lite (tests/lite), a forking runner.
@@ -259,7 +266,7 @@ $(B)/gort.pc: gort.pc.in FORCE
 	@mkdir -p $(@D)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
-	    -e 's|@LIBS@|$(LDLIBS)|' $< > $@
+	    -e 's|@LIBS@|$(PC_LIBS)|' $< > $@
 
 install: lib $(B)/gort.pc
 	install -d $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(LIBDIR)/pkgconfig
