@@ -757,6 +757,16 @@ Test(sched, stack_max_env_takes_k_m_g_suffixes_up_to_1g)
 
 static _Atomic int bad_state;
 
+/* third_of divides out of line, so the division happens under the
+ * rounding mode of its call: without FENV_ACCESS (which gcc does not
+ * know) clang may move an inline division across fesetround. */
+static __attribute__((noinline)) double third_of(volatile double *x)
+{
+    double r = *x / 3.0;
+    __asm__ volatile("" : "+x"(r));
+    return r;
+}
+
 static void migrant(void *arg)
 {
     long id = (long)arg;
@@ -776,9 +786,9 @@ static void migrant(void *arg)
                 atomic_fetch_add(&bad_state, 1);
     }
     /* The rounding mode really is in effect, not just reported. */
-    double up = third / 3.0, down;
+    double up = third_of(&third), down;
     fesetround(mode == FE_UPWARD ? FE_DOWNWARD : FE_UPWARD);
-    down = third / 3.0;
+    down = third_of(&third);
     if (up == down)
         atomic_fetch_add(&bad_state, 1);
     fesetround(FE_TONEAREST);
