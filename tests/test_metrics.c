@@ -178,7 +178,11 @@ Test(stats, schedlat_1_times_every_wait)
 }
 
 /* A goroutine made runnable while its only P spins for 5 ms waits at
- * least that long: its sample lands in a bucket bounded by >= 5 ms. */
+ * least that long: its sample lands in a bucket bounded by >= 5 ms.
+ * The bound holds only if the spinner kept the P the whole time; on a
+ * loaded machine sysmon may preempt it (the slice is wall time), and
+ * the waiter then runs early.  An attempt counts only when the waiter
+ * had still not started once the spin ended. */
 static _Atomic int64_t waited_ready;
 
 static void note_start(void *arg)
@@ -187,18 +191,22 @@ static void note_start(void *arg)
     atomic_store(&waited_ready, 1);
 }
 
-static int known_wait_main(void *arg)
+static int one_known_wait(void)
 {
-    (void)arg;
     gort_stats_t a, b;
+    gort_yield(); /* a fresh slice for the spin */
+    atomic_store(&waited_ready, 0);
     gort_stats(&a);
     CHECK_EQ(gort_go(note_start, NULL), 0);
     int64_t t0 = now_ns();
     while (now_ns() - t0 < 5000000)
         ; /* under the 10 ms slice: nothing else runs on this P */
+    int kept_p = !atomic_load(&waited_ready);
     while (!atomic_load(&waited_ready))
         gort_yield();
     gort_stats(&b);
+    if (!kept_p)
+        return 0;
     uint64_t slow = 0;
     for (int i = 0; i < GORT_LATENCY_BUCKETS; i++)
         if (i == GORT_LATENCY_BUCKETS - 1 ||
@@ -206,6 +214,16 @@ static int known_wait_main(void *arg)
             slow += b.sched_latency[i] - a.sched_latency[i];
     CHECK(slow >= 1);
     CHECK(b.sched_latency_sum_ns - a.sched_latency_sum_ns >= 5000000);
+    return 1;
+}
+
+static int known_wait_main(void *arg)
+{
+    (void)arg;
+    int measured = 0;
+    for (int i = 0; i < 20 && !measured; i++)
+        measured = one_known_wait();
+    CHECK(measured);
     settle();
     return 0;
 }
