@@ -205,20 +205,28 @@ void gort__schedtrace(bool detail, bool crashing)
 
 static void stats_fill(gort_stats_t *st);
 
+void gort__copy_sized(void *dst, size_t dst_size, void *src,
+                      size_t src_size, size_t size_off)
+{
+    size_t n = dst_size < src_size ? dst_size : src_size;
+    uint32_t n32 = (uint32_t)n;
+    memcpy((char *)src + size_off, &n32, sizeof n32);
+    memcpy(dst, src, n);
+    if (dst_size > n)
+        memset((char *)dst + n, 0, dst_size - n);
+}
+
 /* gort_stats_sized builds the whole snapshot in a local gort_stats_t and
  * copies out as much of it as the caller's struct holds (include/gort.h,
- * "Growing it"), zeroing any tail the library does not know. */
+ * "Growing it"). */
 int gort_stats_sized(gort_stats_t *out, size_t size)
 {
     if (!out || size < offsetof(gort_stats_t, size) + sizeof out->size)
         return -EINVAL;
     gort_stats_t all;
     stats_fill(&all);
-    size_t n = size < sizeof all ? size : sizeof all;
-    all.size = (uint32_t)n;
-    memcpy(out, &all, n);
-    if (size > n)
-        memset((char *)out + n, 0, size - n);
+    gort__copy_sized(out, size, &all, sizeof all,
+                     offsetof(gort_stats_t, size));
     return 0;
 }
 

@@ -127,6 +127,13 @@ __attribute__((visibility("hidden"))) void gort__asyncpreempt_fini(void);
 /* signal.c: SIGURG reaches gort's handler now (nobody replaced it). */
 __attribute__((visibility("hidden"))) bool gort__signal_urg_ours(void);
 
+/* debug.c: copies a versioned struct (one with a uint32_t `size` field
+ * at size_off) out to a caller whose copy may be older (smaller) or newer
+ * (larger): what both know is copied with `size` set to its length, and
+ * the caller's unknown tail is zeroed. */
+__attribute__((visibility("hidden"))) void gort__copy_sized(
+    void *dst, size_t dst_size, void *src, size_t src_size, size_t size_off);
+
 /* schedlat.c: adds P pp's latency buckets and sum to the caller's. */
 __attribute__((visibility("hidden"))) void gort__lat_add(struct p *pp,
                                                          uint64_t *buckets,

@@ -111,12 +111,7 @@ int gort_proc_stats_sized(int32_t id, gort_proc_stats_t *ps, size_t size)
     st.drained_reads = atomic_load_explicit(&pp->ndrainwaits,
                                             memory_order_relaxed);
     gort__lat_add(pp, st.sched_latency, &st.sched_latency_sum_ns);
-    /* The caller's struct may be older (smaller) or newer (larger) than
-     * ours: copy what both know, zero the rest of theirs. */
-    size_t n = size < sizeof st ? size : sizeof st;
-    st.size = (uint32_t)n;
-    memcpy(ps, &st, n);
-    if (size > n)
-        memset((char *)ps + n, 0, size - n);
+    gort__copy_sized(ps, size, &st, sizeof st,
+                     offsetof(gort_proc_stats_t, size));
     return 0;
 }
