@@ -232,7 +232,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/fuzz/%,$(wildcard fuzz/*.c))
 fuzz:
 	@./tools/deps.sh fuzz
-	CFLAGS=-fsanitize=fuzzer-no-link $(MAKE) CC=clang SAN=address B=build/fuzz \
+	CFLAGS="-fsanitize=fuzzer-no-link -DGORT_FUZZ=1" $(MAKE) CC=clang SAN=address B=build/fuzz \
 	    JEMALLOC=0 $(FUZZ_BINS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh $(FUZZ_BINS)
 $(B)/fuzz/%: fuzz/%.c $(B)/libgort.a $(B)/link.flags
