@@ -679,7 +679,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    gort_maxprocs(2);
     gort__fuzz_panic_hook = panic_hook;
     return 0;
 }

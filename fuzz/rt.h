@@ -6,7 +6,8 @@
  * poller. A gort_run per input would cost a few milliseconds (threads,
  * stacks) and cap a target near 150 inputs a second; this way the same
  * runtime also carries its caches and timers from input to input, as a
- * long-lived program does. An input must leave no goroutine behind.
+ * long-lived program does. Two Ps, on the two CPUs of the CI machine.
+ * An input must leave no goroutine behind.
  * Included by one file only.
  */
 #include <gort.h>
@@ -57,6 +58,7 @@ static void rt_call(void (*fn)(void))
 {
     if (rt.efd < 0) {
         pthread_t t;
+        gort_maxprocs(2); /* two Ps: goroutines really run in parallel */
         rt.efd = eventfd(0, EFD_CLOEXEC);
         if (rt.efd < 0 || pthread_create(&t, NULL, rt_thread, NULL) != 0)
             abort();
