@@ -203,6 +203,8 @@ $(EXTLIB_TESTS): TEST_LIBS += -lhiredis -lpq
 $(B)/examples/%: docs/examples/%.c $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
+# The HTTP example's request reader, shared with fuzz/http.c.
+$(B)/examples/http $(B)/fuzz/http: docs/examples/httpreq.h
 
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
@@ -237,7 +239,8 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh $(FUZZ_BINS)
 $(B)/fuzz/%: fuzz/%.c $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iruntime -Inetpoll -fsanitize=fuzzer -o $@ $< \
+	$(CC) $(CFLAGS) -Iruntime -Inetpoll -Idocs/examples -fsanitize=fuzzer \
+	    -o $@ $< \
 	    $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
 
 bench: deps-bench
