@@ -22,8 +22,9 @@
  * response unless it asked for keep-alive (then "Connection: keep-alive");
  * an HTTP/1.1 "Connection: close" is answered with "Connection: close"
  * and closes; a malformed request line or header, a Content-Length that
- * is not a plain non-negative 63-bit number, or a missing Host gets 400,
- * HTTP/2.0 505, and a head over 1 MB (Go's DefaultMaxHeaderBytes) 431,
+ * is not a plain non-negative 63-bit number, a missing or repeated Host
+ * or a control byte in a header value gets 400, HTTP/2.0 505 (in Go's
+ * order: httpreq.h), and a head over 1 MB (Go's DefaultMaxHeaderBytes) 431,
  * each with Go's text, then the connection closes the way Go closes it
  * (write side first, then up to 500 ms to drain). Request bodies (by
  * Content-Length) are skipped; chunked bodies are not understood.
@@ -126,6 +127,10 @@ static size_t error_response(char *out, int status)
         status == 400    ? "400 Bad Request"
         : status == HTTPREQ_NO_HOST
             ? "400 Bad Request: missing required Host header"
+        : status == HTTPREQ_MANY_HOSTS
+            ? "400 Bad Request: too many Host headers"
+        : status == HTTPREQ_BAD_VALUE
+            ? "400 Bad Request: invalid header value"
         : status == 431  ? "431 Request Header Fields Too Large"
                          : "505 HTTP Version Not Supported: unsupported "
                            "protocol version";

@@ -17,6 +17,7 @@
  * badRequestError); parse_request's other refusals are plain statuses. */
 #define HTTPREQ_NO_HOST 4001    /* "missing required Host header" */
 #define HTTPREQ_MANY_HOSTS 4002 /* "too many Host headers" */
+#define HTTPREQ_BAD_VALUE 4003  /* "invalid header value" */
 
 struct req {
     bool head;      /* HEAD: the response has no body */
@@ -63,18 +64,23 @@ static bool parse_length(const char *v, const char *end, uint64_t *out)
     return true;
 }
 
-/*
- * parse_request reads the head [p, end) (end just past its "\r\n\r\n")
- * into r. Returns 0, or the status Go's server answers: 400 for a
- * malformed request line, header line or Content-Length (negative, too
- * long, two different ones), HTTPREQ_NO_HOST (400 with its own text) for an
- * HTTP/1.1 request without Host, 505 for a major version other than 1.
- */
-static int parse_request(const char *p, const char *end, struct req *r)
+/* is_value_char: the bytes Go allows in a field value (RFC 9110
+ * field-content and httpguts.ValidHeaderFieldValue): no control byte
+ * but HTAB. */
+static bool is_value_char(char c)
 {
-    *r = (struct req){0};
-    /* Request line: method SP target SP HTTP/major.minor CRLF. */
-    const char *m = p;
+    return c == '\t' || ((unsigned char)c >= ' ' && c != 0x7f);
+}
+
+/*
+ * request_line reads "method SP target SP HTTP/d.d CRLF" at [*pp, end)
+ * into r and *major, leaving *pp past the CRLF. The version is Go's
+ * ParseHTTPVersion: one digit each side. Returns 0 or 400.
+ */
+static int request_line(const char **pp, const char *end, struct req *r,
+                        unsigned *major)
+{
+    const char *p = *pp, *m = p;
     while (p < end && is_tchar(*p))
         p++;
     if (p == m || *p != ' ')
@@ -85,24 +91,35 @@ static int parse_request(const char *p, const char *end, struct req *r)
         p++;
     if (p == t || *p != ' ' || end - ++p < 10 || memcmp(p, "HTTP/", 5) != 0)
         return 400;
-    p += 5;
-    unsigned major = 0, minor = 0;
-    int digits = 0;
-    for (; p < end && *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
-        major = major * 10 + (unsigned)(*p - '0');
-    if (digits == 0 || *p++ != '.')
+    p += 5; /* at least 5 bytes left: d.d and the first CRLF of the end */
+    if (p[0] < '0' || p[0] > '9' || p[1] != '.' || p[2] < '0' ||
+        p[2] > '9' || p[3] != '\r' || p[4] != '\n')
         return 400;
-    for (digits = 0; p < end && *p >= '0' && *p <= '9' && digits < 3;
-         p++, digits++)
-        minor = minor * 10 + (unsigned)(*p - '0');
-    if (digits == 0 || p[0] != '\r' || p[1] != '\n')
+    *major = (unsigned)(p[0] - '0');
+    r->http10 = p[2] == '0';
+    *pp = p + 5;
+    return 0;
+}
+
+/*
+ * parse_request reads the head [p, end) (end just past its "\r\n\r\n")
+ * into r. Returns 0, or the status Go's server answers, in Go's order:
+ * 400 for a malformed request line, field line or Content-Length
+ * (negative, too long, two different ones); then 505 for a major version
+ * other than 1; then, each 400 with its own text, HTTPREQ_NO_HOST for an
+ * HTTP/1.1 request without Host, HTTPREQ_MANY_HOSTS for two Host lines
+ * and HTTPREQ_BAD_VALUE for a control byte in a field value.
+ */
+static int parse_request(const char *p, const char *end, struct req *r)
+{
+    *r = (struct req){0};
+    unsigned major;
+    if (request_line(&p, end, r, &major) != 0)
         return 400;
-    if (major != 1)
-        return 505;
-    r->http10 = minor == 0;
-    bool keep_alive = false, close = false, have_cl = false, host = false;
-    /* Header lines: name ":" value CRLF, up to the empty line. */
-    for (p += 2; p + 2 < end; ) {
+    bool keep_alive = false, close = false, have_cl = false, bad = false;
+    int hosts = 0;
+    /* Field lines: name ":" value CRLF, up to the empty line. */
+    while (p + 2 < end) {
         const char *n = p;
         while (is_tchar(*p))
             p++;
@@ -112,13 +129,15 @@ static int parse_request(const char *p, const char *end, struct req *r)
         const char *v = p + 1, *eol = memchr(v, '\r', (size_t)(end - v));
         if (eol == NULL || eol[1] != '\n')
             return 400;
+        for (const char *c = v; c < eol; c++)
+            bad |= !is_value_char(*c);
         while (v < eol && (*v == ' ' || *v == '\t'))
             v++;
         const char *ve = eol;
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
         if (nlen == 4 && strncasecmp(n, "Host", 4) == 0) {
-            host = true;
+            hosts++;
         } else if (nlen == 10 && strncasecmp(n, "Connection", 10) == 0) {
             close |= has_token(v, ve, "close");
             keep_alive |= has_token(v, ve, "keep-alive");
@@ -131,8 +150,14 @@ static int parse_request(const char *p, const char *end, struct req *r)
         }
         p = eol + 2;
     }
-    if (!host && !r->http10)
+    if (major != 1)
+        return 505;
+    if (hosts == 0 && !r->http10)
         return HTTPREQ_NO_HOST; /* Go: HTTP/1.1 requires Host */
+    if (hosts > 1)
+        return HTTPREQ_MANY_HOSTS;
+    if (bad)
+        return HTTPREQ_BAD_VALUE;
     r->close = close || (r->http10 && !keep_alive);
     return 0;
 }
