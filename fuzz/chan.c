@@ -584,14 +584,14 @@ static const char *quiescent_check(void)
 
 static bool all_done(void) { return atomic_load(&M.ndone) == M.ng; }
 
-
 /* settle waits until every worker finished or everything is parked (and
  * stayed so across a pause longer than any timer). */
 static void settle(void)
 {
-    for (long i = 0, q = 0; !all_done(); i++) {
-        if (i > 2000000)
-            fail("no progress and no quiescence");
+    struct rt_stall st = {0};
+    for (long q = 0; !all_done();) {
+        if (rt_stalled(&st, atomic_load(&M.progress)))
+            fail("nothing moved for 30 s, and not all parked");
         if (!quiescent()) {
             q = 0;
             gort_yield();

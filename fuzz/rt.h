@@ -12,6 +12,7 @@
  */
 #include <gort.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,24 @@ static void *rt_thread(void *arg)
     int rc = gort_run(rt_main, NULL);
     fprintf(stderr, "fuzz: gort_run returned %d\n", rc);
     abort();
+}
+
+/* rt_stall tells a target's wait loop that nothing moved for 30 s
+ * (progress: a counter its goroutines bump); generous, as a loaded CI
+ * machine may hold a thread off its CPU for long. */
+struct rt_stall {
+    int seen;
+    int64_t since;
+};
+
+static bool rt_stalled(struct rt_stall *st, int progress)
+{
+    int64_t now = gort_now();
+    if (st->since == 0 || progress != st->seen) {
+        st->seen = progress;
+        st->since = now;
+    }
+    return now - st->since > GORT_MS(30000);
 }
 
 /* rt_call runs fn in the runtime's main goroutine and waits for it. */

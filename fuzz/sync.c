@@ -332,9 +332,10 @@ static void unstick(int takers, int waiters)
 
 static void settle(void)
 {
-    for (long i = 0, q = 0; atomic_load(&S.ndone) != S.ng; i++) {
-        if (i > 4000000)
-            fail("no progress and no quiescence");
+    struct rt_stall st = {0};
+    for (long q = 0; atomic_load(&S.ndone) != S.ng;) {
+        if (rt_stalled(&st, atomic_load(&S.progress)))
+            fail("nothing moved for 30 s, and not all parked");
         if (!quiescent()) {
             q = 0;
             gort_yield();
