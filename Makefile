@@ -203,6 +203,9 @@ $(EXTLIB_TESTS): TEST_LIBS += -lhiredis -lpq
 $(B)/examples/%: docs/examples/%.c $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
+# The HTTP example's request reader, shared with fuzz/http.c.
+$(B)/examples/http $(B)/fuzz/http: docs/examples/httpreq.h
+$(B)/fuzz/chan $(B)/fuzz/sync: fuzz/rt.h
 
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
@@ -230,14 +233,22 @@ test: deps-test
 # build/fuzz; each runs FUZZ_SECONDS from its seeds in fuzz/corpus/.
 FUZZ_SECONDS ?= 60
 FUZZ_BINS := $(patsubst fuzz/%.c,build/fuzz/fuzz/%,$(wildcard fuzz/*.c))
+# Objects do not depend on CFLAGS: a build/fuzz made with other flags
+# (before the panic hook, -DGORT_FUZZ) is rebuilt whole.
+FUZZ_CFLAGS := -fsanitize=fuzzer-no-link -DGORT_FUZZ=1
 fuzz:
 	@./tools/deps.sh fuzz
-	CFLAGS=-fsanitize=fuzzer-no-link $(MAKE) CC=clang SAN=address B=build/fuzz \
+	@mkdir -p build/fuzz; f='$(FUZZ_CFLAGS)'; \
+	    [ "$$f" = "$$(cat build/fuzz/cflags 2>/dev/null)" ] || \
+	    { find build/fuzz -name '*.o' -delete; rm -f build/fuzz/libgort.a; \
+	      echo "$$f" > build/fuzz/cflags; }
+	CFLAGS="$(FUZZ_CFLAGS)" $(MAKE) CC=clang SAN=address B=build/fuzz \
 	    JEMALLOC=0 $(FUZZ_BINS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) ./fuzz/run.sh $(FUZZ_BINS)
 $(B)/fuzz/%: fuzz/%.c $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Iruntime -Inetpoll -fsanitize=fuzzer -o $@ $< \
+	$(CC) $(CFLAGS) -Iruntime -Inetpoll -Idocs/examples -fsanitize=fuzzer \
+	    -o $@ $< \
 	    $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
 
 bench: deps-bench

@@ -656,6 +656,10 @@ GORT_HIDDEN _Noreturn void gort__fatal(const char *msg);
 /* gort__panic prints "panic: msg" plus the goroutine's stack and exits
  * 2 (Go's unrecovered panic, e.g. "sync: negative WaitGroup counter"). */
 GORT_HIDDEN _Noreturn void gort__panic(const char *msg);
+#ifdef GORT_FUZZ
+/* Fuzz build only: called by gort__panic instead of exiting (traceback.c). */
+GORT_HIDDEN extern void (*gort__fuzz_panic_hook)(const char *msg);
+#endif
 
 /* ---- Netpoll hooks (implemented in netpoll/) ---------------------------- */
 

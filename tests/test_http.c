@@ -209,6 +209,30 @@ Test(http, malformed_requests_get_400_and_the_connection_closes)
     stop_server();
 }
 
+/* Found by fuzz/http.c: control bytes in a header value, a repeated
+ * Host and multi-digit versions were accepted, and a malformed header
+ * after an unsupported version got 505 where Go answers 400. */
+Test(http, refusals_follow_go_for_values_hosts_and_versions)
+{
+    start_server();
+    expect("GET / HTTP/1.1\r\nHost: x\r\nX: a\001b\r\n\r\n",
+           ERR("400 Bad Request: invalid header value"));
+    expect("GET / HTTP/1.1\r\nHost: x\r\nX: a\nb\r\n\r\n",
+           ERR("400 Bad Request: invalid header value"));
+    expect("GET / HTTP/1.1\r\nHost: x\r\nhost: x\r\n\r\n",
+           ERR("400 Bad Request: too many Host headers"));
+    /* Go checks Host before the values. */
+    expect("GET / HTTP/1.1\r\nX: \177\r\n\r\n",
+           ERR("400 Bad Request: missing required Host header"));
+    expect("GET / HTTP/1.00\r\nHost: x\r\n\r\n", ERR("400 Bad Request"));
+    expect("GET / HTTP/11.1\r\nHost: x\r\n\r\n", ERR("400 Bad Request"));
+    expect("GET / HTTP/2.0\r\nbad line\r\n\r\n", ERR("400 Bad Request"));
+    /* Tabs and bytes above 0x7f stay valid in values. */
+    expect("GET / HTTP/1.1\r\nHost: x\r\nX: a\tb\xe9\r\n\r\n",
+           OK11 "\r\n" HELLO);
+    stop_server();
+}
+
 Test(http, request_bodies_are_skipped_by_content_length)
 {
     start_server();

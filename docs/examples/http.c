@@ -22,8 +22,9 @@
  * response unless it asked for keep-alive (then "Connection: keep-alive");
  * an HTTP/1.1 "Connection: close" is answered with "Connection: close"
  * and closes; a malformed request line or header, a Content-Length that
- * is not a plain non-negative 63-bit number, or a missing Host gets 400,
- * HTTP/2.0 505, and a head over 1 MB (Go's DefaultMaxHeaderBytes) 431,
+ * is not a plain non-negative 63-bit number, a missing or repeated Host
+ * or a control byte in a header value gets 400, HTTP/2.0 505 (in Go's
+ * order: httpreq.h), and a head over 1 MB (Go's DefaultMaxHeaderBytes) 431,
  * each with Go's text, then the connection closes the way Go closes it
  * (write side first, then up to 500 ms to drain). Request bodies (by
  * Content-Length) are skipped; chunked bodies are not understood.
@@ -45,6 +46,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "httpreq.h" /* the request reader, shared with fuzz/http.c */
 
 #define BUF 4096
 #define RESP_MAX 256 /* one response is at most 171 bytes */
@@ -109,131 +112,12 @@ static const char *date_get(char date[32], time_t *last)
     return date;
 }
 
-/* ---- The request reader and the response writer ------------------------ */
+/* ---- The response writer (the reader: httpreq.h) ------------------------ */
 
 /* Go's DefaultMaxHeaderBytes (1 MB) and the 4096 bytes of slack its
  * reader adds: a request head up to this size is read, a longer one gets
  * 431. The buffer starts on the stack and grows only for such heads. */
 #define HEAD_MAX ((1 << 20) + 4096)
-
-struct req {
-    bool head;      /* HEAD: the response has no body */
-    bool http10;    /* HTTP/1.0: answered as 1.0, closed unless keep-alive */
-    bool close;     /* close after the response */
-    uint64_t body;  /* Content-Length: body bytes to skip */
-};
-
-/* is_tchar: RFC 9110 token characters (methods, header names). */
-static bool is_tchar(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-/* has_token: the comma-separated value [v, end) holds tok (Go: hasToken,
- * case-insensitive). */
-static bool has_token(const char *v, const char *end, const char *tok)
-{
-    size_t n = strlen(tok);
-    for (const char *p = v; p + n <= end; p++)
-        if (strncasecmp(p, tok, n) == 0 &&
-            (p == v || p[-1] == ',' || p[-1] == ' ' || p[-1] == '\t') &&
-            (p + n == end || p[n] == ',' || p[n] == ' ' || p[n] == '\t'))
-            return true;
-    return false;
-}
-
-/* parse_length reads a Content-Length value as Go does: decimal digits
- * only (no sign, no blank inside), at most 2^63 - 1. */
-static bool parse_length(const char *v, const char *end, uint64_t *out)
-{
-    uint64_t n = 0;
-    if (v == end)
-        return false;
-    for (; v < end; v++) {
-        if (*v < '0' || *v > '9' || n > (UINT64_MAX >> 1) / 10)
-            return false;
-        n = n * 10 + (uint64_t)(*v - '0');
-    }
-    if (n > (UINT64_MAX >> 1))
-        return false;
-    *out = n;
-    return true;
-}
-
-/*
- * parse_request reads the head [p, end) (end just past its "\r\n\r\n")
- * into r. Returns 0, or the status Go's server answers: 400 for a
- * malformed request line, header line or Content-Length (negative, too
- * long, two different ones), 4001 (400 with its own text) for an
- * HTTP/1.1 request without Host, 505 for a major version other than 1.
- */
-static int parse_request(const char *p, const char *end, struct req *r)
-{
-    *r = (struct req){0};
-    /* Request line: method SP target SP HTTP/major.minor CRLF. */
-    const char *m = p;
-    while (p < end && is_tchar(*p))
-        p++;
-    if (p == m || *p != ' ')
-        return 400;
-    r->head = p - m == 4 && memcmp(m, "HEAD", 4) == 0;
-    const char *t = ++p;
-    while (p < end && *p != ' ' && (unsigned char)*p > ' ' && *p != 0x7f)
-        p++;
-    if (p == t || *p != ' ' || end - ++p < 10 || memcmp(p, "HTTP/", 5) != 0)
-        return 400;
-    p += 5;
-    unsigned major = 0, minor = 0;
-    int digits = 0;
-    for (; p < end && *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
-        major = major * 10 + (unsigned)(*p - '0');
-    if (digits == 0 || *p++ != '.')
-        return 400;
-    for (digits = 0; p < end && *p >= '0' && *p <= '9' && digits < 3;
-         p++, digits++)
-        minor = minor * 10 + (unsigned)(*p - '0');
-    if (digits == 0 || p[0] != '\r' || p[1] != '\n')
-        return 400;
-    if (major != 1)
-        return 505;
-    r->http10 = minor == 0;
-    bool keep_alive = false, close = false, have_cl = false, host = false;
-    /* Header lines: name ":" value CRLF, up to the empty line. */
-    for (p += 2; p + 2 < end; ) {
-        const char *n = p;
-        while (is_tchar(*p))
-            p++;
-        if (p == n || *p != ':')
-            return 400;
-        size_t nlen = (size_t)(p - n);
-        const char *v = p + 1, *eol = memchr(v, '\r', (size_t)(end - v));
-        if (eol == NULL || eol[1] != '\n')
-            return 400;
-        while (v < eol && (*v == ' ' || *v == '\t'))
-            v++;
-        const char *ve = eol;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        if (nlen == 4 && strncasecmp(n, "Host", 4) == 0) {
-            host = true;
-        } else if (nlen == 10 && strncasecmp(n, "Connection", 10) == 0) {
-            close |= has_token(v, ve, "close");
-            keep_alive |= has_token(v, ve, "keep-alive");
-        } else if (nlen == 14 && strncasecmp(n, "Content-Length", 14) == 0) {
-            uint64_t len;
-            if (!parse_length(v, ve, &len) || (have_cl && len != r->body))
-                return 400;
-            r->body = len;
-            have_cl = true;
-        }
-        p = eol + 2;
-    }
-    if (!host && !r->http10)
-        return 4001; /* Go: HTTP/1.1 requires Host */
-    r->close = close || (r->http10 && !keep_alive);
-    return 0;
-}
 
 /* error_response writes Go's answer to a request it refuses; the
  * connection closes after it. Returns the bytes written to out. */
@@ -241,7 +125,12 @@ static size_t error_response(char *out, int status)
 {
     const char *text =
         status == 400    ? "400 Bad Request"
-        : status == 4001 ? "400 Bad Request: missing required Host header"
+        : status == HTTPREQ_NO_HOST
+            ? "400 Bad Request: missing required Host header"
+        : status == HTTPREQ_MANY_HOSTS
+            ? "400 Bad Request: too many Host headers"
+        : status == HTTPREQ_BAD_VALUE
+            ? "400 Bad Request: invalid header value"
         : status == 431  ? "431 Request Header Fields Too Large"
                          : "505 HTTP Version Not Supported: unsupported "
                            "protocol version";
@@ -287,12 +176,12 @@ static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
 {
     for (;;) {
         const char *req = in + *off;
-        char *end = memmem(req, have - *off, "\r\n\r\n", 4);
-        if (end == NULL || *outn + RESP_MAX > cap)
-            return true;
-        end += 4;
         struct req r;
-        int status = parse_request(req, end, &r);
+        int status;
+        size_t hl = httpreq_head(req, have - *off, &r, &status);
+        if (hl == 0 || *outn + RESP_MAX > cap)
+            return true;
+        const char *end = req + hl;
         if (status != 0) {
             *outn += error_response(out + *outn, status);
             return false;
