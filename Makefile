@@ -115,7 +115,7 @@ EX_SRCS  := $(wildcard docs/examples/*.c)
 EX_BINS  := $(patsubst docs/examples/%.c,$(B)/examples/%,$(EX_SRCS))
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
-TOOL_BINS := $(B)/tools/echo-load
+TOOL_BINS := $(B)/tools/echo-load $(B)/tools/soak-load
 # C++ smoke program (the headers compile as C++): g++ and clang++; in
 # sanitizer builds g++ only, whose runtimes match the gcc-built library.
 CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
