@@ -11,7 +11,10 @@ the allocator's arenas filling). It prints one line per metric and fails
 (exit 1) if any metric grew, meaning both
 
   - material: the fitted growth over the second half, b * (its length),
-    exceeds max(REL * mean, FLOOR[metric]); and
+    exceeds max(FLOOR[metric], min(REL * mean, NOISE * sigma)), sigma
+    being the residuals' standard deviation: 2 % of the mean, or less
+    where the metric is steadier than that (fds, goroutines), but never
+    under one allocation step; and
   - significant: b is over T_MIN standard errors above zero, so that a
     noisy metric whose fit tilts by chance does not fail the run.
 
@@ -26,6 +29,7 @@ import sys
 
 REL = 0.02   # growth over the second half, as a fraction of the mean
 T_MIN = 3.0  # standard errors
+NOISE = 4.0  # residual standard deviations
 # Absolute floors: below these a growth is within one allocation step.
 FLOOR = {
     "heap_rss_kb": 2048,         # 2 MiB: malloc arenas move in such steps
@@ -49,16 +53,17 @@ METRICS = list(FLOOR)
 
 
 def fit(ts, ys):
-    """Least squares y = a + b t: returns a, b, the standard error of b."""
+    """Least squares y = a + b t: returns a, b, the standard error of b
+    and the residuals' standard deviation."""
     n = len(ts)
     mt, my = sum(ts) / n, sum(ys) / n
     sxx = sum((t - mt) ** 2 for t in ts)
     b = sum((t - mt) * (y - my) for t, y in zip(ts, ys)) / sxx
     a = my - b * mt
     if n <= 2:
-        return a, b, math.inf
+        return a, b, math.inf, math.inf
     rss = sum((y - a - b * t) ** 2 for t, y in zip(ts, ys))
-    return a, b, math.sqrt(rss / (n - 2) / sxx)
+    return a, b, math.sqrt(rss / (n - 2) / sxx), math.sqrt(rss / (n - 2))
 
 
 def check(rows, metrics):
@@ -69,10 +74,10 @@ def check(rows, metrics):
     ts = [r["t_s"] for r in half]
     for m in metrics:
         ys = [r[m] for r in half]
-        a, b, se = fit(ts, ys)
+        a, b, se, sigma = fit(ts, ys)
         mean = sum(ys) / len(ys)
         growth = b * span
-        limit = max(REL * mean, FLOOR.get(m, 0))
+        limit = max(FLOOR.get(m, 0), min(REL * mean, NOISE * sigma))
         tstat = b / se if se > 0 else (math.inf if b > 0 else 0.0)
         ok = not (growth > limit and tstat > T_MIN)
         yield m, a, b, growth, limit, tstat, mean, ok
@@ -140,8 +145,8 @@ def main(argv):
     fits = {}
     last = rows[-1]
     print(f"soak-report: {len(rows)} samples over {last['t_s']:.0f} s; "
-          f"slopes over the second half (limit: growth > max({REL:.0%} of "
-          f"mean, floor) and t > {T_MIN:g})")
+          f"slopes over the second half (grows: growth > max(floor, "
+          f"min({REL:.0%} of mean, {NOISE:g} sigma)) and t > {T_MIN:g})")
     for m, a, b, growth, limit, tstat, mean, ok in check(rows, METRICS):
         fits[m] = (a, b)
         bad += not ok
