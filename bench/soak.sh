@@ -19,6 +19,14 @@ B=${B:-build/default}
 secs=${SOAK_SECONDS:-600}
 conns=${SOAK_CONNS:-8000}
 out=${SOAK_OUT:-$B/soak}
+# Each program holds a descriptor per connection and raises its soft
+# limit to the hard one; fewer connections where that is too low.
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt $((conns + 256)) ]; then
+    echo "soak: open-file hard limit $hard: $((hard - 256)) connections," \
+         "not $conns"
+    conns=$((hard - 256))
+fi
 # About 120 samples in a full run; at least one a second in a short one.
 interval=$(awk -v s="$secs" 'BEGIN { i = s / 120; print (i < 1 ? 1 : i) }')
 mkdir -p "$out"
