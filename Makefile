@@ -4,6 +4,9 @@
 #   make test            build and run the Criterion suites (installs deps)
 #   make bench           build and run the benchmark suite beside Go
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (docs/fuzzing.md)
+#   make soak            echo, timer and spawn churn for SOAK_SECONDS (default
+#                        600); fails if memory, fds, goroutines or stack
+#                        slabs grow, or a byte is lost (docs/soak.md)
 #   make SAN=address     ASan+UBSan build (separate build dir); SAN=thread: TSan
 #   make DEBUG=1         checked build: lock ranks and held-lock asserts
 #                        (runtime/lockrank.h), in build/<san>-debug
@@ -115,14 +118,15 @@ EX_SRCS  := $(wildcard docs/examples/*.c)
 EX_BINS  := $(patsubst docs/examples/%.c,$(B)/examples/%,$(EX_SRCS))
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
-TOOL_BINS := $(B)/tools/echo-load
+TOOL_BINS := $(B)/tools/echo-load $(B)/tools/soak-load
 # C++ smoke program (the headers compile as C++): g++ and clang++; in
 # sanitizer builds g++ only, whose runtimes match the gcc-built library.
 CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 
 .PHONY: all lib hook test test-build bench install uninstall clean check-headers \
         check-abi abi-symbols check-install check-deb deb deps-build deps-test \
-        deps-bench deps-install deps-deb examples benchbins fuzz FORCE
+        deps-bench deps-install deps-deb deps-soak examples benchbins fuzz \
+        soak FORCE
 all: lib examples
 
 lib: $(B)/libgort.a $(B)/libgort.so
@@ -255,6 +259,14 @@ bench: deps-bench
 	$(MAKE) benchbins
 	B=$(B) ./bench/run.sh
 
+# make soak (docs/soak.md): bench/soak.c serves tools/soak-load's churning
+# connections beside timer and spawn workloads; tools/soak-report.py fits
+# the second half of each metric and plots the run ($(B)/soak/soak.svg).
+SOAK_SECONDS ?= 600
+soak: deps-soak
+	$(MAKE) $(B)/bench/soak $(B)/tools/soak-load
+	B=$(B) SOAK_SECONDS=$(SOAK_SECONDS) ./bench/soak.sh
+
 # Each checks (as root: installs) the Debian packages its target needs.
 deps-build:
 	@JEMALLOC=$(JEMALLOC) ./tools/deps.sh build
@@ -266,6 +278,8 @@ deps-install:
 	@./tools/deps.sh install
 deps-deb:
 	@./tools/deps.sh deb
+deps-soak:
+	@./tools/deps.sh soak
 
 check-headers: deps-build
 	@for h in $(wildcard runtime/*.h chan/*.h sync/*.h ctx/*.h netpoll/*.h arch/*.h include/*.h include/gort/*.h); do \

@@ -1,5 +1,5 @@
 #!/bin/sh
-# deps.sh build|test|bench|install|deb|fuzz: make sure the Debian packages that a
+# deps.sh build|test|bench|install|deb|fuzz|soak: make sure the Debian packages that a
 # make target needs are installed. As root it installs what is missing with
 # apt-get; otherwise, or inside a package build (dpkg-buildpackage, fakeroot:
 # its build dependencies are debian/control's business), it prints the exact
@@ -10,6 +10,7 @@
 #   install  tests/install/run.sh (pkg-config; jemalloc for JEMALLOC=1)
 #   deb      make deb (debhelper)
 #   fuzz     make fuzz (clang, which brings libFuzzer's runtime)
+#   soak     make soak (python3 for the slope test, gnuplot for the plot)
 # JEMALLOC=1 in the environment adds libjemalloc-dev.
 set -eu
 build="make gcc libc6-dev libatomic-ops-dev libunwind-dev libdw-dev"
@@ -27,7 +28,8 @@ bench)   pkgs="$build libcriterion-dev golang-go wrk gnuplot-nox" ;;
 install) pkgs="$build pkg-config libjemalloc-dev" ;;
 deb)     pkgs="$build build-essential debhelper dpkg-dev pkg-config" ;;
 fuzz)    pkgs="$build clang" ;;
-*)       echo "usage: $0 build|test|bench|install|deb|fuzz" >&2; exit 2 ;;
+soak)    pkgs="$build python3 gnuplot-nox" ;;
+*)       echo "usage: $0 build|test|bench|install|deb|fuzz|soak" >&2; exit 2 ;;
 esac
 # A clang build (make CC=clang) needs the compiler itself.
 case "${CC:-}" in *clang*) pkgs="$pkgs clang" ;; esac
