@@ -114,8 +114,11 @@ LIB_OBJS := $(patsubst %,$(B)/%.o,$(basename $(LIB_SRCS)))
 TEST_SRCS := $(wildcard tests/test_*.c tests/internal/test_*.c)
 TEST_BINS := $(patsubst %.c,$(B)/%,$(TEST_SRCS))
 TEST_HELPERS := $(wildcard tests/helpers/*.c)
-EX_SRCS  := $(wildcard docs/examples/*.c)
+# kvhttp needs hiredis: built by `make kvhttp`, test-build and benchbins,
+# not by plain `make` (whose packages, tools/deps.sh build, lack it).
+EX_SRCS  := $(filter-out docs/examples/kvhttp.c,$(wildcard docs/examples/*.c))
 EX_BINS  := $(patsubst docs/examples/%.c,$(B)/examples/%,$(EX_SRCS))
+KV_BINS  := $(B)/examples/kvhttp $(B)/examples/kvhttp-hook
 BENCH_SRCS := $(wildcard bench/bench_*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRCS))
 TOOL_BINS := $(B)/tools/echo-load $(B)/tools/soak-load
@@ -125,13 +128,14 @@ CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 
 .PHONY: all lib hook test test-build bench install uninstall clean check-headers \
         check-abi abi-symbols check-install check-deb deb deps-build deps-test \
-        deps-bench deps-install deps-deb deps-soak examples benchbins fuzz \
-        soak FORCE
+        deps-bench deps-install deps-deb deps-soak examples kvhttp benchbins \
+        fuzz soak FORCE
 all: lib examples
 
 lib: $(B)/libgort.a $(B)/libgort.so
 examples: $(EX_BINS)
-benchbins: $(BENCH_BINS) $(TOOL_BINS) $(EX_BINS)
+benchbins: $(BENCH_BINS) $(TOOL_BINS) $(EX_BINS) $(KV_BINS)
+kvhttp: $(KV_BINS)
 
 # Every library object's code goes to one section, gort_text, so that the
 # linker keeps gort's code together and brackets it with __start_gort_text
@@ -203,6 +207,22 @@ $(EXTLIB_TESTS): tests/extlibs/servers.c tests/extlibs/servers.h
 $(EXTLIB_TESTS): TEST_HELPERS += tests/extlibs/servers.c
 $(EXTLIB_TESTS): TEST_CFLAGS += -Itests -I/usr/include/postgresql
 $(EXTLIB_TESTS): TEST_LIBS += -lhiredis -lpq
+# test_kvhttp starts redis-server (servers.c) and both kvhttp binaries.
+$(B)/tests/test_kvhttp: $(KV_BINS) tests/extlibs/servers.c tests/extlibs/servers.h
+$(B)/tests/test_kvhttp: TEST_HELPERS += tests/extlibs/servers.c
+$(B)/tests/test_kvhttp: TEST_CFLAGS += -Itests -I/usr/include/postgresql
+$(B)/tests/test_kvhttp: TEST_LIBS += -lhiredis -lpq
+
+# docs/examples/kvhttp.c twice: kvhttp wraps its hiredis calls in
+# GORT_SYSCALL; kvhttp-hook links libgort-hook's object ahead of libc and
+# lets the hooks carry them (docs/blocking.md, "Hooks").
+$(B)/examples/kvhttp: docs/examples/kvhttp.c $(B)/libgort.a $(B)/link.flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS) -lhiredis
+$(B)/examples/kvhttp-hook: docs/examples/kvhttp.c $(HOOK_OBJ) $(B)/libgort.a $(B)/link.flags
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -DKVHTTP_HOOKS=1 -o $@ $< $(HOOK_OBJ) $(B)/libgort.a \
+	    $(LDFLAGS) $(LDLIBS) -lhiredis -ldl
 
 $(B)/examples/%: docs/examples/%.c $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
@@ -224,7 +244,7 @@ $(B)/tools/%: tools/%.c | deps-build
 	@mkdir -p $(@D)
 	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -o $@ $< -lpthread
 
-test-build: lib hook examples $(TEST_BINS) $(CXX_SMOKE)
+test-build: lib hook examples $(KV_BINS) $(TEST_BINS) $(CXX_SMOKE)
 
 # make test: install what is missing, build, run every suite (tests/run.sh
 # also reruns the stress suites with more Ps than CPUs).

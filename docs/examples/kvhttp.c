@@ -1,0 +1,546 @@
+/*
+ * kvhttp.c: an HTTP/1.1 key-value service over Redis (issue 18, item 5;
+ * the gort side of bench/go/kvhttp). A goroutine per connection, with
+ * keep-alive; its handlers call Redis through hiredis's blocking API on
+ * connections from a gort_connpool.
+ *
+ *   GET /k/KEY             Redis GET: 200 and the value, 404 when absent
+ *   PUT or POST /k/KEY     Redis SET KEY <body>: 200 "OK"
+ *   GET or POST /incr/KEY  Redis INCR: 200 and the new value
+ *
+ *   kvhttp [-port N] [-redis ADDR] [-pool N] [-wrap]
+ *
+ * listens on 127.0.0.1:N (default 8080); ADDR is a Unix socket path (it
+ * holds a '/') or HOST:PORT (default 127.0.0.1:6379); the pool keeps up
+ * to N connections open and idle (default 64).
+ *
+ * Two ways to let hiredis block without holding the processor: built
+ * with libgort-hook linked ahead of libc and -DKVHTTP_HOOKS=1 (the
+ * binary kvhttp-hook), hiredis's own read, write and connect go through
+ * the hooks (docs/blocking.md, "Hooks") and the code below calls it
+ * plainly; built without (kvhttp), or with -wrap, every hiredis call is
+ * wrapped in GORT_SYSCALL (inside which the hooks, when linked, step
+ * aside). `make kvhttp` builds both; bench row kvhttp compares them with
+ * the Go twin.
+ *
+ * Errors: a malformed request line or header, a missing Host on 1.1 or a
+ * bad Content-Length gets 400, a chunked body 501, a body over 1 MiB 413,
+ * a head over 64 KiB 431, HTTP/2.0 505; each closes the connection. No
+ * pool connection within 1 s (Redis down, pool exhausted) gets 503; a
+ * Redis connection that fails mid-command (hiredis's c->err: EOF, reset,
+ * its 2 s timeout) gets 502 and is dropped from the pool (released
+ * broken); a Redis error reply (INCR of a non-number) gets 500 with
+ * Redis's text. Unknown paths get 404, other methods 405.
+ *
+ * The request reader is a small copy of http.c's (request line, Host,
+ * Connection, Content-Length, Transfer-Encoding), not a shared one:
+ * http.c's reader is private to that example. tests/test_kvhttp.c checks
+ * the answers. Signals as in http.c; on SIGINT/SIGTERM it prints
+ *   bench=kvhttp-server impl=gort procs=P peak_rss_kb=K
+ */
+#include <gort.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#ifndef KVHTTP_HOOKS
+#define KVHTTP_HOOKS 0
+#endif
+
+#define HEAD_MAX (64 * 1024)
+#define BODY_MAX (1024 * 1024)
+
+static int port = 8080;
+static const char *redis_addr = "127.0.0.1:6379";
+static int pool_size = 64;
+static bool wrap = !KVHTTP_HOOKS; /* wrap hiredis calls in GORT_SYSCALL */
+static int sigfd = -1;
+static gort_connpool *pool;
+
+/* KV makes one hiredis call: plainly when the hooks carry it, else inside
+ * the system-call hand-off. */
+#define KV(expr) (wrap ? GORT_SYSCALL(expr) : (expr))
+
+/* ---- The pool's connections --------------------------------------------- */
+
+static redisContext *redis_dial(void)
+{
+    struct timeval tmo = {.tv_sec = 2};
+    const char *colon = strrchr(redis_addr, ':');
+    if (strchr(redis_addr, '/') || !colon)
+        return redisConnectUnixWithTimeout(redis_addr, tmo);
+    char host[256];
+    snprintf(host, sizeof host, "%.*s", (int)(colon - redis_addr), redis_addr);
+    return redisConnectWithTimeout(host, atoi(colon + 1), tmo);
+}
+
+static int kv_connect(void *ctx, void **conn)
+{
+    (void)ctx;
+    redisContext *c = KV(redis_dial());
+    if (c == NULL)
+        return -ENOMEM;
+    if (c->err) {
+        redisFree(c);
+        return -ECONNREFUSED;
+    }
+    /* A command that gets no answer in 2 s fails (c->err), so a hung
+     * server costs its callers 502s, not a hang. */
+    redisSetTimeout(c, (struct timeval){.tv_sec = 2});
+    *conn = c;
+    return 0;
+}
+
+static void kv_close(void *ctx, void *conn)
+{
+    (void)ctx;
+    redisFree(conn);
+}
+
+/* kv_check: a connection that failed once is not handed out again. */
+static bool kv_check(void *ctx, void *conn)
+{
+    (void)ctx;
+    return ((redisContext *)conn)->err == 0;
+}
+
+static const gort_connpool_ops kv_ops = {kv_connect, kv_close, kv_check, NULL};
+
+/* ---- Responses ---------------------------------------------------------- */
+
+/* A growable output buffer for one batch of responses. */
+struct out {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void out_put(struct out *o, const void *s, size_t n)
+{
+    if (o->n + n > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (cap < o->n + n)
+            cap *= 2;
+        char *np = realloc(o->p, cap);
+        if (!np) {
+            o->oom = true;
+            return;
+        }
+        o->p = np;
+        o->cap = cap;
+    }
+    memcpy(o->p + o->n, s, n);
+    o->n += n;
+}
+
+struct req {
+    char method[8];
+    const char *target;
+    size_t tlen;
+    bool http10, close;
+    uint64_t body;
+};
+
+/* date_get: the Date value for now, cached per connection and second. */
+static const char *date_get(char date[32], time_t *last)
+{
+    time_t now = time(NULL);
+    if (now != *last) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(date, 32, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        *last = now;
+    }
+    return date;
+}
+
+static const char *status_text(int st)
+{
+    switch (st) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Request Entity Too Large";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    default: return "HTTP Version Not Supported";
+    }
+}
+
+/* respond appends one response; r NULL: a refused request (closes). */
+static void respond(struct out *o, const struct req *r, int st,
+                    const char *body, size_t len, char date[32], time_t *last)
+{
+    bool http10 = r && r->http10, close = !r || r->close;
+    const char *conn = close ? (http10 ? "" : "Connection: close\r\n")
+                             : (http10 ? "Connection: keep-alive\r\n" : "");
+    char head[256];
+    int h = snprintf(head, sizeof head,
+                     "HTTP/1.%c %d %s\r\nContent-Type: text/plain\r\n"
+                     "Date: %s\r\nContent-Length: %zu\r\n%s\r\n",
+                     http10 ? '0' : '1', st, status_text(st),
+                     date_get(date, last), len, conn);
+    out_put(o, head, (size_t)h);
+    if (!(r && strcmp(r->method, "HEAD") == 0))
+        out_put(o, body, len);
+}
+
+/* ---- The request reader (a trimmed copy of http.c's) -------------------- */
+
+static bool is_tchar(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static bool has_token(const char *v, const char *end, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (const char *p = v; p + n <= end; p++)
+        if (strncasecmp(p, tok, n) == 0 &&
+            (p == v || p[-1] == ',' || p[-1] == ' ') &&
+            (p + n == end || p[n] == ',' || p[n] == ' '))
+            return true;
+    return false;
+}
+
+/* parse_length: decimal digits only, at most BODY_MAX (else 413). */
+static int parse_length(const char *v, const char *end, uint64_t *out)
+{
+    uint64_t n = 0;
+    if (v == end)
+        return 400;
+    for (; v < end; v++) {
+        if (*v < '0' || *v > '9')
+            return 400;
+        if ((n = n * 10 + (uint64_t)(*v - '0')) > BODY_MAX)
+            return 413;
+    }
+    *out = n;
+    return 0;
+}
+
+/* parse_line reads "METHOD SP target SP HTTP/1.x CRLF" from [p, end);
+ * returns the header start, or NULL with *st set. */
+static const char *parse_line(const char *p, const char *end, struct req *r,
+                              int *st)
+{
+    const char *m = p;
+    while (p < end && is_tchar(*p))
+        p++;
+    *st = 400;
+    if (p == m || *p != ' ' || p - m >= (long)sizeof r->method)
+        return NULL;
+    memcpy(r->method, m, (size_t)(p - m));
+    const char *t = ++p;
+    while (p < end && (unsigned char)*p > ' ' && *p != 0x7f)
+        p++;
+    if (p == t || *p != ' ' || end - ++p < 10 || memcmp(p, "HTTP/", 5) != 0)
+        return NULL;
+    r->target = t;
+    r->tlen = (size_t)(p - 1 - t);
+    if (p[5] < '0' || p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9' ||
+        p[8] != '\r' || p[9] != '\n')
+        return NULL;
+    if (p[5] != '1') {
+        *st = 505;
+        return NULL;
+    }
+    r->http10 = p[7] == '0';
+    return p + 10;
+}
+
+/* parse_request reads the head [p, end) (end just past "\r\n\r\n") into
+ * r; returns 0 or the status that refuses it. */
+static int parse_request(const char *p, const char *end, struct req *r)
+{
+    *r = (struct req){0};
+    int st;
+    if ((p = parse_line(p, end, r, &st)) == NULL)
+        return st;
+    bool keep_alive = false, close = false, host = false, have_cl = false;
+    while (p + 2 < end) {
+        const char *n = p;
+        while (is_tchar(*p))
+            p++;
+        size_t nlen = (size_t)(p - n);
+        if (nlen == 0 || *p != ':')
+            return 400;
+        const char *v = p + 1, *eol = memchr(v, '\r', (size_t)(end - v));
+        if (eol == NULL || eol[1] != '\n')
+            return 400;
+        while (v < eol && (*v == ' ' || *v == '\t'))
+            v++;
+        const char *ve = eol;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        if (nlen == 4 && strncasecmp(n, "Host", 4) == 0) {
+            host = true;
+        } else if (nlen == 10 && strncasecmp(n, "Connection", 10) == 0) {
+            close |= has_token(v, ve, "close");
+            keep_alive |= has_token(v, ve, "keep-alive");
+        } else if (nlen == 14 && strncasecmp(n, "Content-Length", 14) == 0) {
+            uint64_t len = 0;
+            if ((st = parse_length(v, ve, &len)) != 0)
+                return st;
+            if (have_cl && len != r->body)
+                return 400;
+            r->body = len;
+            have_cl = true;
+        } else if (nlen == 17 &&
+                   strncasecmp(n, "Transfer-Encoding", 17) == 0) {
+            return 501;
+        }
+        p = eol + 2;
+    }
+    if (!host && !r->http10)
+        return 400;
+    r->close = close || (r->http10 && !keep_alive);
+    return 0;
+}
+
+/* ---- Handlers ----------------------------------------------------------- */
+
+/* redis_do runs one command on a pool connection and answers the request
+ * from its reply. */
+static void redis_do(struct out *o, const struct req *r, const char *cmd,
+                     const char *key, size_t klen, const char *val,
+                     size_t vlen, char date[32], time_t *last)
+{
+    gort_pconn *pc;
+    int rc = gort_connpool_acquire(pool, gort_now() + GORT_S(1), &pc);
+    if (rc != 0) {
+        char msg[96];
+        int n = snprintf(msg, sizeof msg, "redis unavailable: %s\n",
+                         gort_strerror(rc));
+        respond(o, r, 503, msg, (size_t)n, date, last);
+        return;
+    }
+    redisContext *c = gort_connpool_raw(pc);
+    redisReply *rep =
+        val ? KV((redisReply *)redisCommand(c, "%s %b %b", cmd, key, klen, val,
+                                            vlen))
+            : KV((redisReply *)redisCommand(c, "%s %b", cmd, key, klen));
+    if (rep == NULL) { /* the connection failed: drop it */
+        char msg[160];
+        int n = snprintf(msg, sizeof msg, "redis: %s\n", c->errstr);
+        gort_connpool_release(pc, true);
+        respond(o, r, 502, msg, (size_t)n, date, last);
+        return;
+    }
+    gort_connpool_release(pc, false);
+    char num[32];
+    switch (rep->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+        respond(o, r, 200, rep->str, rep->len, date, last);
+        break;
+    case REDIS_REPLY_INTEGER:
+        respond(o, r, 200, num,
+                (size_t)snprintf(num, sizeof num, "%lld", rep->integer), date,
+                last);
+        break;
+    case REDIS_REPLY_NIL:
+        respond(o, r, 404, "not found\n", 10, date, last);
+        break;
+    default: /* REDIS_REPLY_ERROR and the unexpected */
+        respond(o, r, 500, rep->str ? rep->str : "", rep->str ? rep->len : 0,
+                date, last);
+    }
+    freeReplyObject(rep);
+}
+
+/* route answers one request whose body is [body, body + r->body). */
+static void route(struct out *o, const struct req *r, const char *body,
+                  char date[32], time_t *last)
+{
+    const char *t = r->target, *m = r->method;
+    bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
+    bool put = !strcmp(m, "PUT") || !strcmp(m, "POST");
+    if (r->tlen > 3 && memcmp(t, "/k/", 3) == 0) {
+        if (get)
+            redis_do(o, r, "GET", t + 3, r->tlen - 3, NULL, 0, date, last);
+        else if (put)
+            redis_do(o, r, "SET", t + 3, r->tlen - 3, body, (size_t)r->body,
+                     date, last);
+        else
+            respond(o, r, 405, "", 0, date, last);
+    } else if (r->tlen > 6 && memcmp(t, "/incr/", 6) == 0) {
+        if (!strcmp(m, "GET") || !strcmp(m, "POST"))
+            redis_do(o, r, "INCR", t + 6, r->tlen - 6, NULL, 0, date, last);
+        else
+            respond(o, r, 405, "", 0, date, last);
+    } else {
+        respond(o, r, 404, "not found\n", 10, date, last);
+    }
+}
+
+/* ---- Connections -------------------------------------------------------- */
+
+/* serve_batch answers the complete requests in in[*off, have); false once
+ * the connection must close. Needs more input when it stops early. */
+static bool serve_batch(const char *in, size_t have, size_t *off,
+                        struct out *o, char date[32], time_t *last)
+{
+    for (;;) {
+        const char *req = in + *off;
+        char *end = memmem(req, have - *off, "\r\n\r\n", 4);
+        if (end == NULL) {
+            if (have - *off <= HEAD_MAX)
+                return true;
+            respond(o, NULL, 431, "", 0, date, last);
+            return false;
+        }
+        end += 4;
+        struct req r;
+        int st = parse_request(req, end, &r);
+        if (st != 0) {
+            respond(o, NULL, st, "", 0, date, last);
+            return false;
+        }
+        if ((size_t)(in + have - end) < r.body)
+            return true; /* the body is still coming */
+        route(o, &r, end, date, last);
+        *off = (size_t)(end - in) + (size_t)r.body;
+        if (r.close || o->oom)
+            return false;
+    }
+}
+
+/* close_conn closes as Go's server does after a reply that ends the
+ * connection: the write side first, then up to 500 ms to drain. */
+static void close_conn(int fd, bool linger)
+{
+    if (linger && gort_shutdown(fd, SHUT_WR) == 0) {
+        char sink[512];
+        gort_set_read_deadline(fd, gort_now() + GORT_MS(500));
+        while (gort_read(fd, sink, sizeof sink) > 0)
+            ;
+    }
+    gort_close(fd);
+}
+
+static void serve(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    size_t cap = 16 * 1024, have = 0;
+    char *in = malloc(cap), date[32] = "";
+    time_t last = 0;
+    struct out o = {0};
+    bool open = in != NULL, linger = false;
+    while (open) {
+        if (have == cap) { /* a long head or a large body: grow */
+            char *nb = cap < HEAD_MAX + BODY_MAX ? realloc(in, cap * 2) : NULL;
+            if (nb == NULL)
+                break;
+            in = nb;
+            cap *= 2;
+        }
+        ssize_t n = gort_read(fd, in + have, cap - have);
+        if (n <= 0)
+            break;
+        have += (size_t)n;
+        size_t off = 0;
+        open = serve_batch(in, have, &off, &o, date, &last);
+        linger = !open;
+        if (o.n && gort_write(fd, o.p, o.n) < 0)
+            open = linger = false;
+        o.n = 0;
+        memmove(in, in + off, have - off);
+        have -= off;
+    }
+    close_conn(fd, linger);
+    free(in);
+    free(o.p);
+}
+
+static void accept_loop(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    struct gort_backoff bo = {0};
+    for (;;) {
+        int fd = gort_accept_backoff(lfd, &bo);
+        if (fd == -EBADF)
+            return;
+        if (fd < 0) {
+            gort_sleep(GORT_MS(10));
+            continue;
+        }
+        if (gort_go(serve, (void *)(intptr_t)fd) != 0)
+            gort_close(fd);
+    }
+}
+
+static int kv_main(void *arg)
+{
+    (void)arg;
+    gort_connpool_config cfg = {.max_open = pool_size, .max_idle = pool_size};
+    if (gort_connpool_new(&pool, &kv_ops, &cfg) != 0)
+        return 1;
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    int lfd = gort_listen("tcp", addr);
+    if (lfd < 0) {
+        fprintf(stderr, "FAIL: kvhttp: listen %s: %s\n", addr,
+                gort_strerror(lfd));
+        return 1;
+    }
+    gort_go(accept_loop, (void *)(intptr_t)lfd);
+    fprintf(stderr, "kvhttp: listening on %s (redis %s, pool %d, %s)\n", addr,
+            redis_addr, pool_size, wrap ? "GORT_SYSCALL" : "hooks");
+    struct signalfd_siginfo si;
+    if (gort_fd_register(sigfd) != 0 ||
+        gort_read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
+        return 1;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("bench=kvhttp-server impl=gort procs=%d peak_rss_kb=%ld\n",
+           gort_maxprocs(0), ru.ru_maxrss);
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i] + (argv[i][0] == '-' && argv[i][1] == '-');
+        if (!strcmp(a, "-port") && i + 1 < argc) {
+            port = atoi(argv[++i]);
+        } else if (!strcmp(a, "-redis") && i + 1 < argc) {
+            redis_addr = argv[++i];
+        } else if (!strcmp(a, "-pool") && i + 1 < argc &&
+                   (pool_size = atoi(argv[++i])) > 0) {
+        } else if (!strcmp(a, "-wrap")) {
+            wrap = true;
+        } else {
+            fprintf(stderr, "usage: kvhttp [-port N] [-redis ADDR] "
+                            "[-pool N] [-wrap]\n");
+            return 2;
+        }
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sigfd < 0)
+        return 1;
+    return gort_run(kv_main, NULL);
+}
