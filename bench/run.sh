@@ -11,7 +11,7 @@
 #   -c  echo connection counts                          (env CONNS, default "100 1000 8000")
 #   BENCH: spawn park skynet pingpong yield chanmpmc select mutex atomic
 #          threadring sleep fib echo http yieldmany alive schedlat hog
-#          spawnburst httpcpu (default: all, or env BENCH)
+#          spawnburst httpcpu kvhttp kvhttpwrap (default: all, or env BENCH)
 # Env: QUICK=1 (1 run, 1 s loads, echo at 100 and 1000, park only n=100000,
 #      alive only n=10000 and 100000),
 #      ECHO_PORT (9000), HTTP_PORT (8080), BENCH_TIMEOUT (s per run, 300),
@@ -23,6 +23,7 @@
 #      ALIVE_BIG_TIMEOUT (s per alive run at n = 1000000; 1200; an impl whose
 #      alive run timed out skips the larger sizes at that P),
 #      HTTPCPU_WORK_US (compute per request in the httpcpu row; 200),
+#      KV_POOL (Redis connections each kvhttp server keeps; 64),
 #      STRICT=1 (exit 1 when a target is missed, not only when a run fails),
 #      TRACE=DIR (each gort run writes an event trace, DIR/BENCH-pP-nN-K.json,
 #      for tools/trace-summary.py, tools/trace-svg.py or ui.perfetto.dev;
@@ -31,7 +32,13 @@
 # Go is used when `go` is installed (bench/go is built into $B/bench-go);
 # otherwise twins already in $B/bench-go are used (they are static: build
 # them here, carry them to another machine), else only gort runs and the Go
-# column is empty. http and httpcpu need wrk. hog runs gort with
+# column is empty. http, httpcpu and the kvhttp rows need wrk; the kvhttp
+# rows also redis-server and redis-cli: a private server on a Unix socket
+# in a temporary directory, started before the first such run, seeded
+# with the keys bench/kvhttp.lua reads, and stopped at the end. kvhttp
+# runs docs/examples/kvhttp.c through libgort-hook ($B/examples/kvhttp-hook),
+# kvhttpwrap the same code with GORT_SYSCALL and no hooks; Go's twin is
+# bench/go/kvhttp in both rows. hog runs gort with
 # GORT_DEBUG=asyncpreempt=1 added (its workers never call the runtime).
 # Output: progress on stderr; raw result lines in $B/bench/results-*.txt
 # (also copied to $B/bench/results.txt); the table on stdout and in
@@ -55,13 +62,14 @@ while getopts p:r:d:c:h opt; do
 done
 shift $((OPTIND - 1))
 ALL="spawn park skynet pingpong yield chanmpmc select mutex atomic threadring sleep fib echo http
-     yieldmany alive schedlat hog spawnburst httpcpu"
+     yieldmany alive schedlat hog spawnburst httpcpu kvhttp kvhttpwrap"
 BENCHES=${*:-${BENCH:-$ALL}}
 ECHO_PORT=${ECHO_PORT:-9000} HTTP_PORT=${HTTP_PORT:-8080}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-300} PARK_BIG_RUNS=${PARK_BIG_RUNS:-1}
 ALIVE_BIG_RUNS=${ALIVE_BIG_RUNS:-1} ALIVE_TIMEOUT=${ALIVE_TIMEOUT:-120}
 ALIVE_BIG_IMPLS=${ALIVE_BIG_IMPLS:-gort}
 ALIVE_BIG_TIMEOUT=${ALIVE_BIG_TIMEOUT:-1200} HTTPCPU_WORK_US=${HTTPCPU_WORK_US:-200}
+KV_POOL=${KV_POOL:-64}
 CLK_TCK=$(getconf CLK_TCK)
 OUT=$B/bench
 GOBIN=$B/bench-go
@@ -100,6 +108,9 @@ bin() {
   case $1:$2 in
     gort:echo | gort:http) echo "$B/examples/$2" ;;
     *:httpcpu) bin "$1" http ;;
+    gort:kvhttp) echo "$B/examples/kvhttp-hook" ;;
+    gort:kvhttpwrap) echo "$B/examples/kvhttp" ;;
+    go:kvhttpwrap) echo "$GOBIN/kvhttp" ;;
     gort:hog) echo "$B/bench/bench_schedlat" ;; # schedlat -hog=1
     go:hog) echo "$GOBIN/schedlat" ;;
     gort:*) echo "$B/bench/bench_$2" ;;
@@ -149,8 +160,12 @@ run_prog() {
 }
 
 # ---- servers --------------------------------------------------------------
-SERVER_PID= SERVER_LOG=
-cleanup() { [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null; rm -f "$OUT"/server.$$.log; }
+SERVER_PID= SERVER_LOG= REDIS_PID= REDIS_DIR=
+cleanup() {
+  [[ -n $SERVER_PID ]] && kill "$SERVER_PID" 2>/dev/null
+  rm -f "$OUT"/server.$$.log
+  stop_redis
+}
 trap cleanup EXIT
 
 # start_server IMPL NAME PORT PROCS [ARGS...]: start it, wait until it says
@@ -209,21 +224,12 @@ run_echo() { # IMPL PROCS
   done
 }
 
-# run_http IMPL PROCS [NAME [SERVER-ARGS...]]: NAME (http) is the row; the
-# server is the http example (or Go twin) started with SERVER-ARGS.
-run_http() {
-  local impl=$1 p=$2 name=${3:-http} resp out line cpu0 cpu1
-  if ! command -v wrk >/dev/null 2>&1; then log "note: wrk is not installed; skipping $name"; return; fi
-  start_server "$impl" http "$HTTP_PORT" "$p" "${@:4}" || { fail "$impl" "$name" "$p" 100 "server did not start"; return; }
-  resp=$(curl -s -i --max-time 5 -H 'Connection: close' "http://127.0.0.1:$HTTP_PORT/" | tr -d '\r')
-  if [[ $resp != "HTTP/1.1 200 OK"*"Hello, World!" || $resp != *"Content-Length: 13"* ]]; then
-    log "bad http response from $impl: $resp"; FAILED=1
-  fi
-  cpu0=$(server_cpu)
-  out=$(wrk -t2 -c100 -d"${SECS}s" --latency "http://127.0.0.1:$HTTP_PORT/" 2>&1)
-  cpu1=$(server_cpu)
-  stop_server
-  line=$(awk -v name="$name" -v impl="$impl" -v procs="$p" -v hwm="$HWM" -v ticks=$((cpu1 - cpu0)) -v hz="$CLK_TCK" '
+# wrk_result NAME IMPL PROCS WRK-OUTPUT CPU-TICKS: turn wrk --latency's
+# report into a result line (errors: socket errors and non-2xx answers);
+# a run with errors or no requests fails.
+wrk_result() {
+  local name=$1 impl=$2 p=$3 out=$4 ticks=$5 line
+  line=$(awk -v name="$name" -v impl="$impl" -v procs="$p" -v hwm="$HWM" -v ticks="$ticks" -v hz="$CLK_TCK" '
     function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
     /^ +Latency +[0-9]/ { avg = us($2) }
     /^ +50% / { p50 = us($2) } /^ +90% / { p90 = us($2) } /^ +99% / { p99 = us($2) }
@@ -241,6 +247,64 @@ run_http() {
   fi
 }
 
+# run_http IMPL PROCS [NAME [SERVER-ARGS...]]: NAME (http) is the row; the
+# server is the http example (or Go twin) started with SERVER-ARGS.
+run_http() {
+  local impl=$1 p=$2 name=${3:-http} resp out line cpu0 cpu1
+  if ! command -v wrk >/dev/null 2>&1; then log "note: wrk is not installed; skipping $name"; return; fi
+  start_server "$impl" http "$HTTP_PORT" "$p" "${@:4}" || { fail "$impl" "$name" "$p" 100 "server did not start"; return; }
+  resp=$(curl -s -i --max-time 5 -H 'Connection: close' "http://127.0.0.1:$HTTP_PORT/" | tr -d '\r')
+  if [[ $resp != "HTTP/1.1 200 OK"*"Hello, World!" || $resp != *"Content-Length: 13"* ]]; then
+    log "bad http response from $impl: $resp"; FAILED=1
+  fi
+  cpu0=$(server_cpu)
+  out=$(wrk -t2 -c100 -d"${SECS}s" --latency "http://127.0.0.1:$HTTP_PORT/" 2>&1)
+  cpu1=$(server_cpu)
+  stop_server
+  wrk_result "$name" "$impl" "$p" "$out" $((cpu1 - cpu0))
+}
+
+# start_redis: the kvhttp rows' private redis-server (Unix socket only, no
+# persistence), once per session, with keys key0..key99 and ctr0..ctr99.
+start_redis() {
+  [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null && return 0
+  command -v redis-server >/dev/null 2>&1 || { log "note: redis-server is not installed"; return 1; }
+  REDIS_DIR=$(mktemp -d /tmp/gort-bench-redis-XXXXXX)
+  redis-server --port 0 --unixsocket "$REDIS_DIR/redis.sock" --dir "$REDIS_DIR" \
+    --save '' --appendonly no --maxclients 4000 >"$REDIS_DIR/server.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 100); do
+    redis-cli -s "$REDIS_DIR/redis.sock" ping 2>/dev/null | grep -q PONG && break
+    sleep 0.05
+  done
+  if ! for i in $(seq 0 99); do echo "SET key$i value-$i"; echo "SET ctr$i 0"; done |
+      redis-cli -s "$REDIS_DIR/redis.sock" >/dev/null 2>&1; then
+    log "redis-server did not start: $(tail -c 300 "$REDIS_DIR/server.log")"; stop_redis; return 1
+  fi
+}
+stop_redis() {
+  [[ -n $REDIS_PID ]] && { kill "$REDIS_PID" 2>/dev/null; wait "$REDIS_PID" 2>/dev/null; }
+  [[ -n $REDIS_DIR ]] && rm -rf "$REDIS_DIR"
+  REDIS_PID= REDIS_DIR=
+}
+
+# run_kvhttp IMPL PROCS NAME: the key-value service under wrk with
+# bench/kvhttp.lua's mix (8 GET, 1 PUT, 1 INCR in 10), 100 connections.
+run_kvhttp() {
+  local impl=$1 p=$2 name=$3 resp out cpu0 cpu1
+  if ! command -v wrk >/dev/null 2>&1; then log "note: wrk is not installed; skipping $name"; return; fi
+  start_redis || { fail "$impl" "$name" "$p" 100 "redis-server did not start"; return; }
+  start_server "$impl" "$name" "$HTTP_PORT" "$p" -redis "$REDIS_DIR/redis.sock" -pool "$KV_POOL" ||
+    { fail "$impl" "$name" "$p" 100 "server did not start"; return; }
+  resp=$(curl -s --max-time 5 "http://127.0.0.1:$HTTP_PORT/k/key1")
+  [[ $resp == value-1 || $resp == vvvv* ]] || { log "bad kvhttp response from $impl: $resp"; FAILED=1; }
+  cpu0=$(server_cpu)
+  out=$(wrk -t2 -c100 -d"${SECS}s" --latency -s bench/kvhttp.lua "http://127.0.0.1:$HTTP_PORT" 2>&1)
+  cpu1=$(server_cpu)
+  stop_server
+  wrk_result "$name" "$impl" "$p" "$out" $((cpu1 - cpu0))
+}
+
 # run_bench IMPL BENCH PROCS: one run of one workload at one processor count.
 run_bench() {
   case $2 in
@@ -252,6 +316,7 @@ run_bench() {
     echo) run_echo "$1" "$3" ;;
     http) run_http "$1" "$3" ;;
     httpcpu) run_http "$1" "$3" httpcpu -work-us "$HTTPCPU_WORK_US" ;;
+    kvhttp | kvhttpwrap) run_kvhttp "$1" "$3" "$2" ;;
     yieldmany)
       run_prog "$1" yieldmany "$3" -n 1000
       run_prog "$1" yieldmany "$3" -n 100000 ;;
@@ -318,6 +383,7 @@ TABLE=$OUT/table.txt
       if (b == "echo") return "msgs_per_s p99_us server_hwm_kb cpu_us_per_msg"
       if (b == "http") return "reqs_per_s p99_us cpu_us_per_req"
       if (b == "httpcpu") return "reqs_per_s p99_us cpu_us_per_req"
+      if (b ~ /^kvhttp/) return "reqs_per_s p99_us cpu_us_per_req"
       if (b == "alive") return "wall_ms ns_per_op"
       if (b == "schedlat" || b == "hog") return "p50_us p99_us max_us"
       if (b == "spawnburst") return "p99_us max_us wall_ms spawner_late_us"
@@ -338,12 +404,12 @@ TABLE=$OUT/table.txt
       } else if (m == "bytes_per_g") { T_KIND = "abs"; T_VAL = 4403 }   # 4.3 KiB
       else if (m == "overhead_ms") T_VAL = 0.5
       else if (m == "msgs_per_s") { T_KIND = "ge"; T_VAL = 1.3 }
-      else if (m == "p99_us" && (b == "echo" || b == "schedlat" || b == "spawnburst" || b == "httpcpu")) T_VAL = 1.0
+      else if (m == "p99_us" && (b == "echo" || b == "schedlat" || b == "spawnburst" || b == "httpcpu" || b ~ /^kvhttp/)) T_VAL = 1.0
       else if (m == "max_us" && b == "schedlat") T_VAL = 1.0
       else if (m == "max_us" && b == "hog") T_VAL = 2.0
       else if (m == "wall_ms" && (b == "alive" || b == "spawnburst")) T_VAL = 1.0
       else if (m == "server_hwm_kb" && c == 8000) T_VAL = 1.0
-      else if (m == "reqs_per_s") { T_KIND = "ge"; T_VAL = (b == "httpcpu" ? 1.0 : 1.5) }
+      else if (m == "reqs_per_s") { T_KIND = "ge"; T_VAL = (b == "httpcpu" ? 1.0 : (b ~ /^kvhttp/ ? 1.3 : 1.5)) }
       if (T_VAL == "") T_KIND = ""
     }
     function fmt(v) { if (v == "") return "-"; return (v >= 1000 || v <= -1000) ? sprintf("%.0f", v) : sprintf("%.2f", v) }

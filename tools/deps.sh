@@ -24,7 +24,9 @@ test)    pkgs="$build libcriterion-dev g++ clang gdb python3 python3-prometheus-
          pkgs="$pkgs pkg-config redis-server libhiredis-dev postgresql libpq-dev"
          # For the arm64 switch smoke test; it is skipped without them.
          optional="gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
-bench)   pkgs="$build libcriterion-dev golang-go wrk gnuplot-nox" ;;
+bench)   pkgs="$build libcriterion-dev golang-go wrk gnuplot-nox"
+         # The kvhttp rows: the example links hiredis; a private Redis.
+         pkgs="$pkgs libhiredis-dev redis-server redis-tools" ;;
 install) pkgs="$build pkg-config libjemalloc-dev" ;;
 deb)     pkgs="$build build-essential debhelper dpkg-dev pkg-config" ;;
 fuzz)    pkgs="$build clang" ;;
