@@ -301,6 +301,7 @@ run_kvhttp() {
   cpu0=$(server_cpu)
   out=$(wrk -t2 -c100 -d"${SECS}s" --latency -s bench/kvhttp.lua "http://127.0.0.1:$HTTP_PORT" 2>&1)
   cpu1=$(server_cpu)
+  kill -0 "$SERVER_PID" 2>/dev/null || log "the $impl $name server died: $(tail -c 2000 "$SERVER_LOG")"
   stop_server
   wrk_result "$name" "$impl" "$p" "$out" $((cpu1 - cpu0))
 }
