@@ -250,7 +250,7 @@ wrk_result() {
 # run_http IMPL PROCS [NAME [SERVER-ARGS...]]: NAME (http) is the row; the
 # server is the http example (or Go twin) started with SERVER-ARGS.
 run_http() {
-  local impl=$1 p=$2 name=${3:-http} resp out line cpu0 cpu1
+  local impl=$1 p=$2 name=${3:-http} resp out cpu0 cpu1
   if ! command -v wrk >/dev/null 2>&1; then log "note: wrk is not installed; skipping $name"; return; fi
   start_server "$impl" http "$HTTP_PORT" "$p" "${@:4}" || { fail "$impl" "$name" "$p" 100 "server did not start"; return; }
   resp=$(curl -s -i --max-time 5 -H 'Connection: close' "http://127.0.0.1:$HTTP_PORT/" | tr -d '\r')
