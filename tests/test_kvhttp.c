@@ -127,7 +127,7 @@ static void stop_kv(void)
  * into a static buffer. */
 static const char *exchange(const char *req)
 {
-    static char out[1 << 16];
+    static char out[1 << 20];
     int fd = connect_to(port);
     cr_assert(ge(int, fd, 0));
     size_t len = strlen(req);
@@ -190,6 +190,19 @@ static void check_get_put_incr(const char *name)
     const char *p3 = strstr(r, "\r\n\r\n3"), *p4 = strstr(r, "\r\n\r\n4"),
                *pb = strstr(r, "\r\n\r\nbye");
     cr_assert(p3 && p4 && pb && p3 < p4 && p4 < pb, "%s", r);
+    /* A 200 KiB value: both buffers outgrow the stack. */
+    enum { BIG = 200 * 1024 };
+    char *req = malloc(BIG + 128), *val = malloc(BIG + 1);
+    cr_assert(req && val);
+    for (int i = 0; i < BIG; i++)
+        val[i] = (char)('a' + i % 26);
+    val[BIG] = '\0';
+    snprintf(req, BIG + 128, "PUT /k/big" H "Content-Length: %d\r\n\r\n%s",
+             BIG, val);
+    expect(req, 200, "OK");
+    expect("GET /k/big" H "\r\n", 200, val);
+    free(req);
+    free(val);
     stop_kv();
 }
 

@@ -120,26 +120,32 @@ static const gort_connpool_ops kv_ops = {kv_connect, kv_close, kv_check, NULL};
 
 /* ---- Responses ---------------------------------------------------------- */
 
-/* A growable output buffer for one batch of responses. */
+/* The output buffer for one batch of responses: on the goroutine's
+ * stack, moved to the heap only for a batch that outgrows it. */
 struct out {
     char *p;
     size_t n, cap;
-    bool oom;
+    bool oom, heap;
 };
 
 static void out_put(struct out *o, const void *s, size_t n)
 {
+    if (o->oom)
+        return;
     if (o->n + n > o->cap) {
-        size_t cap = o->cap ? o->cap : 4096;
+        size_t cap = o->cap * 2;
         while (cap < o->n + n)
             cap *= 2;
-        char *np = realloc(o->p, cap);
+        char *np = o->heap ? realloc(o->p, cap) : malloc(cap);
         if (!np) {
             o->oom = true;
             return;
         }
+        if (!o->heap)
+            memcpy(np, o->p, o->n);
         o->p = np;
         o->cap = cap;
+        o->heap = true;
     }
     memcpy(o->p + o->n, s, n);
     o->n += n;
@@ -439,16 +445,23 @@ static void close_conn(int fd, bool linger)
 static void serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    size_t cap = 16 * 1024, have = 0;
-    char *in = malloc(cap), date[32] = "";
+    /* Both buffers start on the stack, as in http.c; in moves to the
+     * heap only for a long head or a large body. */
+    char small[16 * 1024], osmall[8 * 1024], date[32] = "";
+    char *in = small;
+    size_t cap = sizeof small, have = 0;
     time_t last = 0;
-    struct out o = {0};
-    bool open = in != NULL, linger = false;
+    struct out o = {.p = osmall, .cap = sizeof osmall};
+    bool open = true, linger = false;
     while (open) {
         if (have == cap) { /* a long head or a large body: grow */
-            char *nb = cap < HEAD_MAX + BODY_MAX ? realloc(in, cap * 2) : NULL;
+            char *nb = cap >= HEAD_MAX + BODY_MAX ? NULL
+                       : in == small           ? malloc(cap * 2)
+                                               : realloc(in, cap * 2);
             if (nb == NULL)
                 break;
+            if (in == small)
+                memcpy(nb, small, have);
             in = nb;
             cap *= 2;
         }
@@ -459,15 +472,31 @@ static void serve(void *arg)
         size_t off = 0;
         open = serve_batch(in, have, &off, &o, date, &last);
         linger = !open;
+        if (o.oom) /* out of memory: no half-written responses */
+            break;
         if (o.n && gort_write(fd, o.p, o.n) < 0)
             open = linger = false;
         o.n = 0;
         memmove(in, in + off, have - off);
         have -= off;
+        /* Back to the stack buffers between requests: an idle
+         * connection holds no heap memory. */
+        if (o.heap) {
+            free(o.p);
+            o = (struct out){.p = osmall, .cap = sizeof osmall};
+        }
+        if (in != small && have <= sizeof small) {
+            memcpy(small, in, have);
+            free(in);
+            in = small;
+            cap = sizeof small;
+        }
     }
     close_conn(fd, linger);
-    free(in);
-    free(o.p);
+    if (in != small)
+        free(in);
+    if (o.heap)
+        free(o.p);
 }
 
 static void accept_loop(void *arg)
