@@ -216,10 +216,10 @@ $(B)/tests/test_kvhttp: TEST_LIBS += -lhiredis -lpq
 # docs/examples/kvhttp.c twice: kvhttp wraps its hiredis calls in
 # GORT_SYSCALL; kvhttp-hook links libgort-hook's object ahead of libc and
 # lets the hooks carry them (docs/blocking.md, "Hooks").
-$(B)/examples/kvhttp: docs/examples/kvhttp.c $(B)/libgort.a $(B)/link.flags
+$(B)/examples/kvhttp: docs/examples/kvhttp.c docs/examples/httpreq.h $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS) -lhiredis
-$(B)/examples/kvhttp-hook: docs/examples/kvhttp.c $(HOOK_OBJ) $(B)/libgort.a $(B)/link.flags
+$(B)/examples/kvhttp-hook: docs/examples/kvhttp.c docs/examples/httpreq.h $(HOOK_OBJ) $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -DKVHTTP_HOOKS=1 -o $@ $< $(HOOK_OBJ) $(B)/libgort.a \
 	    $(LDFLAGS) $(LDLIBS) -lhiredis -ldl

@@ -32,10 +32,9 @@
  * broken); a Redis error reply (INCR of a non-number) gets 500 with
  * Redis's text. Unknown paths get 404, other methods 405.
  *
- * The request reader is a small copy of http.c's (request line, Host,
- * Connection, Content-Length, Transfer-Encoding), not a shared one:
- * http.c's reader is private to that example. tests/test_kvhttp.c checks
- * the answers. Signals as in http.c; on SIGINT/SIGTERM it prints
+ * Requests are read by http.c's reader (httpreq.h: Go's refusals, all
+ * answered 400 here but HTTP/2.0's 505); kv_request adds the method and
+ * target, 413 and 501. tests/test_kvhttp.c checks the answers. Signals as in http.c; on SIGINT/SIGTERM it prints
  *   bench=kvhttp-server impl=gort procs=P peak_rss_kb=K
  */
 #include <gort.h>
@@ -54,6 +53,8 @@
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
+
+#include "httpreq.h"
 
 #ifndef KVHTTP_HOOKS
 #define KVHTTP_HOOKS 0
@@ -151,7 +152,7 @@ static void out_put(struct out *o, const void *s, size_t n)
     o->n += n;
 }
 
-struct req {
+struct kvreq {
     char method[8];
     const char *target;
     size_t tlen;
@@ -190,7 +191,7 @@ static const char *status_text(int st)
 }
 
 /* respond appends one response; r NULL: a refused request (closes). */
-static void respond(struct out *o, const struct req *r, int st,
+static void respond(struct out *o, const struct kvreq *r, int st,
                     const char *body, size_t len, char date[32], time_t *last)
 {
     bool http10 = r && r->http10, close = !r || r->close;
@@ -207,117 +208,38 @@ static void respond(struct out *o, const struct req *r, int st,
         out_put(o, body, len);
 }
 
-/* ---- The request reader (a trimmed copy of http.c's) -------------------- */
+/* ---- The request reader: http.c's (httpreq.h), and this service's own */
 
-static bool is_tchar(char c)
+/* has_field: the head [p, end) has a field line called name. */
+static bool has_field(const char *p, const char *end, const char *name)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static bool has_token(const char *v, const char *end, const char *tok)
-{
-    size_t n = strlen(tok);
-    for (const char *p = v; p + n <= end; p++)
-        if (strncasecmp(p, tok, n) == 0 &&
-            (p == v || p[-1] == ',' || p[-1] == ' ') &&
-            (p + n == end || p[n] == ',' || p[n] == ' '))
+    size_t n = strlen(name);
+    while ((p = memchr(p, '\n', (size_t)(end - p))) != NULL)
+        if ((size_t)(end - ++p) > n && strncasecmp(p, name, n) == 0 &&
+            p[n] == ':')
             return true;
     return false;
 }
 
-/* parse_length: decimal digits only, at most BODY_MAX (else 413). */
-static int parse_length(const char *v, const char *end, uint64_t *out)
+/* kv_request completes r from the head [p, end) that httpreq.h's reader
+ * accepted as h: method and target from its checked request line, then
+ * this service's refusals, 413 for a body over BODY_MAX and 501 for a
+ * Transfer-Encoding (chunked bodies are not read). Returns 0 or those. */
+static int kv_request(const char *p, const char *end, const struct req *h,
+                      struct kvreq *r)
 {
-    uint64_t n = 0;
-    if (v == end)
-        return 400;
-    for (; v < end; v++) {
-        if (*v < '0' || *v > '9')
-            return 400;
-        if ((n = n * 10 + (uint64_t)(*v - '0')) > BODY_MAX)
-            return 413;
-    }
-    *out = n;
-    return 0;
-}
-
-/* parse_line reads "METHOD SP target SP HTTP/1.x CRLF" from [p, end);
- * returns the header start, or NULL with *st set. */
-static const char *parse_line(const char *p, const char *end, struct req *r,
-                              int *st)
-{
-    const char *m = p;
-    while (p < end && is_tchar(*p))
-        p++;
-    *st = 400;
-    if (p == m || *p != ' ' || p - m >= (long)sizeof r->method)
-        return NULL;
-    memcpy(r->method, m, (size_t)(p - m));
-    const char *t = ++p;
-    while (p < end && (unsigned char)*p > ' ' && *p != 0x7f)
-        p++;
-    if (p == t || *p != ' ' || end - ++p < 10 || memcmp(p, "HTTP/", 5) != 0)
-        return NULL;
-    r->target = t;
-    r->tlen = (size_t)(p - 1 - t);
-    if (p[5] < '0' || p[5] > '9' || p[6] != '.' || p[7] < '0' || p[7] > '9' ||
-        p[8] != '\r' || p[9] != '\n')
-        return NULL;
-    if (p[5] != '1') {
-        *st = 505;
-        return NULL;
-    }
-    r->http10 = p[7] == '0';
-    return p + 10;
-}
-
-/* parse_request reads the head [p, end) (end just past "\r\n\r\n") into
- * r; returns 0 or the status that refuses it. */
-static int parse_request(const char *p, const char *end, struct req *r)
-{
-    *r = (struct req){0};
-    int st;
-    if ((p = parse_line(p, end, r, &st)) == NULL)
-        return st;
-    bool keep_alive = false, close = false, host = false, have_cl = false;
-    while (p + 2 < end) {
-        const char *n = p;
-        while (is_tchar(*p))
-            p++;
-        size_t nlen = (size_t)(p - n);
-        if (nlen == 0 || *p != ':')
-            return 400;
-        const char *v = p + 1, *eol = memchr(v, '\r', (size_t)(end - v));
-        if (eol == NULL || eol[1] != '\n')
-            return 400;
-        while (v < eol && (*v == ' ' || *v == '\t'))
-            v++;
-        const char *ve = eol;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        if (nlen == 4 && strncasecmp(n, "Host", 4) == 0) {
-            host = true;
-        } else if (nlen == 10 && strncasecmp(n, "Connection", 10) == 0) {
-            close |= has_token(v, ve, "close");
-            keep_alive |= has_token(v, ve, "keep-alive");
-        } else if (nlen == 14 && strncasecmp(n, "Content-Length", 14) == 0) {
-            uint64_t len = 0;
-            if ((st = parse_length(v, ve, &len)) != 0)
-                return st;
-            if (have_cl && len != r->body)
-                return 400;
-            r->body = len;
-            have_cl = true;
-        } else if (nlen == 17 &&
-                   strncasecmp(n, "Transfer-Encoding", 17) == 0) {
-            return 501;
-        }
-        p = eol + 2;
-    }
-    if (!host && !r->http10)
-        return 400;
-    r->close = close || (r->http10 && !keep_alive);
+    *r = (struct kvreq){.http10 = h->http10, .close = h->close,
+                        .body = h->body};
+    const char *sp = memchr(p, ' ', (size_t)(end - p)); /* both checked */
+    r->target = sp + 1;
+    r->tlen = (size_t)((const char *)memchr(sp + 1, ' ', (size_t)(end - sp)) -
+                       r->target);
+    if ((size_t)(sp - p) < sizeof r->method) /* else none: 404 or 405 */
+        memcpy(r->method, p, (size_t)(sp - p));
+    if (h->body > BODY_MAX)
+        return 413;
+    if (has_field(p, end, "Transfer-Encoding"))
+        return 501;
     return 0;
 }
 
@@ -325,7 +247,7 @@ static int parse_request(const char *p, const char *end, struct req *r)
 
 /* redis_do runs one command on a pool connection and answers the request
  * from its reply. */
-static void redis_do(struct out *o, const struct req *r, const char *cmd,
+static void redis_do(struct out *o, const struct kvreq *r, const char *cmd,
                      const char *key, size_t klen, const char *val,
                      size_t vlen, char date[32], time_t *last)
 {
@@ -373,7 +295,7 @@ static void redis_do(struct out *o, const struct req *r, const char *cmd,
 }
 
 /* route answers one request whose body is [body, body + r->body). */
-static void route(struct out *o, const struct req *r, const char *body,
+static void route(struct out *o, const struct kvreq *r, const char *body,
                   char date[32], time_t *last)
 {
     const char *t = r->target, *m = r->method;
@@ -406,18 +328,21 @@ static bool serve_batch(const char *in, size_t have, size_t *off,
 {
     for (;;) {
         const char *req = in + *off;
-        char *end = memmem(req, have - *off, "\r\n\r\n", 4);
-        if (end == NULL) {
+        struct req h;
+        int st;
+        size_t hl = httpreq_head(req, have - *off, &h, &st);
+        if (hl == 0) {
             if (have - *off <= HEAD_MAX)
                 return true;
             respond(o, NULL, 431, "", 0, date, last);
             return false;
         }
-        end += 4;
-        struct req r;
-        int st = parse_request(req, end, &r);
-        if (st != 0) {
-            respond(o, NULL, st, "", 0, date, last);
+        const char *end = req + hl;
+        struct kvreq r;
+        if (st == 0)
+            st = kv_request(req, end, &h, &r);
+        if (st != 0) { /* Go's refusals with their own text: plain 400 */
+            respond(o, NULL, st >= 4000 ? 400 : st, "", 0, date, last);
             return false;
         }
         if ((size_t)(in + have - end) < r.body)
