@@ -164,14 +164,10 @@ void gort__chanlock_wait(struct chanlock *l, uint32_t mode)
 void gort__chanlock_foreign(struct chanlock *l)
 {
     atomic_fetch_add(&gort__sched.chan_foreign, 1); /* seq_cst */
-    if (atomic_load(&gort__sched.chan_plain_ok)) {
-        gort__membarrier();
-        /* load-acquire; pairs with chan_unlock's store-release of
-         * chan_plain, so the plain holder's writes are visible here. */
-        for (int spins = 0; atomic_load_explicit(&gort__sched.chan_plain,
-                                                 memory_order_acquire);)
-            spin_or_yield(&spins);
-    }
+    /* The count is the revoke; the wait's load-acquire makes the plain
+     * holder's writes visible here. */
+    if (atomic_load(&gort__sched.chan_plain_ok))
+        gort__rv_revoke_wait(&gort__sched.chan_plain);
     uint32_t free = CHANLOCK_FREE;
     if (!atomic_compare_exchange_strong_explicit(
             &l->key, &free, CHANLOCK_FOREIGN, memory_order_acquire,

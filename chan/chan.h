@@ -180,29 +180,27 @@ static inline size_t chan_qcount(struct hchan *c)
  * Other threads lock channels too: threads with another P (once it woke
  * up, or an M holding it that fires a timer whose callback sends), and
  * threads without a P (a foreign thread in a non-blocking call, a
- * goroutine between gort_syscall_enter and _exit). So the sides run an
- * asymmetric Dekker handshake in which the rare side pays:
- *  - the owner's thread raises sched.chan_plain (how many locks it holds
- *    plainly) with a relaxed store, then reads chan_owner and
- *    chan_foreign; still the owner and no foreign locker, it locks
- *    plainly, else it lowers chan_plain again and uses the CAS. While
- *    chan_plain > 0 its further locks (a select's) are plain without the
- *    check, even once a revoker cleared chan_owner (chan_revoked_owner
- *    names it then).
+ * goroutine between gort_syscall_enter and _exit). So the owner's locks
+ * are a revocable section (runtime/revocable.h) in which the rare side
+ * pays; its busy word is sched.chan_plain, how many locks the owner's
+ * thread holds plainly, and its revoke words are chan_owner (cleared) and
+ * chan_foreign (counted):
+ *  - the owner's thread raises chan_plain from 0 (gort__rv_open_asym),
+ *    then peeks at chan_owner and chan_foreign; still the owner and no
+ *    foreign locker, it locks plainly, else it lowers chan_plain again
+ *    and uses the CAS. While chan_plain > 0 its further locks (a
+ *    select's) are plain without the check, even once a revoker cleared
+ *    chan_owner (chan_revoked_owner names it then).
  *  - a thread with another P revokes the name before its first lock while
- *    chan_plain_ok is set: it clears chan_owner, runs membarrier(2) and
- *    waits for chan_plain to drop to 0 (gort__chan_owner_revoke).
+ *    chan_plain_ok is set: it clears chan_owner and waits out the section
+ *    (gort__rv_revoke_wait; gort__chan_owner_revoke).
  *  - a thread without a P counts itself in chan_foreign from before its
- *    lock until after its unlock; if chan_plain_ok is set it runs
- *    membarrier(2) and waits for chan_plain to drop to 0 before its CAS.
- *  In both cases either the owner's read saw the revoker (the cleared
- *  name, the count), or the barrier made its raised chan_plain visible to
- *  the wait.
+ *    lock until after its unlock; if chan_plain_ok is set it waits out
+ *    the section the same way before its CAS.
  *  - chan_plain_ok rises before an owner is named and falls only after a
  *    revoker saw chan_plain at 0, so a locker that read it as false was
  *    counted (or revoked) before any owner could read chan_foreign.
- * Every load here of chan_owner and chan_foreign after raising chan_plain
- * is seq_cst for that argument (plain loads on x86-64, ldar on arm64).
+ * The mode is off without membarrier (chan_plain_ok never rises).
  */
 
 /* chan_caller_p returns the calling thread's P, or NULL if it holds none
@@ -241,14 +239,12 @@ chan_plain_enter(struct p *pp)
         atomic_store_explicit(&s->chan_plain, n + 1, memory_order_relaxed);
         return true;
     }
-    atomic_store_explicit(&s->chan_plain, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
-    if (__builtin_expect(atomic_load(&s->chan_owner) == pp &&
-                             atomic_load(&s->chan_foreign) == 0,
+    gort__rv_open_asym(&s->chan_plain, 1);
+    if (__builtin_expect(gort__rv_peek_asym(&s->chan_owner) == pp &&
+                             gort__rv_peek_asym(&s->chan_foreign) == 0,
                          1))
         return true;
-    /* store-release; pairs with the waiter's load-acquire. */
-    atomic_store_explicit(&s->chan_plain, 0, memory_order_release);
+    gort__rv_close(&s->chan_plain, 0);
     return false;
 }
 
@@ -288,13 +284,11 @@ static inline void chan_unlock(struct hchan *c)
     if (mode == CHANLOCK_PLAIN) {
         atomic_store_explicit(&c->lock.key, CHANLOCK_FREE,
                               memory_order_relaxed);
-        /* store-release; pairs with the load-acquire of whoever waits
-         * for the section to end (a foreign locker, a revoker). */
-        atomic_store_explicit(
-            &gort__sched.chan_plain,
-            atomic_load_explicit(&gort__sched.chan_plain,
-                                 memory_order_relaxed) - 1,
-            memory_order_release);
+        /* Publishes the section to whoever waits for it to end (a
+         * foreign locker, a revoker). */
+        gort__rv_close(&gort__sched.chan_plain,
+                       atomic_load_explicit(&gort__sched.chan_plain,
+                                            memory_order_relaxed) - 1);
         return;
     }
     /* store-release; pairs with the CAS-acquire of the next holder. */

@@ -11,13 +11,13 @@
  * which count themselves in chan_foreign. So whenever a P becomes the one
  * live P off the idle list, the scheduler names it the owner, and its
  * thread locks plainly; with one live P (solo mode, p.c) it is named for
- * good. A thread holding any other P that is about to lock a channel while
- * plain locks may exist (chan_plain_ok) revokes the ownership first: it
- * clears chan_owner, runs membarrier(2), and waits for the owner's plain
- * section (chan_plain) to end. This is solo mode's asymmetric Dekker
- * handshake made dynamic: the owner pays a relaxed store, a compiler
- * barrier and four loads per section (one more than solo mode did); the
- * revoker pays the membarrier, 1 us here with no other thread of ours
+ * good. The owner's locks are a revocable section (runtime/revocable.h)
+ * whose busy word is chan_plain. A thread holding any other P that is
+ * about to lock a channel while plain locks may exist (chan_plain_ok)
+ * revokes the ownership first: it clears chan_owner and waits out the
+ * section (gort__rv_revoke_wait). The owner pays a relaxed store, a
+ * compiler barrier and four loads per section; the revoker pays the
+ * membarrier, 1 us on the reference VM with no other thread of ours
  * running and 15 us with one.
  *
  * Invariants:
@@ -128,12 +128,10 @@ static void drop(void)
                           atomic_load_explicit(&s->chan_owner,
                                                memory_order_relaxed),
                           memory_order_relaxed);
-    atomic_store(&s->chan_owner, NULL); /* seq_cst */
-    gort__membarrier();
-    /* load-acquire; pairs with chan_unlock's store-release of chan_plain,
-     * so the next locker sees the plain holder's writes. */
-    while (atomic_load_explicit(&s->chan_plain, memory_order_acquire))
-        gort__procyield(10);
+    atomic_store(&s->chan_owner, NULL); /* seq_cst: the revoke */
+    /* The wait's load-acquire: the next locker sees the plain holder's
+     * writes. */
+    gort__rv_revoke_wait(&s->chan_plain);
     atomic_store(&s->chan_plain_ok, false);
 }
 

@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fiber.h"
@@ -37,46 +35,25 @@ static int maxprocs_next; /* gort_maxprocs before gort_run */
  *
  * Thieves are Ms holding another P, so with one live P nobody steals from
  * it, and its owner may take Gs from runnext and the ring with plain loads
- * and stores instead of a locked CAS each (runq.c: solo_enter). Entering
- * needs nothing special: once the last other P is dead no thief exists.
- * Leaving (gort_maxprocs growing) is the rare side of an asymmetric Dekker
- * handshake: clear sched.solo, then membarrier(2), which makes every
- * thread's earlier stores visible and its later loads see the clear, then
- * wait until the owner is out of its plain section (solo_busy) before any
- * other P comes to life. The owner's side costs a relaxed store, a
- * compiler barrier and a load. Channel locks use the same handshake,
- * and not only in solo mode: the P that runs alone is the channel owner
- * (chanowner.c), which solo mode names for good on entering and drops on
- * leaving, after the owner's plain locks are gone. Without membarrier (an
- * old kernel, a seccomp filter) solo mode stays off.
+ * and stores instead of a locked CAS each (runq.c, solo_enter): a
+ * revocable section (revocable.h) whose busy word is the P's runq_plain
+ * and whose revoke is the clearing of sched.solo. Entering needs nothing
+ * special: once the last other P is dead no thief exists. Leaving
+ * (gort_maxprocs growing) is the revoker's side: clear sched.solo, barrier,
+ * and wait for every P's runq_plain before any other P comes to life. The
+ * P that runs alone is also the channel owner (chan/chanowner.c), named
+ * for good on entering and dropped on leaving, after the owner's plain
+ * locks are gone. Without membarrier solo mode stays off.
  */
 static bool membarrier_ok;
 
-static long membarrier(int cmd)
-{
-    return syscall(SYS_membarrier, cmd, 0, 0);
-}
-
 void gort__solo_init(void)
 {
-    long cmds = membarrier(MEMBARRIER_CMD_QUERY);
     /* GORT_DEBUG=membarrier=0 runs as on a kernel without it: every
      * handshake takes its fallback (tests force it so). */
-    membarrier_ok = gort__debug.membarrier && cmds > 0 &&
-                    (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-                    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
-    gort__rv_init(membarrier_ok);
+    membarrier_ok = gort__rv_init(gort__debug.membarrier);
     gort__sched.plain_runnext = membarrier_ok && gort__debug.plainnext;
     gort__chan_owner_init(membarrier_ok);
-}
-
-/* gort__membarrier makes every thread of the process execute a full
- * memory barrier before it returns (only called when plain_runnext or
- * solo mode proved membarrier works). */
-void gort__membarrier(void)
-{
-    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
-        gort__throw("membarrier failed after registration");
 }
 
 /* gort__solo_update enters solo mode when exactly one P is live. Caller
@@ -109,16 +86,14 @@ static void solo_leave(void)
     ASSERT_HELD(&gort__sched.lock);
     if (!atomic_load(&gort__sched.solo))
         return;
-    atomic_store(&gort__sched.solo, false);
-    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
-        gort__throw("membarrier failed after registration");
+    atomic_store(&gort__sched.solo, false); /* seq_cst: the revoke */
+    gort__rv_barrier();
+    /* Whoever steals next sees the owner's plain stores (rv_wait's
+     * load-acquire). */
     for (int i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
         struct p *pp = gort__sched.allp[i];
-        /* load-acquire; pairs with solo_exit's store-release, so whoever
-         * steals next sees the owner's plain stores. */
-        while (pp && atomic_load_explicit(&pp->solo_busy,
-                                          memory_order_acquire))
-            gort__procyield(10);
+        if (pp)
+            gort__rv_wait(&pp->runq_plain);
     }
     /* Plain channel locks too (chanowner.c): the name goes, and the
      * owner's plain section ends, before another P can lock. */

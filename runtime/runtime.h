@@ -240,10 +240,11 @@ struct p {
     /* Times the owner took runnext (owner-written): a thief that sees it
      * move during its back-off leaves runnext alone (runq.c). */
     _Atomic uint32_t runnext_taken;
-    /* Thieves about to CAS runnext away (runq.c, "Plain runnext"): while
-     * it is 0 the owner takes and replaces runnext with plain stores
-     * inside a solo_busy section. Thieves bump it, run membarrier(2),
-     * wait for solo_busy to drop, CAS, and drop it again. */
+    /* Thieves about to CAS runnext away, the revoke word of plain runnext
+     * (runq.c, "Plain sections"): while it is 0 the owner takes and
+     * replaces runnext with plain stores inside a runq_plain section.
+     * Thieves bump it, wait out the section (revocable.h), CAS, and drop
+     * it again. */
     _Atomic uint32_t runnext_thieves;
     /* Owner-only depth-first bookkeeping (runq.c): how many Gs at the
      * ring's head were pushed there, how many pops in a row served them
@@ -254,9 +255,11 @@ struct p {
     /* Owner-only: spawns by the running goroutine in the turn that began
      * at schedtick spawn_tick (g.c, spawn_turn_over). */
     uint32_t spawn_tick, spawn_turn;
-    /* Solo mode (p.c): 1 while the owner is inside a plain (non-locked)
-     * run-queue operation; read by whoever leaves solo mode. */
-    _Atomic uint32_t solo_busy;
+    /* 1 while the owner is inside a plain (non-locked) run-queue
+     * operation, solo mode's or plain runnext's: the busy word of their
+     * revocable sections (runq.c, "Plain sections"); read by whoever
+     * leaves solo mode and by runnext thieves. */
+    _Atomic uint32_t runq_plain;
     bool idle_listed;          /* on sched.pidle (sched.lock) */
     /* Owner-only: a goroutine of ours queued a call for the system-call
      * batcher at schedtick sb_tick, and we have not flushed since. */
