@@ -3,7 +3,7 @@
  * asymmetric Dekker handshake on membarrier(2)). Every such mode in the
  * runtime runs on these calls: the stuck-thread hand-off (m.rt_busy),
  * solo mode and plain runnext (p.runq_plain; runq.c, p.c), and the
- * channel owner and its foreign lockers (sched.chan_plain; chan/chan.h,
+ * channel owner and its foreign lockers (chown.plain_held; chan/chan.h,
  * chan/chanowner.c).
  *
  * Two sides and two kinds of word. The owner, one thread, writes a busy
@@ -54,7 +54,7 @@
  * about what the locked instruction it spares costs, so the fast-path
  * modes (solo, plain runnext, the channel owner) stay off without
  * membarrier and use the _asym calls, which skip the check: their gate
- * (sched.solo, sched.plain_runnext, chan_plain_ok) is never set then.
+ * (sched.solo, sched.plain_runnext, chown.plain_ok) is never set then.
  * Only the stuck-thread hand-off, which has no off path, runs fenced.
  *
  * Memory order beyond the claim: rv_close's store-release of busy pairs

@@ -397,37 +397,17 @@ struct sched {
                                 * the kernel outside the runtime (sysmon.c) */
     _Atomic uint64_t nbatched, nbatchflushes; /* netpoll/sysbatch.c */
     int64_t start_ns;
-
-    /* Plain channel locks (chan/chan.h, "Plain channel locks";
-     * runtime/chanowner.c), on a line of their own: the owner's thread
-     * writes chan_plain at every channel lock. */
-    _Alignas(64) _Atomic uint32_t chan_plain; /* channel locks the owner
-                                * holds plainly; written by its thread only */
-    _Atomic bool chan_plain_ok; /* plain locks may exist: set before an
-                                * owner is named, cleared once a revoker saw
-                                * chan_plain at 0 */
-    _Atomic int32_t chan_foreign; /* lockers without a P between chan_lock
-                                * and chan_unlock */
-    /* The P whose thread may lock plainly (NULL: none); named and revoked
-     * under sched.lock. */
-    struct p *_Atomic chan_owner;
-    /* The owner a revoker just cleared (NULL once another is named): its
-     * thread, inside a plain section still, goes on locking plainly (a
-     * select) while the revoker waits for the section to end. */
-    struct p *_Atomic chan_revoked_owner;
-    int64_t chan_revoked_at;   /* sched.lock; chanowner.c's hold */
 };
 
 GORT_HIDDEN extern struct sched gort__sched;
 
-/* gort__chan_owner_revoke ends the channel owner's plain locking before
- * the thread holding P pp, another P, takes a channel lock
- * (chanowner.c). */
-GORT_HIDDEN void gort__chan_owner_revoke(struct p *pp);
-/* gort__chan_plain_enter_slow is chan_plain_enter (chan/chan.h) for a
- * caller that is not the owner: true if it is the owner just revoked,
- * inside its plain section still; else it revokes and returns false. */
-GORT_HIDDEN bool gort__chan_plain_enter_slow(struct p *pp);
+/* "One P runs alone now", for the layer above (chan/chanowner.c, the
+ * channel owner): gort__sched_alone names pp, the only P off the idle
+ * list (solo: the only live P, until gort__sched_alone_end); the end
+ * comes before a second P comes to life and returns once the users of
+ * the announcement have stopped relying on it. Both under sched.lock. */
+GORT_HIDDEN void gort__sched_alone(struct p *pp, bool solo);
+GORT_HIDDEN void gort__sched_alone_end(void);
 
 /* P_STAT_INC adds n to an owner-written counter: a relaxed load and store,
  * which, unlike a fetch-add, costs no locked instruction. */
