@@ -163,15 +163,11 @@ void gort__chanlock_wait(struct chanlock *l, uint32_t mode)
  * locks" in chan.h): counted first, then past any plain section. */
 void gort__chanlock_foreign(struct chanlock *l)
 {
-    atomic_fetch_add(&gort__sched.chan_foreign, 1); /* seq_cst */
-    if (atomic_load(&gort__sched.chan_plain_ok)) {
-        gort__membarrier();
-        /* load-acquire; pairs with chan_unlock's store-release of
-         * chan_plain, so the plain holder's writes are visible here. */
-        for (int spins = 0; atomic_load_explicit(&gort__sched.chan_plain,
-                                                 memory_order_acquire);)
-            spin_or_yield(&spins);
-    }
+    atomic_fetch_add(&gort__chown.foreign, 1); /* seq_cst */
+    /* The count is the revoke; the wait's load-acquire makes the plain
+     * holder's writes visible here. */
+    if (atomic_load(&gort__chown.plain_ok))
+        gort__rv_revoke_wait(&gort__chown.plain_held);
     uint32_t free = CHANLOCK_FREE;
     if (!atomic_compare_exchange_strong_explicit(
             &l->key, &free, CHANLOCK_FOREIGN, memory_order_acquire,
@@ -183,7 +179,7 @@ void gort__chanlock_foreign_done(void)
 {
     /* fetch_sub-release; pairs with chan_plain_enter's read of the count,
      * so a plain locker that sees 0 sees this holder's writes. */
-    atomic_fetch_sub_explicit(&gort__sched.chan_foreign, 1,
+    atomic_fetch_sub_explicit(&gort__chown.foreign, 1,
                               memory_order_release);
 }
 

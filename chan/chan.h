@@ -83,7 +83,7 @@ enum {
     CHANLOCK_FREE,
     CHANLOCK_HELD,    /* by a P's thread, with the CAS */
     CHANLOCK_PLAIN,   /* by the solo P's thread, with a plain store */
-    CHANLOCK_FOREIGN, /* by a thread without a P, counted in chan_foreign */
+    CHANLOCK_FOREIGN, /* by a thread without a P, counted in chown.foreign */
 };
 
 struct chanlock {
@@ -173,37 +173,66 @@ static inline size_t chan_qcount(struct hchan *c)
 /* ---- Plain channel locks ----------------------------------------------
  *
  * While one P runs and every other live P is idle, the scheduler names it
- * the channel owner (sched.chan_owner, runtime/chanowner.c; with one live
+ * the channel owner (gort__chown.owner, chanowner.c; with one live
  * P, solo mode, for good). Its goroutines take their channel locks one at
  * a time on one thread, so they may take them with a plain store instead
  * of a locked instruction, which is about a fifth of a threadring hop.
  * Other threads lock channels too: threads with another P (once it woke
  * up, or an M holding it that fires a timer whose callback sends), and
  * threads without a P (a foreign thread in a non-blocking call, a
- * goroutine between gort_syscall_enter and _exit). So the sides run an
- * asymmetric Dekker handshake in which the rare side pays:
- *  - the owner's thread raises sched.chan_plain (how many locks it holds
- *    plainly) with a relaxed store, then reads chan_owner and
- *    chan_foreign; still the owner and no foreign locker, it locks
- *    plainly, else it lowers chan_plain again and uses the CAS. While
- *    chan_plain > 0 its further locks (a select's) are plain without the
- *    check, even once a revoker cleared chan_owner (chan_revoked_owner
- *    names it then).
+ * goroutine between gort_syscall_enter and _exit). So the owner's locks
+ * are a revocable section (runtime/revocable.h) in which the rare side
+ * pays; its busy word is chown.plain_held, how many locks the owner's
+ * thread holds plainly, and its revoke words are owner (cleared) and
+ * foreign (counted):
+ *  - the owner's thread raises plain_held from 0 (gort__rv_open_asym),
+ *    then peeks at owner and foreign; still the owner and no
+ *    foreign locker, it locks plainly, else it lowers plain_held again
+ *    and uses the CAS. While plain_held > 0 its further locks (a
+ *    select's) are plain without the check, even once a revoker cleared
+ *    owner (revoked_owner names it then).
  *  - a thread with another P revokes the name before its first lock while
- *    chan_plain_ok is set: it clears chan_owner, runs membarrier(2) and
- *    waits for chan_plain to drop to 0 (gort__chan_owner_revoke).
- *  - a thread without a P counts itself in chan_foreign from before its
- *    lock until after its unlock; if chan_plain_ok is set it runs
- *    membarrier(2) and waits for chan_plain to drop to 0 before its CAS.
- *  In both cases either the owner's read saw the revoker (the cleared
- *  name, the count), or the barrier made its raised chan_plain visible to
- *  the wait.
- *  - chan_plain_ok rises before an owner is named and falls only after a
- *    revoker saw chan_plain at 0, so a locker that read it as false was
- *    counted (or revoked) before any owner could read chan_foreign.
- * Every load here of chan_owner and chan_foreign after raising chan_plain
- * is seq_cst for that argument (plain loads on x86-64, ldar on arm64).
+ *    plain_ok is set: it clears owner and waits out the section
+ *    (gort__rv_revoke_wait; gort__owner_revoke).
+ *  - a thread without a P counts itself in foreign from before its
+ *    lock until after its unlock; if plain_ok is set it waits out
+ *    the section the same way before its CAS.
+ *  - plain_ok rises before an owner is named and falls only after a
+ *    revoker saw plain_held at 0, so a locker that read it as false was
+ *    counted (or revoked) before any owner could read foreign.
+ * The mode is off without membarrier (plain_ok never rises).
  */
+
+/* The channel owner's state (chanowner.c), on a line of its own: the
+ * owner's thread writes plain_held at every channel lock. */
+struct chan_owner_state {
+    /* Channel locks the owner holds plainly: the busy word of its
+     * revocable section; written by its thread only. */
+    _Alignas(64) _Atomic uint32_t plain_held;
+    /* Plain locks may exist: set before an owner is named, cleared once
+     * a revoker saw plain_held at 0. */
+    _Atomic bool plain_ok;
+    /* Lockers without a P between chan_lock and chan_unlock. */
+    _Atomic int32_t foreign;
+    /* The P whose thread may lock plainly (NULL: none); named and
+     * revoked under sched.lock. */
+    struct p *_Atomic owner;
+    /* The owner a revoker just cleared (NULL once another is named): its
+     * thread, inside a plain section still, goes on locking plainly (a
+     * select) while the revoker waits for the section to end. */
+    struct p *_Atomic revoked_owner;
+    int64_t revoked_at; /* sched.lock; the 1 ms hold after a revocation */
+};
+
+CHAN_HIDDEN extern struct chan_owner_state gort__chown;
+
+/* gort__chan_owner_revoke ends the channel owner's plain locking before
+ * the thread holding P pp, another P, takes a channel lock. */
+CHAN_HIDDEN void gort__chan_owner_revoke(struct p *pp);
+/* gort__chan_plain_enter_slow is chan_plain_enter for a caller that is
+ * not the owner: true if it is the owner just revoked, inside its plain
+ * section still; else it revokes and returns false. */
+CHAN_HIDDEN bool gort__chan_plain_enter_slow(struct p *pp);
 
 /* chan_caller_p returns the calling thread's P, or NULL if it holds none
  * (then it locks as a foreign thread). gp is the running goroutine when
@@ -223,32 +252,30 @@ static inline struct p *chan_caller_p(const struct g *gp)
 static inline __attribute__((always_inline)) bool
 chan_plain_enter(struct p *pp)
 {
-    struct sched *s = &gort__sched;
+    struct chan_owner_state *s = &gort__chown;
     /* With several Ps running this load is the whole check. Acquire:
      * false may have been stored by a revoker that waited for the last
      * owner's plain section, whose writes our CAS must then see (the
      * key's FREE was a relaxed store); free on x86-64. */
-    if (!atomic_load_explicit(&s->chan_plain_ok, memory_order_acquire))
+    if (!atomic_load_explicit(&s->plain_ok, memory_order_acquire))
         return false;
     /* load-acquire; pairs with the store-release that named us, so the
      * previous owner's plain writes are visible. */
-    if (atomic_load_explicit(&s->chan_owner, memory_order_acquire) != pp)
+    if (atomic_load_explicit(&s->owner, memory_order_acquire) != pp)
         return gort__chan_plain_enter_slow(pp);
     /* Only the owner's thread raises the count: one above 0 is ours (a
      * select's further lock), and needs no new handshake. */
-    uint32_t n = atomic_load_explicit(&s->chan_plain, memory_order_relaxed);
+    uint32_t n = atomic_load_explicit(&s->plain_held, memory_order_relaxed);
     if (n > 0) {
-        atomic_store_explicit(&s->chan_plain, n + 1, memory_order_relaxed);
+        atomic_store_explicit(&s->plain_held, n + 1, memory_order_relaxed);
         return true;
     }
-    atomic_store_explicit(&s->chan_plain, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
-    if (__builtin_expect(atomic_load(&s->chan_owner) == pp &&
-                             atomic_load(&s->chan_foreign) == 0,
+    gort__rv_open_asym(&s->plain_held, 1);
+    if (__builtin_expect(gort__rv_peek_asym(&s->owner) == pp &&
+                             gort__rv_peek_asym(&s->foreign) == 0,
                          1))
         return true;
-    /* store-release; pairs with the waiter's load-acquire. */
-    atomic_store_explicit(&s->chan_plain, 0, memory_order_release);
+    gort__rv_close(&s->plain_held, 0);
     return false;
 }
 
@@ -288,13 +315,11 @@ static inline void chan_unlock(struct hchan *c)
     if (mode == CHANLOCK_PLAIN) {
         atomic_store_explicit(&c->lock.key, CHANLOCK_FREE,
                               memory_order_relaxed);
-        /* store-release; pairs with the load-acquire of whoever waits
-         * for the section to end (a foreign locker, a revoker). */
-        atomic_store_explicit(
-            &gort__sched.chan_plain,
-            atomic_load_explicit(&gort__sched.chan_plain,
-                                 memory_order_relaxed) - 1,
-            memory_order_release);
+        /* Publishes the section to whoever waits for it to end (a
+         * foreign locker, a revoker). */
+        gort__rv_close(&gort__chown.plain_held,
+                       atomic_load_explicit(&gort__chown.plain_held,
+                                            memory_order_relaxed) - 1);
         return;
     }
     /* store-release; pairs with the CAS-acquire of the next holder. */

@@ -18,8 +18,10 @@
  *    an earlier deadline or an earlier fd never matches.
  *  - nwaiters counts goroutines parked in pd_block (gort__netpoll_waiting).
  *
- * Locking: pd->lock guards deadlines, timers, `closing` and the op
- * semaphores; it is taken before a timer's locks (gort__timer_reset under
+ * Locking: pd->lock guards deadlines, timers and `closing`; the op
+ * semaphores are runtime/sema.c's (its root locks, never under
+ * pd->lock);
+ * pd->lock is taken before a timer's locks (gort__timer_reset under
  * pd->lock, as Go's pollSetDeadline does) and before sched.lock (readying).
  * cachelock guards the free list and initlock the lazy init; neither is
  * held with another lock. Everything else is atomic.
@@ -34,6 +36,7 @@
 #include <unistd.h>
 
 #include "../runtime/runtime.h"
+#include "../runtime/sema.h"
 #include "netpoll.h"
 
 /* rg/wg states below any goroutine address (Go: pdNil, pdReady, pdWait). */
@@ -142,50 +145,20 @@ static pdslot *fdtab_slot(int fd, bool make)
     return chunk ? &chunk[fd & (FDTAB_L2 - 1)] : NULL;
 }
 
-/* ---- Op semaphores (Go: runtime_Semacquire on fdMutex sema) ------------- */
-
-/* sema_acquire takes a token from s or parks until one is released.
- * Returns 0, or -EPERM off a goroutine (which cannot park). */
-static int sema_acquire(struct polldesc *pd, struct pd_sema *s)
+/* ---- Op semaphores (Go: runtime_Semacquire on fdMutex sema) -------------
+ *
+ * The semaphore table of runtime/sema.c, as Go's internal/poll waits on the
+ * runtime's: a waiter woken without the unit competes again. Callers are
+ * goroutines (mu_lock and gort__pd_close return -EPERM or do not wait off
+ * one) and hold no lock of the descriptor. */
+static void sema_acquire(uint32_t *s)
 {
-    struct g *gp = gort__getg();
-    gort__lock(&pd->lock);
-    if (s->tokens > 0) {
-        s->tokens--;
-        gort__unlock(&pd->lock);
-        return 0;
-    }
-    if (gp == NULL) {
-        gort__unlock(&pd->lock);
-        return -EPERM;
-    }
-    gp->schedlink = NULL;
-    if (s->tail)
-        s->tail->schedlink = gp;
-    else
-        s->head = gp;
-    s->tail = gp;
-    /* The releaser dequeues gp under pd->lock, which is released only
-     * once gp is off its stack. */
-    gort__park_unlock(&pd->lock, WAIT_SEMACQUIRE);
-    return 0;
+    gort__semacquire(s, false, WAIT_SEMACQUIRE);
 }
 
-static void sema_release(struct polldesc *pd, struct pd_sema *s)
+static void sema_release(uint32_t *s)
 {
-    gort__lock(&pd->lock);
-    struct g *gp = s->head;
-    if (gp) {
-        s->head = gp->schedlink;
-        if (s->head == NULL)
-            s->tail = NULL;
-        gp->schedlink = NULL;
-    } else {
-        s->tokens++;
-    }
-    gort__unlock(&pd->lock);
-    if (gp)
-        gort__ready(gp);
+    gort__semrelease(s, false);
 }
 
 /* ---- fd reference count and op locks (Go: fdMutex) ---------------------- */
@@ -216,7 +189,7 @@ static bool mu_unlock(struct polldesc *pd, enum pd_op op)
                                                   memory_order_acq_rel,
                                                   memory_order_relaxed)) {
             if (old & mask)
-                sema_release(pd, op == PD_OP_READ ? &pd->rsema : &pd->wsema);
+                sema_release(op == PD_OP_READ ? &pd->rsema : &pd->wsema);
             return (new & (MU_CLOSED | MU_REF_MASK)) == MU_CLOSED;
         }
     }
@@ -271,7 +244,7 @@ static int mu_lock(struct polldesc *pd, enum pd_op op)
         ref = 0;
         /* On a goroutine (checked above), so this parks rather than
          * failing. The releaser subtracted our wait count. */
-        (void)sema_acquire(pd, op == PD_OP_READ ? &pd->rsema : &pd->wsema);
+        sema_acquire(op == PD_OP_READ ? &pd->rsema : &pd->wsema);
         old = atomic_load_explicit(&pd->fdmu, memory_order_relaxed);
     }
 }
@@ -488,7 +461,7 @@ int gort__pd_register(int fd, int sotype)
     atomic_store_explicit(&pd->rdop_g, 0, memory_order_relaxed);
     atomic_store_explicit(&pd->rg, PD_NIL, memory_order_relaxed);
     atomic_store_explicit(&pd->wg, PD_NIL, memory_order_relaxed);
-    pd->rsema.tokens = pd->wsema.tokens = pd->csema.tokens = 0;
+    pd->rsema = pd->wsema = pd->csema = 0;
     /* store-release; pairs with the CAS-acquire in mu_lock. */
     atomic_store_explicit(&pd->fdmu, 0, memory_order_release);
     uint32_t seq = atomic_load_explicit(&pd->seq, memory_order_relaxed);
@@ -546,8 +519,6 @@ void gort__pd_release(struct polldesc *pd, enum pd_op op)
 static void pd_destroy(struct polldesc *pd)
 {
     int fd = pd->fd;
-    if (pd->rsema.head || pd->wsema.head)
-        gort__throw("netpoll: destroying a descriptor with waiters");
     /* A stale event or lookup now sees another generation. */
     atomic_fetch_add_explicit(&pd->seq, 1, memory_order_release);
     pdslot *slot = fdtab_slot(fd, false);
@@ -557,7 +528,7 @@ static void pd_destroy(struct polldesc *pd)
     else
         close(fd); /* the kernel drops the epoll registration with it */
     if (pd->closer_waits)
-        sema_release(pd, &pd->csema); /* the closer frees pd */
+        sema_release(&pd->csema); /* the closer frees pd */
     else
         pd_free(pd);
 }
@@ -608,14 +579,14 @@ int gort__pd_close(int fd, bool noclose)
     bool waits = pd->closer_waits;
     /* Waiters for the op locks wake, see MU_CLOSED and drop out. */
     for (uint64_t n = (old & MU_RWAIT_MASK) / MU_RWAIT; n > 0; n--)
-        sema_release(pd, &pd->rsema);
+        sema_release(&pd->rsema);
     for (uint64_t n = (old & MU_WWAIT_MASK) / MU_WWAIT; n > 0; n--)
-        sema_release(pd, &pd->wsema);
+        sema_release(&pd->wsema);
     pd_unblock_all(pd);
     mu_release(pd, PD_OP_REF);
     if (waits) {
         /* Like Go's FD.Close: return once the fd is really closed. */
-        sema_acquire(pd, &pd->csema);
+        sema_acquire(&pd->csema);
         pd_free(pd);
     }
     return 0;

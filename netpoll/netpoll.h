@@ -49,13 +49,6 @@ enum {
     POLL_WRITE = 2, /* writable, hung up, or error */
 };
 
-/* A counting semaphore of goroutines, protected by the descriptor's lock
- * (Go: the runtime semaphores behind fdMutex.rsema/wsema and FD.csema). */
-struct pd_sema {
-    struct g *head, *tail;     /* parked goroutines, linked by schedlink */
-    uint32_t tokens;           /* releases nobody has consumed yet */
-};
-
 /*
  * struct polldesc is one registered fd (Go: pollDesc plus the fdMutex of
  * internal/poll.FD). Descriptors are allocated in blocks, never freed and
@@ -84,6 +77,9 @@ struct polldesc {
     _Atomic uintptr_t rdop_g;  /* the struct g * that holds the read op
                                 * while it runs a gort_read_with callback,
                                 * else 0 (net.c) */
+    /* Op semaphores on runtime/sema.c's table (Go: fdMutex.rsema/wsema and
+     * FD.csema). */
+    uint32_t rsema, wsema, csema;
 
     /* lock protects everything below. */
     struct lock lock;
@@ -92,7 +88,6 @@ struct polldesc {
     int64_t rd, wd;            /* deadlines: 0 none, -1 expired, else when */
     uintptr_t rseq, wseq;      /* deadline generations; never reset */
     struct timer rt, wt;       /* deadline timers; initialised once */
-    struct pd_sema rsema, wsema, csema;
 };
 
 /* ---- Backend (netpoll_<name>.c) ----------------------------------------- */

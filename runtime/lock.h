@@ -69,9 +69,5 @@ __attribute__((visibility("hidden"))) void gort__futex_wake(
  * sched_yield. */
 __attribute__((visibility("hidden"))) void gort__procyield(uint32_t n);
 __attribute__((visibility("hidden"))) void gort__osyield(void);
-/* gort__membarrier makes every thread of the process run a full memory
- * barrier before it returns (runtime/p.c; only once solo mode or plain
- * runnext proved membarrier(2) works). */
-__attribute__((visibility("hidden"))) void gort__membarrier(void);
 
 #endif /* GORT_LOCK_H */

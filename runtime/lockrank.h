@@ -29,7 +29,7 @@
  *   CHAN       channel locks: a send readies a goroutine, which may take
  *              every lock below sched.lock's rank and sched.lock itself.
  *   POOL       a gort_pool's shared list (sync/pool.c).
- *   SEMA       a semaphore root (sync/sema.c): readies under it.
+ *   SEMA       a semaphore root (runtime/sema.c): readies under it.
  *   PDINIT     the poller's lazy start-up, which allocates descriptors.
  *   PD         a poll descriptor: readies under it.
  *   PDCACHE    the descriptor free list.

@@ -10,8 +10,10 @@
  *  - A P on sched.pidle has an empty run queue and no M.
  *  - sched.solo implies exactly one P is not P_DEAD and the kernel has
  *    membarrier; it is set and cleared under sched.lock (solo mode, below).
- *  - p.idle_listed is true exactly while p is on sched.pidle; every change
- *    of the list tells chanowner.c (gort__chan_owner_note).
+ *  - p.idle_listed is true exactly while p is on sched.pidle; a change
+ *    of the list that leaves one P running announces it
+ *    (gort__sched_alone, implemented above the scheduler by
+ *    chan/chanowner.c).
  * Locking: sched.lock guards the idle list and gomaxprocs changes.
  * See also: runtime/m.c, runtime/sched.c, docs/scheduler.md.
  */
@@ -22,8 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fiber.h"
@@ -37,46 +37,25 @@ static int maxprocs_next; /* gort_maxprocs before gort_run */
  *
  * Thieves are Ms holding another P, so with one live P nobody steals from
  * it, and its owner may take Gs from runnext and the ring with plain loads
- * and stores instead of a locked CAS each (runq.c: solo_enter). Entering
- * needs nothing special: once the last other P is dead no thief exists.
- * Leaving (gort_maxprocs growing) is the rare side of an asymmetric Dekker
- * handshake: clear sched.solo, then membarrier(2), which makes every
- * thread's earlier stores visible and its later loads see the clear, then
- * wait until the owner is out of its plain section (solo_busy) before any
- * other P comes to life. The owner's side costs a relaxed store, a
- * compiler barrier and a load. Channel locks use the same handshake,
- * and not only in solo mode: the P that runs alone is the channel owner
- * (chanowner.c), which solo mode names for good on entering and drops on
- * leaving, after the owner's plain locks are gone. Without membarrier (an
- * old kernel, a seccomp filter) solo mode stays off.
+ * and stores instead of a locked CAS each (runq.c, solo_enter): a
+ * revocable section (revocable.h) whose busy word is the P's runq_plain
+ * and whose revoke is the clearing of sched.solo. Entering needs nothing
+ * special: once the last other P is dead no thief exists. Leaving
+ * (gort_maxprocs growing) is the revoker's side: clear sched.solo, barrier,
+ * and wait for every P's runq_plain before any other P comes to life. The
+ * P that runs alone is announced (gort__sched_alone: for good on
+ * entering; gort__sched_alone_end on leaving, which returns once the
+ * announcement's user, the channel owner, has no plain lock left).
+ * Without membarrier solo mode stays off.
  */
 static bool membarrier_ok;
 
-static long membarrier(int cmd)
-{
-    return syscall(SYS_membarrier, cmd, 0, 0);
-}
-
 void gort__solo_init(void)
 {
-    long cmds = membarrier(MEMBARRIER_CMD_QUERY);
     /* GORT_DEBUG=membarrier=0 runs as on a kernel without it: every
      * handshake takes its fallback (tests force it so). */
-    membarrier_ok = gort__debug.membarrier && cmds > 0 &&
-                    (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-                    membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
-    gort__rv_init(membarrier_ok);
+    membarrier_ok = gort__rv_init(gort__debug.membarrier);
     gort__sched.plain_runnext = membarrier_ok && gort__debug.plainnext;
-    gort__chan_owner_init(membarrier_ok);
-}
-
-/* gort__membarrier makes every thread of the process execute a full
- * memory barrier before it returns (only called when plain_runnext or
- * solo mode proved membarrier works). */
-void gort__membarrier(void)
-{
-    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
-        gort__throw("membarrier failed after registration");
 }
 
 /* gort__solo_update enters solo mode when exactly one P is live. Caller
@@ -94,10 +73,10 @@ void gort__solo_update(void)
         }
     }
     if (live == 1 && membarrier_ok && gort__debug.solo) {
-        /* The channel owner first: a foreign locker that misses its
-         * chan_plain_ok counted itself before any plain lock can see
-         * the name (chanowner.c). */
-        gort__chan_owner_name_solo(only);
+        /* Announced first: a foreign channel locker that misses the
+         * owner's plain_ok counted itself before any plain lock can see
+         * the name (chan/chanowner.c). */
+        gort__sched_alone(only, true);
         atomic_store(&gort__sched.solo, true);
     }
 }
@@ -109,20 +88,54 @@ static void solo_leave(void)
     ASSERT_HELD(&gort__sched.lock);
     if (!atomic_load(&gort__sched.solo))
         return;
-    atomic_store(&gort__sched.solo, false);
-    if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
-        gort__throw("membarrier failed after registration");
+    atomic_store(&gort__sched.solo, false); /* seq_cst: the revoke */
+    gort__rv_barrier();
+    /* Whoever steals next sees the owner's plain stores (rv_wait's
+     * load-acquire). */
     for (int i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
         struct p *pp = gort__sched.allp[i];
-        /* load-acquire; pairs with solo_exit's store-release, so whoever
-         * steals next sees the owner's plain stores. */
-        while (pp && atomic_load_explicit(&pp->solo_busy,
-                                          memory_order_acquire))
-            gort__procyield(10);
+        if (pp)
+            gort__rv_wait(&pp->runq_plain);
     }
-    /* Plain channel locks too (chanowner.c): the name goes, and the
-     * owner's plain section ends, before another P can lock. */
-    gort__chan_owner_drop_solo();
+    /* Plain channel locks too (chan/chanowner.c): the name goes, and
+     * the owner's plain section ends, before another P can lock. */
+    gort__sched_alone_end();
+}
+
+/* sole_runner returns the one live P off the idle list, given that
+ * exactly one of allp[0, procs) is off it, or NULL if a P beyond procs
+ * (retiring) still runs. `taken` is that P when the caller knows it. */
+static struct p *sole_runner(int32_t procs, struct p *taken)
+{
+    struct p *found = taken;
+    for (int32_t i = 0; i < GORT_MAXPROCS_LIMIT; i++) {
+        struct p *pp = gort__sched.allp[i];
+        if (pp == NULL)
+            break;
+        if (i >= procs) {
+            if (atomic_load(&pp->status) != P_DEAD)
+                return NULL;
+        } else if (!found && !pp->idle_listed) {
+            found = pp;
+        }
+    }
+    return found;
+}
+
+/* alone_note announces the one P off the idle list, if one alone is
+ * (taken: the P just taken from it, or NULL), outside solo mode, which
+ * announced its P for good. Caller holds sched.lock. */
+static void alone_note(struct p *taken)
+{
+    struct sched *s = &gort__sched;
+    if (atomic_load_explicit(&s->solo, memory_order_relaxed))
+        return;
+    int32_t procs = atomic_load(&s->gomaxprocs);
+    if (atomic_load(&s->npidle) != procs - 1)
+        return; /* several Ps run */
+    struct p *pp = sole_runner(procs, taken);
+    if (pp)
+        gort__sched_alone(pp, false);
 }
 
 /* gort__pidleput puts pp on the idle list, or retires it if gort_maxprocs
@@ -132,7 +145,7 @@ void gort__pidleput(struct p *pp)
     ASSERT_HELD(&gort__sched.lock);
     if (pp->id >= atomic_load(&gort__sched.gomaxprocs)) {
         gort__retire_p(pp);
-        gort__chan_owner_note(NULL);
+        alone_note(NULL);
         return;
     }
     if (!gort__runq_empty(pp))
@@ -143,7 +156,7 @@ void gort__pidleput(struct p *pp)
     pp->idle_listed = true;
     gort__sched.pidle = pp;
     atomic_fetch_add(&gort__sched.npidle, 1);
-    gort__chan_owner_note(NULL);
+    alone_note(NULL);
 }
 
 /* gort__pidleget takes an idle P or returns NULL. Caller holds
@@ -157,7 +170,7 @@ struct p *gort__pidleget(void)
         pp->link = NULL;
         pp->idle_listed = false;
         atomic_fetch_sub(&gort__sched.npidle, 1);
-        gort__chan_owner_note(pp);
+        alone_note(pp);
     }
     return pp;
 }

@@ -63,17 +63,6 @@ __attribute__((visibility("hidden"))) int64_t gort__m_reserve_id(void);
 /* p.c: solo mode (one live P, so nobody steals: runq.c skips its CAS). */
 __attribute__((visibility("hidden"))) void gort__solo_init(void);
 __attribute__((visibility("hidden"))) void gort__solo_update(void);
-/* chanowner.c: who may take channel locks plainly (chan/chan.h). */
-__attribute__((visibility("hidden"))) void gort__chan_owner_init(bool ok);
-/* gort__chan_owner_note names the owner if one P alone is off the idle
- * list (taken: the P just taken from it, or NULL). sched.lock held. */
-__attribute__((visibility("hidden"))) void gort__chan_owner_note(
-    struct p *taken);
-/* Solo mode's side (p.c): name its one P for good, and drop the name
- * before a second P comes to life. sched.lock held. */
-__attribute__((visibility("hidden"))) void gort__chan_owner_name_solo(
-    struct p *pp);
-__attribute__((visibility("hidden"))) void gort__chan_owner_drop_solo(void);
 __attribute__((visibility("hidden"))) int gort__newm(struct p *pp,
                                                      bool spinning,
                                                      int64_t id);

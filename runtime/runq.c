@@ -16,7 +16,7 @@
  *  - Only the owner sets runnext to a G; anyone may CAS it to NULL.
  *  - In solo mode (one live P, so no thieves) the owner changes runqhead
  *    and runnext with plain atomic stores instead of CAS, inside a
- *    solo_enter/solo_exit section (below).
+ *    revocable section (below, "Plain sections").
  *  - A G is on at most one queue, and queued Gs are G_RUNNABLE.
  *
  * Spawn order. Go puts a new goroutine in runnext and kicks the previous
@@ -124,59 +124,48 @@ static inline void slot_store(struct p *pp, uint32_t pos, struct g *gp)
                           memory_order_relaxed);
 }
 
-/* ---- Solo mode ------------------------------------------------------------
+/* ---- Plain sections ------------------------------------------------------
  *
- * With one live P there are no thieves (p.c, "Solo mode"), so the owner
- * takes Gs with plain loads and stores. solo_enter marks the plain section
- * in solo_busy, then re-reads sched.solo: whoever clears it runs
- * membarrier(2) and then waits for solo_busy to drop, so either it sees
- * the mark or the re-read sees the clear. Stores in the section stay
+ * Two modes let the owner change its run queue with plain stores inside a
+ * revocable section (revocable.h) whose busy word is p.runq_plain:
+ *  - solo mode (p.c): with one live P there are no thieves, so runnext
+ *    and the ring's head move plainly; the revoke is the clearing of
+ *    sched.solo, before a second P comes to life;
+ *  - plain runnext: with several live Ps, thieves take a victim's runnext
+ *    only on their last pass, after a back-off, and only if the victim
+ *    left it alone meanwhile: rarely. So the owner replaces and takes
+ *    runnext plainly, and a thief revokes: it bumps the victim's
+ *    runnext_thieves, waits out the section, CASes, and drops the count.
+ * Both are off without membarrier (their gates, sched.solo and
+ * sched.plain_runnext, are never set then). Stores in a section stay
  * atomic (relaxed or release) so a later thief reads whole values.
  */
 static inline bool solo_enter(struct p *pp)
 {
     if (!atomic_load_explicit(&gort__sched.solo, memory_order_relaxed))
         return false;
-    atomic_store_explicit(&pp->solo_busy, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
-    if (atomic_load_explicit(&gort__sched.solo, memory_order_relaxed))
+    gort__rv_open_asym(&pp->runq_plain, 1);
+    if (gort__rv_peek_asym(&gort__sched.solo))
         return true;
-    atomic_store_explicit(&pp->solo_busy, 0, memory_order_release);
+    gort__rv_close(&pp->runq_plain, 0);
     return false;
 }
 
-static inline void solo_exit(struct p *pp)
+static inline void plain_exit(struct p *pp)
 {
-    /* store-release; pairs with solo_leave's load-acquire. */
-    atomic_store_explicit(&pp->solo_busy, 0, memory_order_release);
+    gort__rv_close(&pp->runq_plain, 0);
 }
 
-/* ---- Plain runnext ---------------------------------------------------------
- *
- * With several live Ps, thieves take a victim's runnext only on their last
- * pass, after a back-off, and only if the victim left it alone meanwhile:
- * rarely. So the owner replaces and takes runnext with plain stores, and
- * the rare thief pays for the exclusion instead, with the same asymmetric
- * Dekker handshake as leaving solo mode, per P: the owner marks its plain
- * section in solo_busy, then reads runnext_thieves (a relaxed store, a
- * compiler barrier, a load); a thief bumps runnext_thieves, then runs
- * membarrier(2), which puts a full barrier into every running thread, and
- * waits for solo_busy to drop before its CAS. Either the owner's read sees
- * the thief (and it uses the locked instruction), or the thief sees the
- * owner's mark and waits until its plain store is done and visible (the
- * store-release of solo_busy = 0 pairs with the thief's load-acquire).
- */
 static inline bool plain_enter(struct p *pp)
 {
     if (!gort__sched.plain_runnext)
         return false;
-    atomic_store_explicit(&pp->solo_busy, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* compiler order only */
-    /* load-acquire: a 0 left by a thief's decrement (a release) makes its
-     * CAS of runnext visible to the caller's re-read. */
-    if (atomic_load_explicit(&pp->runnext_thieves, memory_order_acquire) == 0)
+    gort__rv_open_asym(&pp->runq_plain, 1);
+    /* A 0 left by a thief's decrement (a release) makes its CAS of
+     * runnext visible to the caller's re-read (rv_peek's acquire). */
+    if (gort__rv_peek_asym(&pp->runnext_thieves) == 0)
         return true;
-    atomic_store_explicit(&pp->solo_busy, 0, memory_order_release);
+    gort__rv_close(&pp->runq_plain, 0);
     return false;
 }
 
@@ -186,16 +175,8 @@ static void thief_enter(struct p *victim)
 {
     if (!gort__sched.plain_runnext)
         return;
-    atomic_fetch_add(&victim->runnext_thieves, 1);
-    gort__membarrier();
-    /* load-acquire; pairs with solo_exit's store-release. */
-    for (int i = 0; atomic_load_explicit(&victim->solo_busy,
-                                         memory_order_acquire); i++) {
-        if (i < 100)
-            gort__procyield(10);
-        else
-            gort__osyield(); /* the owner was descheduled mid-section */
-    }
+    atomic_fetch_add(&victim->runnext_thieves, 1); /* seq_cst: the revoke */
+    gort__rv_revoke_wait(&victim->runq_plain);
 }
 
 static void thief_exit(struct p *victim)
@@ -289,7 +270,7 @@ static bool runq_put_head(struct p *pp, struct g *gp)
         }
     }
     if (solo)
-        solo_exit(pp);
+        plain_exit(pp);
     return put;
 }
 
@@ -325,7 +306,7 @@ static inline struct g *runnext_swap(struct p *pp, struct g *gp)
          * have taken old before we entered. */
         old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
         atomic_store_explicit(&pp->runnext, gp, memory_order_release);
-        solo_exit(pp);
+        plain_exit(pp);
         return old;
     }
     return atomic_exchange_explicit(&pp->runnext, gp, memory_order_acq_rel);
@@ -404,7 +385,7 @@ static inline struct g *runnext_take(struct p *pp, bool solo)
         /* Re-read: a thief may have taken it before we entered. */
         next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
         atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
-        solo_exit(pp);
+        plain_exit(pp);
         if (!next)
             return NULL;
     } else if (!atomic_compare_exchange_strong_explicit(
@@ -444,7 +425,7 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
     if (!gp)
         gp = ring_take(pp, solo);
     if (solo)
-        solo_exit(pp);
+        plain_exit(pp);
     return gp;
 }
 

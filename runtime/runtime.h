@@ -240,10 +240,11 @@ struct p {
     /* Times the owner took runnext (owner-written): a thief that sees it
      * move during its back-off leaves runnext alone (runq.c). */
     _Atomic uint32_t runnext_taken;
-    /* Thieves about to CAS runnext away (runq.c, "Plain runnext"): while
-     * it is 0 the owner takes and replaces runnext with plain stores
-     * inside a solo_busy section. Thieves bump it, run membarrier(2),
-     * wait for solo_busy to drop, CAS, and drop it again. */
+    /* Thieves about to CAS runnext away, the revoke word of plain runnext
+     * (runq.c, "Plain sections"): while it is 0 the owner takes and
+     * replaces runnext with plain stores inside a runq_plain section.
+     * Thieves bump it, wait out the section (revocable.h), CAS, and drop
+     * it again. */
     _Atomic uint32_t runnext_thieves;
     /* Owner-only depth-first bookkeeping (runq.c): how many Gs at the
      * ring's head were pushed there, how many pops in a row served them
@@ -254,9 +255,11 @@ struct p {
     /* Owner-only: spawns by the running goroutine in the turn that began
      * at schedtick spawn_tick (g.c, spawn_turn_over). */
     uint32_t spawn_tick, spawn_turn;
-    /* Solo mode (p.c): 1 while the owner is inside a plain (non-locked)
-     * run-queue operation; read by whoever leaves solo mode. */
-    _Atomic uint32_t solo_busy;
+    /* 1 while the owner is inside a plain (non-locked) run-queue
+     * operation, solo mode's or plain runnext's: the busy word of their
+     * revocable sections (runq.c, "Plain sections"); read by whoever
+     * leaves solo mode and by runnext thieves. */
+    _Atomic uint32_t runq_plain;
     bool idle_listed;          /* on sched.pidle (sched.lock) */
     /* Owner-only: a goroutine of ours queued a call for the system-call
      * batcher at schedtick sb_tick, and we have not flushed since. */
@@ -394,37 +397,17 @@ struct sched {
                                 * the kernel outside the runtime (sysmon.c) */
     _Atomic uint64_t nbatched, nbatchflushes; /* netpoll/sysbatch.c */
     int64_t start_ns;
-
-    /* Plain channel locks (chan/chan.h, "Plain channel locks";
-     * runtime/chanowner.c), on a line of their own: the owner's thread
-     * writes chan_plain at every channel lock. */
-    _Alignas(64) _Atomic uint32_t chan_plain; /* channel locks the owner
-                                * holds plainly; written by its thread only */
-    _Atomic bool chan_plain_ok; /* plain locks may exist: set before an
-                                * owner is named, cleared once a revoker saw
-                                * chan_plain at 0 */
-    _Atomic int32_t chan_foreign; /* lockers without a P between chan_lock
-                                * and chan_unlock */
-    /* The P whose thread may lock plainly (NULL: none); named and revoked
-     * under sched.lock. */
-    struct p *_Atomic chan_owner;
-    /* The owner a revoker just cleared (NULL once another is named): its
-     * thread, inside a plain section still, goes on locking plainly (a
-     * select) while the revoker waits for the section to end. */
-    struct p *_Atomic chan_revoked_owner;
-    int64_t chan_revoked_at;   /* sched.lock; chanowner.c's hold */
 };
 
 GORT_HIDDEN extern struct sched gort__sched;
 
-/* gort__chan_owner_revoke ends the channel owner's plain locking before
- * the thread holding P pp, another P, takes a channel lock
- * (chanowner.c). */
-GORT_HIDDEN void gort__chan_owner_revoke(struct p *pp);
-/* gort__chan_plain_enter_slow is chan_plain_enter (chan/chan.h) for a
- * caller that is not the owner: true if it is the owner just revoked,
- * inside its plain section still; else it revokes and returns false. */
-GORT_HIDDEN bool gort__chan_plain_enter_slow(struct p *pp);
+/* "One P runs alone now", for the layer above (chan/chanowner.c, the
+ * channel owner): gort__sched_alone names pp, the only P off the idle
+ * list (solo: the only live P, until gort__sched_alone_end); the end
+ * comes before a second P comes to life and returns once the users of
+ * the announcement have stopped relying on it. Both under sched.lock. */
+GORT_HIDDEN void gort__sched_alone(struct p *pp, bool solo);
+GORT_HIDDEN void gort__sched_alone_end(void);
 
 /* P_STAT_INC adds n to an owner-written counter: a relaxed load and store,
  * which, unlike a fetch-add, costs no locked instruction. */

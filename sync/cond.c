@@ -14,9 +14,9 @@
  * Locking: the notify list is guarded by the semaphore-table root lock of
  * its address (sema.c); the user's mutex is never held while parked.
  *
- * See also: sync/sema.c (gort__notifylist_*), docs/sync.md.
+ * See also: runtime/sema.c (gort__notifylist_*), docs/sync.md.
  */
-#include "sema.h"
+#include "../runtime/sema.h"
 
 /* check_copy is Go's copyChecker.check. */
 static void check_copy(gort_cond *c)

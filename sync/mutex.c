@@ -25,13 +25,13 @@
  * Locking: no runtime lock is held here; parking goes through the
  * semaphore table (sema.c), which takes its root lock.
  *
- * See also: include/gort/sync.h, sync/sema.c, sync/rwmutex.c,
+ * See also: include/gort/sync.h, runtime/sema.c, sync/rwmutex.c,
  * docs/sync.md.
  */
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "sema.h"
+#include "../runtime/sema.h"
 
 enum {
     LOCKED = 1,

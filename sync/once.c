@@ -12,7 +12,7 @@
  *
  * See also: include/gort/sync.h, sync/mutex.c.
  */
-#include "sema.h"
+#include "../runtime/sema.h"
 
 void gort__once_do_slow(gort_once *o, void (*fn)(void *), void *arg)
 {

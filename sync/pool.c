@@ -26,7 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "sema.h"
+#include "../runtime/sema.h"
 
 enum { SHARED_CAP = GORT_POOL_PER_P - 1 };
 

@@ -16,9 +16,9 @@
  * Locking: _w (a gort_mutex) is held by the writer from Lock to Unlock.
  * Parking goes through sema.c only.
  *
- * See also: sync/mutex.c, sync/sema.c, docs/sync.md.
+ * See also: sync/mutex.c, runtime/sema.c, docs/sync.md.
  */
-#include "sema.h"
+#include "../runtime/sema.h"
 
 /* Go: rwmutexMaxReaders. */
 #define MAX_READERS (1 << 30)

@@ -19,12 +19,12 @@
  * parks on its own ready word through sema.c after dropping _mu. The
  * context watcher fires under the context's lock and takes no _mu.
  *
- * See also: sync/sema.c, include/gort/sync.h, docs/sync.md.
+ * See also: runtime/sema.c, include/gort/sync.h, docs/sync.md.
  */
 #include <errno.h>
 
 #include "../ctx/ctx.h"
-#include "sema.h"
+#include "../runtime/sema.h"
 
 /* semwaiter is one goroutine (or thread) waiting for n units. A waiter
  * of gort_sema_acquire_ctx may be canceled: whoever moves state from

@@ -16,12 +16,12 @@
  *
  * Locking: none; parking goes through sema.c.
  *
- * See also: sync/sema.c, docs/sync.md.
+ * See also: runtime/sema.c, docs/sync.md.
  */
 #include <errno.h>
 #include <string.h>
 
-#include "sema.h"
+#include "../runtime/sema.h"
 
 #define REUSE_MSG "sync: WaitGroup is reused before previous Wait has returned"
 #define MISUSE_MSG "sync: WaitGroup misuse: Add called concurrently with Wait"

@@ -1044,7 +1044,7 @@ Test(chan, threads_without_a_p_share_channels_while_the_p_count_flips)
 
 /* ---- The channel owner ----------------------------------------------------
  *
- * At 4 Ps the channel owner (runtime/chanowner.c) is named whenever one P
+ * At 4 Ps the channel owner (chan/chanowner.c) is named whenever one P
  * runs alone and revoked whenever another wakes up to lock. Goroutines that
  * nap now and then keep Ps going idle and waking while the others send,
  * receive and select on one channel: the values must add up, and a P that

@@ -1,6 +1,6 @@
 /*
  * test_chanlock.c: white-box tests of the channel lock's modes
- * (chan/chan.h, "Plain channel locks"; runtime/chanowner.c): the owner's
+ * (chan/chan.h, "Plain channel locks"; chan/chanowner.c): the owner's
  * thread (the only live P, or the only P running) locks with plain
  * stores, another P revokes that before it locks, a thread without a P
  * counts itself and waits for the plain holder, and the P side falls back
@@ -45,15 +45,15 @@ static int plain_main(void *arg)
     uint32_t want = solo ? CHANLOCK_PLAIN : CHANLOCK_HELD;
     lock_here(a);
     CHECK_EQ(key_of(a), want);
-    CHECK_EQ(atomic_load(&gort__sched.chan_plain), solo ? 1 : 0);
+    CHECK_EQ(atomic_load(&gort__chown.plain_held), solo ? 1 : 0);
     lock_here(b); /* a select's second lock: no new handshake */
     CHECK_EQ(key_of(b), want);
-    CHECK_EQ(atomic_load(&gort__sched.chan_plain), solo ? 2 : 0);
+    CHECK_EQ(atomic_load(&gort__chown.plain_held), solo ? 2 : 0);
     chan_unlock(hchan_of(b));
     chan_unlock(hchan_of(a));
     CHECK_EQ(key_of(a), CHANLOCK_FREE);
     CHECK_EQ(key_of(b), CHANLOCK_FREE);
-    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 0);
+    CHECK_EQ(atomic_load(&gort__chown.plain_held), 0);
     gort_chan_free(a);
     gort_chan_free(b);
     return 0;
@@ -72,8 +72,8 @@ static bool await_owner(void)
     struct p *me = gort__getm()->p;
     int64_t until = now_ns() + 2000000000LL;
     while (now_ns() < until) {
-        if (atomic_load(&gort__sched.chan_owner) == me &&
-            atomic_load(&gort__sched.chan_plain_ok))
+        if (atomic_load(&gort__chown.owner) == me &&
+            atomic_load(&gort__chown.plain_ok))
             return true;
         sleep_ms(1);
     }
@@ -94,10 +94,10 @@ static int running_alone_main(void *arg)
     }
     lock_here(a);
     CHECK_EQ(key_of(a), CHANLOCK_PLAIN);
-    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 1);
+    CHECK_EQ(atomic_load(&gort__chown.plain_held), 1);
     chan_unlock(hchan_of(a));
     CHECK_EQ(key_of(a), CHANLOCK_FREE);
-    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 0);
+    CHECK_EQ(atomic_load(&gort__chown.plain_held), 0);
     gort_chan_free(a);
     return 0;
 }
@@ -147,24 +147,24 @@ static int revoke_main(void *arg)
         sleep_ms(1);
     CHECK(atomic_load(&s.started));
     CHECK(s.pp != me);
-    while (atomic_load(&gort__sched.chan_owner) != NULL && now_ns() < until)
+    while (atomic_load(&gort__chown.owner) != NULL && now_ns() < until)
         sleep_ms(1);
-    CHECK(atomic_load(&gort__sched.chan_owner) == NULL); /* revoking */
-    CHECK(atomic_load(&gort__sched.chan_revoked_owner) == me);
+    CHECK(atomic_load(&gort__chown.owner) == NULL); /* revoking */
+    CHECK(atomic_load(&gort__chown.revoked_owner) == me);
     sleep_ms(50);
     CHECK(!atomic_load(&s.locked)); /* it waits for our plain section */
     /* A select's further lock stays plain: the revoker waits for it. */
     lock_here(b);
     CHECK_EQ(key_of(b), CHANLOCK_PLAIN);
-    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 2);
+    CHECK_EQ(atomic_load(&gort__chown.plain_held), 2);
     chan_unlock(hchan_of(b));
     chan_unlock(hchan_of(a));
     while (!atomic_load(&s.done) && now_ns() < until)
         sleep_ms(1);
     CHECK(atomic_load(&s.done));
     CHECK_EQ(s.mode, CHANLOCK_HELD);
-    CHECK(!atomic_load(&gort__sched.chan_plain_ok));
-    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 0);
+    CHECK(!atomic_load(&gort__chown.plain_ok));
+    CHECK_EQ(atomic_load(&gort__chown.plain_held), 0);
     gort_chan_free(a);
     gort_chan_free(b);
     gort_chan_free(s.c);
@@ -207,9 +207,9 @@ static int waits_main(void *arg)
     pthread_t th;
     CHECK(pthread_create(&th, NULL, foreign_locker, &f) == 0);
     int64_t until = now_ns() + 2000000000LL;
-    while (atomic_load(&gort__sched.chan_foreign) == 0 && now_ns() < until)
+    while (atomic_load(&gort__chown.foreign) == 0 && now_ns() < until)
         sleep_ms(1);
-    CHECK_EQ(atomic_load(&gort__sched.chan_foreign), 1); /* counted */
+    CHECK_EQ(atomic_load(&gort__chown.foreign), 1); /* counted */
     sleep_ms(50);
     CHECK(!atomic_load(&f.locked)); /* still waiting for us */
     chan_unlock(hchan_of(f.c));
@@ -217,7 +217,7 @@ static int waits_main(void *arg)
     CHECK(atomic_load(&f.done));
     CHECK_EQ(f.mode, CHANLOCK_FOREIGN);
     CHECK_EQ(key_of(f.c), CHANLOCK_FREE);
-    CHECK_EQ(atomic_load(&gort__sched.chan_foreign), 0);
+    CHECK_EQ(atomic_load(&gort__chown.foreign), 0);
     gort_chan_free(f.c);
     return 0;
 }
@@ -242,7 +242,7 @@ static int fallback_main(void *arg)
      * the CAS: a plain store could not see the foreign thread. */
     lock_here(other);
     CHECK_EQ(key_of(other), CHANLOCK_HELD);
-    CHECK_EQ(atomic_load(&gort__sched.chan_plain), 0);
+    CHECK_EQ(atomic_load(&gort__chown.plain_held), 0);
     chan_unlock(hchan_of(other));
     /* Its own channel: we wait until it lets go, then hold it. */
     lock_here(f.c);
@@ -251,7 +251,7 @@ static int fallback_main(void *arg)
     chan_unlock(hchan_of(f.c));
     pthread_join(th, NULL);
     CHECK(atomic_load(&f.done));
-    CHECK_EQ(atomic_load(&gort__sched.chan_foreign), 0);
+    CHECK_EQ(atomic_load(&gort__chown.foreign), 0);
     gort_chan_free(f.c);
     gort_chan_free(other);
     return 0;

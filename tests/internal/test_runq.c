@@ -328,7 +328,7 @@ Test(runq, solo_mode_takes_in_the_same_order)
         cr_assert(eq(int, inherit, i == 0));
     }
     cr_assert(eq(ptr, gort__runq_get(pp, &inherit), NULL));
-    cr_assert(eq(u32, atomic_load(&pp->solo_busy), 0));
+    cr_assert(eq(u32, atomic_load(&pp->runq_plain), 0));
     atomic_store(&gort__sched.solo, false);
 }
 

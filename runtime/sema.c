@@ -1,6 +1,7 @@
 /*
  * sema.c: the semaphore table and notify lists (Go: runtime/sema.go): where
- * sync objects park and wake goroutines.
+ * sync objects and the poller's fd locks park and wake goroutines. It
+ * sits in runtime/, as in Go, so that sync/ and netpoll/ both use it.
  *
  * Invariants:
  *  - A root's `heads` list holds one record per distinct address with
@@ -25,11 +26,11 @@
  * notify lists hashed to the root. It is a leaf: nothing else is locked
  * under it and gort__ready is called after dropping it.
  *
- * See also: sync/sema.h, runtime/runtime.h (gort__park_unlock,
+ * See also: runtime/sema.h, runtime/runtime.h (gort__park_unlock,
  * gort__ready), docs/sync.md.
  */
 #include "sema.h"
-#include "../runtime/trace.h"
+#include "trace.h"
 
 #include <stdatomic.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /*
  * sema.h: the runtime semaphore table (Go: runtime/sema.go), the one place
- * sync objects park goroutines.
+ * sync objects and the poller's fd locks (netpoll.c) park goroutines.
  *
  * A semaphore is any uint32_t in memory: its value counts available units.
  * gort__semacquire takes one, parking while it is zero; gort__semrelease
@@ -15,15 +15,15 @@
  * The same roots also serve Go's notifyList (the ticket queue under
  * sync.Cond): gort__notifylist_* below.
  */
-#ifndef GORT_SYNC_SEMA_H
-#define GORT_SYNC_SEMA_H
+#ifndef GORT_SEMA_H
+#define GORT_SEMA_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include <gort/sync.h>
 
-#include "../runtime/runtime.h"
+#include "runtime.h"
 
 /*
  * gort__semacquire takes one unit of *addr, parking until one is free (Go:
@@ -63,4 +63,4 @@ GORT_HIDDEN void gort__notifylist_notify_all(struct gort__notifylist *l);
  */
 GORT_HIDDEN void gort__sync_check_block(const char *fatal_msg);
 
-#endif /* GORT_SYNC_SEMA_H */
+#endif /* GORT_SEMA_H */
