@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "determ.h"
 #include "fiber.h"
 #include "lfstack.h"
 #include "proc.h"
@@ -336,6 +337,8 @@ uint32_t gort__preempt_hint;
 void gort__preempt_check(void)
 {
     RT_ENTRY();
+    if (DETERM()) /* the hint stays set: charge virtual time */
+        gort__determ_entry(gort__getg());
     gort__maybe_preempt(gort__getg());
 }
 
@@ -359,6 +362,8 @@ void gort_yield(void)
     }
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     P_STAT_INC(gp->m->p->nyields, 1);
+    if (DETERM() && gort__determ_yield_keeps(gp))
+        return;
     gort__switch_out(gp, AFTER_YIELD);
 }
 
