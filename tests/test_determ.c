@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -449,4 +452,74 @@ Test(determ, spinners_are_preempted_by_virtual_slice)
 {
     for (unsigned long long s = 0; s < 4; s++)
         run_seed(s, 2, spin_main, NULL); /* returns: flagger got a turn */
+}
+
+/* ---- Loopback I/O --------------------------------------------------------- */
+
+enum { CLIENTS = 3, MSGS = 4 };
+static int echo_port;
+static char net_log[64];
+static _Atomic int net_n;
+
+static void echo_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[8];
+    ssize_t n;
+    while ((n = gort_read(fd, buf, sizeof buf)) > 0)
+        CHECK_EQ(gort_write(fd, buf, (size_t)n), n);
+    gort_close(fd);
+}
+
+static void echo_client(void *arg)
+{
+    char c = (char)(uintptr_t)arg, addr[32], b;
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", echo_port);
+    int fd = gort_dial("tcp", addr, 0);
+    CHECK(fd >= 0);
+    for (int i = 0; i < MSGS && fd >= 0; i++) {
+        CHECK_EQ(gort_write(fd, &c, 1), 1);
+        CHECK_EQ(gort_read(fd, &b, 1), 1);
+        CHECK_EQ(b, c);
+        net_log[atomic_fetch_add(&net_n, 1)] = c;
+    }
+    if (fd >= 0)
+        gort_close(fd);
+}
+
+static int net_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&net_n, 0);
+    memset(net_log, 0, sizeof net_log);
+    int lfd = gort_listen("tcp", "127.0.0.1:0");
+    CHECK(lfd >= 0);
+    struct sockaddr_in sa;
+    socklen_t len = sizeof sa;
+    CHECK_EQ(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+    echo_port = ntohs(sa.sin_port);
+    gort_wg wg = {0};
+    for (int i = 0; i < CLIENTS; i++)
+        gort_wg_go(&wg, echo_client, (void *)(uintptr_t)('a' + i));
+    for (int i = 0; i < CLIENTS; i++) {
+        int fd = gort_accept(lfd);
+        CHECK(fd >= 0);
+        if (fd >= 0)
+            gort_wg_go(&wg, echo_conn, (void *)(intptr_t)fd);
+    }
+    gort_wg_wait(&wg);
+    gort_close(lfd);
+    return 0;
+}
+
+Test(determ, loopback_echo_replays_with_its_seed)
+{
+    for (unsigned long long s = 0; s < 4; s++) {
+        run_seed(s, 2, net_main, NULL);
+        char first[64];
+        memcpy(first, net_log, sizeof first);
+        cr_assert(eq(int, (int)strlen(first), CLIENTS * MSGS));
+        run_seed(s, 2, net_main, NULL);
+        cr_assert(eq(str, first, net_log), "seed %llu", s);
+    }
 }
