@@ -120,6 +120,8 @@ int gort__debug_parse(void)
         else if (strcmp(kv, "schedlat") == 0)
             gort__lat_set_period(v);
         else if (strcmp(kv, "deterministic") == 0) {
+            if (end == eq + 1) /* the seed is the point: no default */
+                goto bad;
             gort__debug.deterministic = true;
             gort__debug.determ_seed = (uint64_t)v;
             gort__debug.nobatch = true; /* no batcher thread */

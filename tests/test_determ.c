@@ -13,6 +13,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -521,5 +522,25 @@ Test(determ, loopback_echo_replays_with_its_seed)
         cr_assert(eq(int, (int)strlen(first), CLIENTS * MSGS));
         run_seed(s, 2, net_main, NULL);
         cr_assert(eq(str, first, net_log), "seed %llu", s);
+    }
+}
+
+/* ---- Bad settings ---------------------------------------------------------- */
+
+static int never_main(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+Test(determ, bad_seed_is_refused_with_einval)
+{
+    const char *bad[] = {"deterministic=x", "deterministic=-1",
+                         "deterministic="};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        debug_set(bad[i]);
+        int rc = gort_run(never_main, NULL);
+        debug_set(NULL);
+        cr_assert(eq(int, rc, -EINVAL), "%s: %d", bad[i], rc);
     }
 }
