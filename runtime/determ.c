@@ -62,7 +62,6 @@ static struct {
     uint64_t picks;
     int64_t now;               /* virtual time */
     int64_t slice0;            /* when the running goroutine's slice began */
-    int forced;                /* 1 + the virtual P the next pick takes */
     struct vp vp[GORT_MAXPROCS_LIMIT];
     uint64_t *keys, *vals;     /* the object id map, open addressing */
     size_t cap, used;
@@ -220,15 +219,14 @@ static void maybe_steal(void)
 }
 
 /* choose returns the virtual P to run next: the longest-starved one past
- * starve(), else one the seed picks among those with work; `also` (-1:
- * none) counts as having work (a yielder's own P). */
-static int choose(int also)
+ * starve(), else one the seed picks among those with work. */
+static int choose(void)
 {
     int forced = -1, n = 0;
     int cand[GORT_MAXPROCS_LIMIT];
     for (int v = 0; v < d.nvp; v++) {
         struct vp *x = &d.vp[v];
-        if (!has_work(x) && v != also)
+        if (!has_work(x))
             continue;
         cand[n++] = v;
         if (d.picks - x->since >= starve() &&
@@ -254,21 +252,15 @@ static void poll_now(void)
 struct g *gort__determ_get(bool *inherit)
 {
     *inherit = false; /* every pick starts a slice: see the file comment */
-    if (d.total == 0)
-        return NULL;
+    if (d.total == 0 || gort__getg())
+        return NULL; /* a goroutine's direct switch: go through g0 */
     if ((d.picks + 1) % POLL_EVERY == 0 && gort__netpoll_inited() &&
-        gort__netpoll_waiting()) {
-        if (gort__getg()) /* poll on g0 only: go through the scheduler */
-            return NULL;
+        gort__netpoll_waiting())
         poll_now();
-    }
     d.picks++;
     d.now += PICK_NS;
     maybe_steal();
-    int v = d.forced - 1;
-    d.forced = 0;
-    if (v < 0 || v >= d.nvp || !has_work(&d.vp[v]))
-        v = choose(-1);
+    int v = choose();
     struct vp *x = &d.vp[v];
     struct g *gp;
     if (x->next && (x->streak < RUNNEXT_MAX || x->q.n == 0)) {
@@ -284,23 +276,6 @@ struct g *gort__determ_get(bool *inherit)
     d.slice0 = d.now;
     gp->determ_vp = (uint16_t)v;
     return gp;
-}
-
-bool gort__determ_yield_keeps(struct g *gp)
-{
-    int mine = gp->determ_vp < d.nvp ? gp->determ_vp : 0;
-    int v = choose(mine);
-    struct vp *x = &d.vp[v];
-    if (v != mine || has_work(x)) {
-        d.forced = v + 1; /* the pick that follows takes this one */
-        return false;
-    }
-    /* Its P has nothing else: on a real P it would go on at once. */
-    d.picks++;
-    d.now += PICK_NS;
-    x->since = d.picks;
-    d.slice0 = d.now;
-    return true;
 }
 
 /* ---- Virtual time ---------------------------------------------------------- */

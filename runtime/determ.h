@@ -30,16 +30,12 @@ GORT_HIDDEN int gort__determ_start(int procs, uint64_t seed);
 GORT_HIDDEN void gort__determ_stop(void);
 
 /* The run queue of the virtual Ps (runq.c's hooks): put, take the next
- * goroutine (NULL: none, or a poll is due and the caller is not on g0),
- * and count. */
+ * goroutine (NULL: none, or the caller is not on g0: every pick is made
+ * by the scheduler loop, after the leaving goroutine was queued, so a
+ * yielder alone on its virtual P may be picked again), and count. */
 GORT_HIDDEN void gort__determ_put(struct g *gp, int where);
 GORT_HIDDEN struct g *gort__determ_get(bool *inherit);
 GORT_HIDDEN uint32_t gort__determ_len(void);
-/* gort_yield's pick, made with the yielder counted on its own virtual P:
- * true when that P comes up with nothing else queued, so the yielder goes
- * on at once (as on a real P whose queue is empty); else the following
- * pick takes the P chosen. */
-GORT_HIDDEN bool gort__determ_yield_keeps(struct g *gp);
 
 /* Virtual time in ns (gort__nanotime's answer in this mode). */
 GORT_HIDDEN int64_t gort__determ_now(void);

@@ -362,8 +362,6 @@ void gort_yield(void)
     }
     atomic_store_explicit(&gp->preempt, false, memory_order_relaxed);
     P_STAT_INC(gp->m->p->nyields, 1);
-    if (DETERM() && gort__determ_yield_keeps(gp))
-        return;
     gort__switch_out(gp, AFTER_YIELD);
 }
 
