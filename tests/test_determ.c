@@ -544,3 +544,35 @@ Test(determ, bad_seed_is_refused_with_einval)
         cr_assert(eq(int, rc, -EINVAL), "%s: %d", bad[i], rc);
     }
 }
+
+/* ---- gort_maxprocs in the mode --------------------------------------------- */
+
+static int procs_seen[3];
+
+static void forever_yielder(void *arg)
+{
+    (void)arg;
+    for (;;)
+        gort_yield();
+}
+
+static int procs_main(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 4; i++)
+        gort_go(forever_yielder, NULL);
+    gort_yield();
+    procs_seen[0] = gort_maxprocs(0);  /* the virtual count */
+    procs_seen[1] = gort_maxprocs(2);  /* shrink: queued ones move */
+    gort_yield();
+    procs_seen[2] = gort_maxprocs(0);
+    return 0; /* the yielders are still runnable: main's return ends all */
+}
+
+Test(determ, maxprocs_sets_the_virtual_count_and_main_ends_the_run)
+{
+    run_seed(9, 4, procs_main, NULL);
+    cr_assert(eq(int, procs_seen[0], 4));
+    cr_assert(eq(int, procs_seen[1], 4));
+    cr_assert(eq(int, procs_seen[2], 2));
+}
