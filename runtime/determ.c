@@ -149,6 +149,9 @@ static void push_tail(int v, struct g *gp)
 
 void gort__determ_put(struct g *gp, int where)
 {
+    if (!gort__getm()) /* the virtual Ps are the run thread's alone */
+        gort__throw("deterministic mode: a goroutine readied by a thread "
+                    "outside the run (a signal, a foreign thread)");
     struct g *cur = gort__getg();
     d.total++;
     int v;

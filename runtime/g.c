@@ -412,6 +412,9 @@ void gort_lock_os_thread(void)
     struct g *gp = gort__getg();
     if (!gp)
         return;
+    if (DETERM()) /* a wired goroutine needs a second thread */
+        gort__panic("gort_lock_os_thread: not supported in the "
+                    "deterministic mode");
     gp->lockcount++;
     gp->lockedm = gp->m;
     gp->m->lockedg = gp;

@@ -15,6 +15,7 @@
 #include <criterion/new/assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,4 +576,66 @@ Test(determ, maxprocs_sets_the_virtual_count_and_main_ends_the_run)
     cr_assert(eq(int, procs_seen[0], 4));
     cr_assert(eq(int, procs_seen[1], 4));
     cr_assert(eq(int, procs_seen[2], 2));
+}
+
+static int wire_main(void *arg)
+{
+    (void)arg;
+    gort_lock_os_thread();
+    return 0;
+}
+
+Test(determ, lock_os_thread_panics_in_the_mode)
+{
+    debug_set("deterministic=1");
+    expect_death(wire_main, "gort_lock_os_thread: not supported in the "
+                            "deterministic mode");
+    debug_set(NULL);
+}
+
+static gort_chan *foreign_ch;
+
+/* foreign_sender, a thread outside the run, sends once the run waits on
+ * the poller (500 ms: the run gets there in microseconds), which readies
+ * the receiving goroutine from outside. */
+static void *foreign_sender(void *arg)
+{
+    (void)arg;
+    usleep(500000);
+    int v = 1;
+    gort_chan_send(foreign_ch, &v);
+    return NULL;
+}
+
+static void foreign_receiver(void *arg)
+{
+    (void)arg;
+    int v;
+    gort_chan_recv(foreign_ch, &v);
+}
+
+static int foreign_main(void *arg)
+{
+    (void)arg;
+    foreign_ch = gort_chan_make(sizeof(int), 1);
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(gort_fd_register(p[0]), 0);
+    gort_go(foreign_receiver, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, foreign_sender, NULL);
+    char c;
+    gort_read(p[0], &c, 1); /* nobody writes: the run waits in epoll */
+    return 0;
+}
+
+Test(determ, foreign_thread_ready_is_a_fatal_error)
+{
+    debug_set("deterministic=1");
+    char buf[4096];
+    int st = harness_run_child(foreign_main, NULL, buf, sizeof buf);
+    debug_set(NULL);
+    cr_assert(eq(int, st, 2), "%s", buf);
+    cr_assert(strstr(buf, "readied by a thread outside the run") != NULL,
+              "%s", buf);
 }
