@@ -250,7 +250,7 @@ test-build: lib hook examples $(KV_BINS) $(TEST_BINS) $(CXX_SMOKE)
 # also reruns the stress suites with more Ps than CPUs).
 test: deps-test
 	$(MAKE) test-build
-	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/arch/run-smoke.sh tools/cross-arm64.sh $(CXX_SMOKE) tests/flags/run.sh" ./tests/run.sh $(TEST_BINS)
+	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/determ-explore.sh tests/arch/run-smoke.sh tools/cross-arm64.sh $(CXX_SMOKE) tests/flags/run.sh" ./tests/run.sh $(TEST_BINS)
 
 # make fuzz: the libFuzzer targets in fuzz/ (docs/fuzzing.md), built by
 # clang with ASan+UBSan against a library instrumented for coverage, in

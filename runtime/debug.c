@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "determ.h"
 #include "proc.h"
 #include "stack.h"
 
@@ -22,6 +23,8 @@ struct debug_settings gort__debug;
 
 int64_t gort__nanotime(void)
 {
+    if (DETERM())
+        return gort__determ_now(); /* virtual time */
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -59,7 +62,7 @@ const char *gort__waitreason_str(enum waitreason r)
 /* gort__debug_parse reads
  * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,plainnext=0,
  * plainchan=0,chanowner=0,asyncpreempt=1,membarrier=0,stuckhandoff=0,
- * stuckwarn=1,schedlat=N. */
+ * stuckwarn=1,schedlat=N,deterministic=SEED. */
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
@@ -116,6 +119,13 @@ int gort__debug_parse(void)
             gort__debug.stuckwarn = v != 0;
         else if (strcmp(kv, "schedlat") == 0)
             gort__lat_set_period(v);
+        else if (strcmp(kv, "deterministic") == 0) {
+            if (end == eq + 1) /* the seed is the point: no default */
+                goto bad;
+            gort__debug.deterministic = true;
+            gort__debug.determ_seed = (uint64_t)v;
+            gort__debug.nobatch = true; /* no batcher thread */
+        }
         else
             fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", kv);
     }

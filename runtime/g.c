@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "determ.h"
 #include "fiber.h"
 #include "lfstack.h"
 #include "proc.h"
@@ -336,6 +337,8 @@ uint32_t gort__preempt_hint;
 void gort__preempt_check(void)
 {
     RT_ENTRY();
+    if (DETERM()) /* the hint stays set: charge virtual time */
+        gort__determ_entry(gort__getg());
     gort__maybe_preempt(gort__getg());
 }
 
@@ -409,6 +412,9 @@ void gort_lock_os_thread(void)
     struct g *gp = gort__getg();
     if (!gp)
         return;
+    if (DETERM()) /* a wired goroutine needs a second thread */
+        gort__panic("gort_lock_os_thread: not supported in the "
+                    "deterministic mode");
     gp->lockcount++;
     gp->lockedm = gp->m;
     gp->m->lockedg = gp;

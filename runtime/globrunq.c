@@ -25,6 +25,7 @@
  */
 #include <stdlib.h>
 
+#include "determ.h"
 #include "proc.h"
 #include "ring.h"
 
@@ -63,6 +64,11 @@ void gort__globrunq_put(struct g *gp)
 void gort__globrunq_put_many(struct g *const *gs, uint32_t n)
 {
     ASSERT_HELD(&gort__sched.lock);
+    if (DETERM()) { /* the seed picks a virtual P for each */
+        for (uint32_t i = 0; i < n; i++)
+            gort__determ_put(gs[i], DPUT_GLOBAL);
+        return;
+    }
     gring_put(&gort__sched.runq, gs, n);
     atomic_fetch_add_explicit(&gort__sched.runqsize, (int32_t)n,
                               memory_order_relaxed);

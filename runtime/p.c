@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "determ.h"
 #include "fiber.h"
 #include "proc.h"
 #include "stack.h"
@@ -283,6 +284,8 @@ int gort_maxprocs(int n)
                                                          : n;
         return old;
     }
+    if (DETERM())
+        return gort__determ_maxprocs(n); /* virtual Ps */
     gort__lock(&gort__sched.lock);
     int old = atomic_load(&gort__sched.gomaxprocs);
     if (n <= 0 || n == old) {

@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "determ.h"
 #include "fiber.h"
 #include "proc.h"
 #include "stack.h"
@@ -81,6 +82,8 @@ static int runtime_init(int procs)
     if ((err = gort__debug_parse()) || (err = gort__signal_init()))
         return err;
     gort__traceback_init();
+    if (gort__debug.deterministic) /* N virtual Ps on one real one */
+        procs = gort__determ_start(procs, gort__debug.determ_seed);
     for (int i = 0; i < procs; i++)
         if (!(s->allp[i] = gort__p_alloc(i)))
             return -ENOMEM;
@@ -184,6 +187,7 @@ int gort_run(int (*main_fn)(void *), void *arg)
         return -EBUSY;
     int procs, err;
     if ((err = env_procs(&procs)) || (err = runtime_init(procs))) {
+        gort__determ_stop();
         atomic_store(&gort__running, false);
         return err;
     }
@@ -196,6 +200,8 @@ int gort_run(int (*main_fn)(void *), void *arg)
         return -ENOMEM;
     }
     m0->is_m0 = true;
+    if (DETERM()) /* select's case order comes from the seed too */
+        m0->fastrand = gort__determ_rand64() | 1;
     gort__setm(m0);
     m0->tid = (int32_t)syscall(SYS_gettid);
     m0->errnop = &errno;
@@ -205,8 +211,9 @@ int gort_run(int (*main_fn)(void *), void *arg)
     proc.main_fn = main_fn;
     proc.main_arg = arg;
     if ((err = gort__newproc(main_goroutine, NULL, NULL, 0, true, NULL)) ||
-        (err = gort__sysmon_start())) {
+        (err = DETERM() ? 0 : gort__sysmon_start())) {
         gort__setm(NULL);
+        gort__determ_stop();
         atomic_store(&gort__running, false);
         return err;
     }
@@ -222,6 +229,7 @@ int gort_run(int (*main_fn)(void *), void *arg)
     gort__trace_run_end(); /* every M is gone (or abandoned) */
     gort__setm(NULL);
     int code = gort__sched.exit_code;
+    gort__determ_stop();
     runtime_fini(clean);
     atomic_store(&gort__running, false);
     return code;

@@ -153,6 +153,8 @@ struct debug_settings {
                         * (default; stuckhandoff=0 turns it off) */
     bool stuckwarn;    /* stuckwarn=1: one line per goroutine whose P
                         * was taken that way */
+    bool deterministic; /* deterministic=SEED: determ.c's mode */
+    uint64_t determ_seed;
 };
 __attribute__((visibility("hidden"))) extern struct debug_settings gort__debug;
 __attribute__((visibility("hidden"))) int gort__debug_parse(void);

@@ -45,6 +45,7 @@
  */
 #include <unistd.h>
 
+#include "determ.h"
 #include "proc.h"
 
 void gort__gqueue_push(struct gqueue *q, struct g *gp)
@@ -316,6 +317,10 @@ static inline struct g *runnext_swap(struct p *pp, struct g *gp)
  * the old runnext to the tail), else at the tail. Owner only. */
 void gort__runq_put(struct p *pp, struct g *gp, bool next)
 {
+    if (DETERM()) {
+        gort__determ_put(gp, next ? DPUT_NEXT : DPUT_TAIL);
+        return;
+    }
     if (next) {
         struct g *old = runnext_swap(pp, gp);
         if (!old)
@@ -330,6 +335,10 @@ void gort__runq_put(struct p *pp, struct g *gp, bool next)
  * Owner only. */
 void gort__runq_put_spawn(struct p *pp, struct g *gp)
 {
+    if (DETERM()) {
+        gort__determ_put(gp, DPUT_SPAWN);
+        return;
+    }
     struct g *old = runnext_swap(pp, gp);
     if (!old)
         return;
@@ -419,6 +428,8 @@ static inline struct g *ring_take(struct p *pp, bool solo)
  * it shares the current time slice), then the ring head. Owner only. */
 struct g *gort__runq_get(struct p *pp, bool *inherit)
 {
+    if (DETERM())
+        return gort__determ_get(inherit);
     bool solo = solo_enter(pp);
     struct g *gp = runnext_take(pp, solo);
     *inherit = gp != NULL;
@@ -431,6 +442,8 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
 
 bool gort__runq_empty(struct p *pp)
 {
+    if (DETERM())
+        return gort__determ_len() == 0;
     /* Go's runqempty: read head, tail, runnext, and re-read the ring ends
      * so a runnext kicked to the ring in between is not missed. */
     for (;;) {
@@ -446,6 +459,8 @@ bool gort__runq_empty(struct p *pp)
 
 uint32_t gort__runq_len(struct p *pp)
 {
+    if (DETERM())
+        return gort__determ_len();
     uint32_t h = head_pos(head_load(pp));
     uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_acquire);
     return t - h;

@@ -181,6 +181,9 @@ struct g {
      * winner flag. Owned by chan/. */
     void *waiting;
     _Atomic uint32_t selectdone;
+    /* Deterministic mode (determ.c): the virtual P it is queued on or ran
+     * on last. In the padding before the next pointer. */
+    uint16_t determ_vp;
 
     /* Sanitizer state (empty fields cost nothing in normal builds). */
     void *asan_fake_stack;

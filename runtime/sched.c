@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "determ.h"
 #include "fiber.h"
 #include "proc.h"
 #include "stack.h"
@@ -103,7 +104,9 @@ static void poll_block(int64_t until, struct gqueue *q)
             delay = 0;
     }
     atomic_store(&gort__sched.polluntil, until);
-    if (gort__netpoll_inited()) {
+    if (DETERM()) /* no waiting: time jumps (determ.c) */
+        gort__determ_poll_block(until, q);
+    else if (gort__netpoll_inited()) {
         gort__netpoll(delay, q);
     } else {
         uint32_t w = atomic_load_explicit(&pollwake, memory_order_acquire);
@@ -196,6 +199,8 @@ static struct g *netpoll_get(int64_t delay)
         return NULL;
     struct gqueue q = {0};
     gort__netpoll(delay, &q);
+    if (DETERM())
+        gort__determ_shuffle(&q);
     return run_first(&q);
 }
 

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "determ.h"
 #include "proc.h"
 #include "trace.h"
 
@@ -86,6 +87,8 @@ static const char *clock_name(void)
 
 static inline uint64_t ticks_now(void)
 {
+    if (DETERM()) /* virtual ns: two runs of one seed stamp alike */
+        return (uint64_t)gort__determ_now();
 #if defined(__x86_64__)
     if (__builtin_expect(use_tsc, 1)) {
         unsigned lo, hi;
@@ -114,11 +117,22 @@ unsigned gort__trace_ev_nargs(unsigned ev)
     return ev < TEV_COUNT ? ev_nargs[ev] : 0;
 }
 
+/* p_word is the P an event names, plus one (0: none): in the
+ * deterministic mode the virtual P the goroutine runs on. */
+static inline uint64_t p_word(struct m *mp, struct g *gp)
+{
+    if (!mp->p)
+        return 0;
+    if (DETERM() && gp)
+        return (uint64_t)gp->determ_vp + 1;
+    return (uint64_t)mp->p->id + 1;
+}
+
 static inline uint64_t ctx_word(struct m *mp)
 {
     if (!mp)
         return 0;
-    uint64_t p = mp->p ? (uint64_t)mp->p->id + 1 : 0;
+    uint64_t p = p_word(mp, mp->curg);
     uint64_t goid = mp->curg ? mp->curg->goid : 0;
     return p << 48 | (goid & 0xffffffffffffull);
 }
@@ -215,6 +229,8 @@ static void emit(struct m *mp, unsigned ev, unsigned small, uint64_t ctx,
 
 void gort__trace_ev(unsigned ev, unsigned small, uint64_t a, uint64_t b)
 {
+    if (DETERM() && ev == TEV_TIMER) /* an address: name it by an id */
+        a = gort__determ_objid(a);
     struct m *mp = gort__getm();
     emit(mp, ev, small, ctx_word(mp), a, b);
 }
@@ -244,7 +260,7 @@ void gort__trace_create(struct g *gp)
 
 static inline uint64_t start_ctx(struct m *mp, struct g *gp)
 {
-    uint64_t p = mp->p ? (uint64_t)mp->p->id + 1 : 0;
+    uint64_t p = p_word(mp, gp);
     return p << 48 | (gp->goid & 0xffffffffffffull);
 }
 
@@ -276,6 +292,8 @@ void gort__trace_switch(struct g *gp, int action, struct g *next)
         ev = TEV_GO_PARK;
         obj = tls_park_obj ? tls_park_obj : (uintptr_t)mp->waitlock;
         tls_park_obj = 0;
+        if (DETERM()) /* ids, not addresses, which differ run to run */
+            obj = gort__determ_objid(obj);
         break;
     case AFTER_YIELD: ev = TEV_GO_YIELD; break;
     case AFTER_PREEMPT: ev = TEV_GO_PREEMPT; break;
@@ -369,15 +387,16 @@ static int stop_locked(void)
     /* Short sessions: widen the calibration window to 2 ms, so ticks per
      * ns is known to about 0.1%. */
     int64_t span = ns_end - ctl.ns0;
-    if (use_tsc && span < 2000000) {
+    bool tsc = use_tsc && !DETERM();
+    if (tsc && span < 2000000) {
         struct timespec ts = {0, 2000000 - span};
         nanosleep(&ts, NULL);
     }
     uint64_t t1 = ticks_now() - ctl.ticks0;
     int64_t n1 = gort__nanotime() - ctl.ns0;
     s.ticks_end = ticks_end - ctl.ticks0;
-    s.ns_per_tick = use_tsc && t1 ? (double)n1 / (double)t1 : 1.0;
-    s.clock = clock_name();
+    s.ns_per_tick = tsc && t1 ? (double)n1 / (double)t1 : 1.0;
+    s.clock = DETERM() ? "virtual" : clock_name();
     if (!err)
         err = gort__trace_write(ctl.fd, &s);
     gort__tracebuf_close(&s);
