@@ -263,7 +263,7 @@ static ssize_t msg_io(int fd, int kind, int mode, struct msghdr *m, int flags)
  * NOT_OURS (never a call's result, nor errno set) for a call that is not
  * the poller's: off a goroutine, not a socket, or asking for MSG_DONTWAIT
  * itself; the caller then makes libc's call (OTHER). */
-#define IOV_MAX_COPY 1024
+#define IOV_MAX_COPY 64
 
 static ssize_t sock_rw(int fd, int mode, struct msghdr *m, int flags)
 {
@@ -271,7 +271,7 @@ static ssize_t sock_rw(int fd, int mode, struct msghdr *m, int flags)
     if (kind < K_STREAM || (flags & MSG_DONTWAIT))
         return NOT_OURS;
     if (m->msg_iovlen > IOV_MAX_COPY)
-        return fail(EMSGSIZE);
+        return NOT_OURS; /* libc's, in the hand-off: a small stack copy */
     struct iovec iov[m->msg_iovlen ? m->msg_iovlen : 1];
     memcpy(iov, m->msg_iov, m->msg_iovlen * sizeof *iov);
     struct msghdr copy = *m;

@@ -213,9 +213,9 @@ static int pg_main(void *arg)
     gort_wg_wait(&holders_in);
     gort_chan_close(holders_go);
     gort_wg_wait(&holders_begun);
-    /* The crowd comes after the holds here: a wired goroutine back from
-     * a hooked call queues behind it, and at one P the 16 returns took
-     * 2-7 s (docs/blocking.md, "Hooks"). */
+    /* The crowd comes after the holds here, as it had to with the
+     * hand-off hooks (a wired goroutine back from a hooked poll queued
+     * behind it, and at one P the 16 returns took 2-7 s). */
     gort_wg_wait(&holders_done);
     for (int i = 16; i < GS; i++)
         cr_assert(eq(int, gort_go(pg_worker, NULL), 0));
