@@ -188,10 +188,11 @@ $(B)/libgort-hook.a: $(HOOK_OBJ)
 $(B)/libgort-hook.so: $(HOOK_OBJ) $(B)/libgort.so
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libgort-hook.so.$(SOVERSION) \
 	    -o $@ $(HOOK_OBJ) -L$(B) -lgort -ldl -lpthread
-$(B)/tests/test_hook: $(HOOK_OBJ) tests/extlibs/servers.c tests/extlibs/servers.h
-$(B)/tests/test_hook: TEST_HELPERS += $(HOOK_OBJ) tests/extlibs/servers.c
-$(B)/tests/test_hook: TEST_CFLAGS += -Itests -I/usr/include/postgresql
-$(B)/tests/test_hook: TEST_LIBS += -lhiredis -lpq -ldl
+HOOK_TESTS := $(B)/tests/test_hook $(B)/tests/test_hook_sock
+$(HOOK_TESTS): $(HOOK_OBJ) tests/extlibs/servers.c tests/extlibs/servers.h
+$(HOOK_TESTS): TEST_HELPERS += $(HOOK_OBJ) tests/extlibs/servers.c
+$(HOOK_TESTS): TEST_CFLAGS += -Itests -I/usr/include/postgresql
+$(HOOK_TESTS): TEST_LIBS += -lhiredis -lpq -ldl
 
 # Only the suites that drive hiredis and libpq link them and their server
 # helpers (redis-server and postgresql come from tools/deps.sh).

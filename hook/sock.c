@@ -514,7 +514,10 @@ HOOK int poll(struct pollfd *fds, nfds_t n, int timeout)
     poll_fn libc = libc_poll_fn();
     if (timeout == 0 || !gort__hook_may_wrap())
         return libc(fds, n, timeout);
-    short dir = n == 1 ? fds[0].events & (POLLIN | POLLOUT) : 0;
+    /* POLLPRI (urgent data) is no readiness the poller reports. */
+    short dir = n == 1 && !(fds[0].events & POLLPRI)
+                    ? fds[0].events & (POLLIN | POLLOUT)
+                    : 0;
     if ((dir != POLLIN && dir != POLLOUT) || kind_of(fds[0].fd) < K_STREAM)
         return HANDOFF_CALL(libc(fds, n, timeout));
     int64_t dl = timeout > 0 ? gort_now() + GORT_MS(timeout) : -1;
