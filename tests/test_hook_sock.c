@@ -245,7 +245,10 @@ static int badfd_main(void *arg)
     (void)arg;
     int sv[2];
     pair(sv);
-    int fd = sv[0];
+    /* Closed, and high: no other thread's open gets the number back. */
+    int fd = fcntl(sv[0], F_DUPFD, 5000);
+    cr_assert(ge(int, fd, 5000));
+    close(fd);
     close(sv[0]);
     char b;
     struct sockaddr_un_ {
