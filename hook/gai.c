@@ -136,6 +136,9 @@ HOOK int getaddrinfo(const char *node, const char *service,
         }
         return HANDOFF_CALL(libc(node, service, hints, res));
     }
+    /* Not wired, unlike poll's wait (sock.c): getaddrinfo reports its
+     * errors in its return value (errno only for EAI_SYSTEM), and a wired
+     * wait would hold a sleeping thread per lookup in flight. */
     while (!__atomic_load_n(&q.done, __ATOMIC_ACQUIRE))
         gort_fd_wait_read(q.efd);
     /* The worker's eventfd_write may still be under way: its count says

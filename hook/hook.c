@@ -29,13 +29,15 @@
  * calls, calls already inside gort_syscall_enter/exit) every call goes
  * straight to libc's, found with dlsym(RTLD_NEXT).
  *
- * Thread-bound state: a hand-off and a sleep are made wired to the thread
- * (gort_lock_os_thread), so the goroutine resumes where it started. A
- * wait on the poller is not: wiring would hold a thread per waiting
- * goroutine, the cost the poller removes. There errno is set on the
- * thread the call returns on, which is right for every caller that takes
- * &errno after the call; docs/blocking.md ("Thread-bound state") says
- * why the Debian-built libraries the hook serves are such callers.
+ * Thread-bound state: a hand-off, a sleep and poll's wait on the poller
+ * are made wired to the thread (gort_lock_os_thread), so the goroutine
+ * resumes where it started (Debian's hiredis keeps &errno across its
+ * poll). The socket reads, writes, connect, accept and getaddrinfo are
+ * not: wiring would hold a thread per waiting goroutine, the cost the
+ * poller removes. There errno is set on the thread the call returns on,
+ * which is right for every caller that takes &errno after the call;
+ * docs/blocking.md ("Thread-bound state") says why the Debian-built
+ * libraries the hook serves are such callers.
  * Not part of libgort: the default path never sees it.
  *
  * See also: docs/blocking.md ("Hooks"), tests/test_hook.c.

@@ -509,18 +509,18 @@ REAL(poll_fn, poll)
  * directions at once, or a file: libc's poll in the hand-off, since a
  * goroutine waits on the poller for one fd and one direction at a time.
  */
-HOOK int poll(struct pollfd *fds, nfds_t n, int timeout)
+/*
+ * poll_wait is poll's wait on the poller, made wired to the thread
+ * (gort_lock_os_thread): the goroutine parks, and resumes on the thread
+ * it parked on, which sleeps meanwhile. Debian's libhiredis 0.14 keeps
+ * &errno in a register across its poll (redisContextWaitReady stores
+ * ETIMEDOUT through it after a timeout), so a poll must not come back on
+ * another thread. The cost is a sleeping thread per goroutine waiting in
+ * poll: libpq's waits, bounded by its pool (docs/blocking.md).
+ */
+static int poll_wait(poll_fn libc, struct pollfd *fds, int timeout, short dir,
+                     int64_t dl)
 {
-    poll_fn libc = libc_poll_fn();
-    if (timeout == 0 || !gort__hook_may_wrap())
-        return libc(fds, n, timeout);
-    /* POLLPRI (urgent data) is no readiness the poller reports. */
-    short dir = n == 1 && !(fds[0].events & POLLPRI)
-                    ? fds[0].events & (POLLIN | POLLOUT)
-                    : 0;
-    if ((dir != POLLIN && dir != POLLOUT) || kind_of(fds[0].fd) < K_STREAM)
-        return HANDOFF_CALL(libc(fds, n, timeout));
-    int64_t dl = timeout > 0 ? gort_now() + GORT_MS(timeout) : -1;
     for (;;) {
         int r = libc(fds, 1, 0);
         if (r != 0 || (dl > 0 && gort_now() >= dl))
@@ -539,6 +539,24 @@ HOOK int poll(struct pollfd *fds, nfds_t n, int timeout)
         if (w < 0)
             return HANDOFF_CALL(libc(fds, 1, timeout));
     }
+}
+
+HOOK int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    poll_fn libc = libc_poll_fn();
+    if (timeout == 0 || !gort__hook_may_wrap())
+        return libc(fds, n, timeout);
+    /* POLLPRI (urgent data) is no readiness the poller reports. */
+    short dir = n == 1 && !(fds[0].events & POLLPRI)
+                    ? fds[0].events & (POLLIN | POLLOUT)
+                    : 0;
+    if ((dir != POLLIN && dir != POLLOUT) || kind_of(fds[0].fd) < K_STREAM)
+        return HANDOFF_CALL(libc(fds, n, timeout));
+    int64_t dl = timeout > 0 ? gort_now() + GORT_MS(timeout) : -1;
+    gort_lock_os_thread(); /* see poll_wait */
+    int r = poll_wait(libc, fds, timeout, dir, dl);
+    gort_unlock_os_thread();
+    return r;
 }
 
 /* ---- Calls that make or end fds ------------------------------------------- */

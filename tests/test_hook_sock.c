@@ -349,6 +349,55 @@ Test(hook, socket_calls_off_goroutines_are_libcs)
     run(1, plain_thread_main, NULL);
 }
 
+/* A poll waits on the poller wired: the goroutine comes back on the
+ * thread it parked on (hiredis keeps &errno across its poll), while the
+ * busy goroutines below keep both Ps and other threads turning. */
+static atomic_int spin_stop;
+
+static void spinner(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&spin_stop))
+        gort_yield();
+    gort_wg_done(&wg);
+}
+
+static void poll_writer(void *arg)
+{
+    gort_sleep(GORT_MS(30));
+    CHECK_EQ(write((int)(intptr_t)arg, "w", 1), 1L);
+}
+
+static int poll_thread_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&spin_stop, 0);
+    gort_wg_add(&wg, 2);
+    for (int i = 0; i < 2; i++)
+        cr_assert(eq(int, gort_go(spinner, NULL), 0));
+    int sv[2];
+    pair(sv);
+    for (int i = 0; i < 20; i++) {
+        long before = syscall(SYS_gettid);
+        cr_assert(eq(int, gort_go(poll_writer, (void *)(intptr_t)sv[1]), 0));
+        struct pollfd p = {.fd = sv[0], .events = POLLIN};
+        cr_assert(eq(int, poll(&p, 1, 10000), 1));
+        cr_assert(eq(long, syscall(SYS_gettid), before));
+        char b;
+        cr_assert(eq(long, (long)read(sv[0], &b, 1), 1L));
+    }
+    atomic_store(&spin_stop, 1);
+    gort_wg_wait(&wg);
+    close(sv[0]);
+    close(sv[1]);
+    return 0;
+}
+
+Test(hook, poll_resumes_on_the_thread_it_parked_on_at_2_procs)
+{
+    run(2, poll_thread_main, NULL);
+}
+
 /* ---- connect and accept on the poller ---------------------------------- */
 
 static void acceptor(void *arg)
