@@ -507,14 +507,14 @@ static atomic_int churn_stop;
 /* churner sets errno to other values on whatever thread it runs on. It
  * parks between rounds rather than yielding: a P kept busy by yield loops
  * runs its timers late (under TSan the 50 ms timeouts below fired after
- * the server's 1 s), and those timers are the SO_RCVTIMEO deadlines. */
+ * a second), and those timers are the SO_RCVTIMEO deadlines. */
 static void churner(void *arg)
 {
     (void)arg;
     char b;
     while (!atomic_load(&churn_stop)) {
         (void)!read(-1, &b, 1); /* EBADF */
-        gort_sleep(GORT_US(100));
+        gort_sleep(GORT_MS(1));
     }
     gort_wg_done(&wg);
 }
@@ -531,7 +531,8 @@ static void redis_timeout_worker(void *arg)
     if (c && !c->err) {
         struct timeval tv = {0, 50000};
         CHECK_EQ(redisSetTimeout(c, tv), REDIS_OK);
-        redisReply *r = redisCommand(c, "BLPOP empty:%llu 1", gort_id());
+        /* The server would answer after 5 s; the timeout comes first. */
+        redisReply *r = redisCommand(c, "BLPOP empty:%llu 5", gort_id());
         CHECK(r == NULL);
         CHECK_EQ(c->err, REDIS_ERR_IO);
         CHECK(strcmp(c->errstr, strerror(EAGAIN)) == 0);
