@@ -188,17 +188,19 @@ $(B)/tests/%: tests/%.c $(B)/libgort.a $(TEST_HELPERS) $(TEST_RUNNER) $(B)/link.
 # libgort-hook (hook/hook.c, docs/blocking.md "Hooks"): opt-in, never part
 # of libgort; `make hook` builds it. test_hook links its object first, so
 # that its libc definitions win for the test and hiredis.
-HOOK_OBJ := $(B)/hook/hook.o
+HOOK_OBJ := $(B)/hook/hook.o $(B)/hook/sock.o $(B)/hook/gai.o
 hook: $(B)/libgort-hook.a $(B)/libgort-hook.so
 $(B)/libgort-hook.a: $(HOOK_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 $(B)/libgort-hook.so: $(HOOK_OBJ) $(B)/libgort.so
-	$(CC) -shared $(LDFLAGS) -o $@ $(HOOK_OBJ) -L$(B) -lgort -ldl
-$(B)/tests/test_hook: $(HOOK_OBJ) tests/extlibs/servers.c tests/extlibs/servers.h
-$(B)/tests/test_hook: TEST_HELPERS += $(HOOK_OBJ) tests/extlibs/servers.c
-$(B)/tests/test_hook: TEST_CFLAGS += -Itests -I/usr/include/postgresql
-$(B)/tests/test_hook: TEST_LIBS += -lhiredis -lpq -ldl
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libgort-hook.so.$(SOVERSION) \
+	    -o $@ $(HOOK_OBJ) -L$(B) -lgort -ldl -lpthread
+HOOK_TESTS := $(B)/tests/test_hook $(B)/tests/test_hook_sock
+$(HOOK_TESTS): $(HOOK_OBJ) tests/extlibs/servers.c tests/extlibs/servers.h
+$(HOOK_TESTS): TEST_HELPERS += $(HOOK_OBJ) tests/extlibs/servers.c
+$(HOOK_TESTS): TEST_CFLAGS += -Itests -I/usr/include/postgresql
+$(HOOK_TESTS): TEST_LIBS += -lhiredis -lpq -ldl
 
 # Only the suites that drive hiredis and libpq link them and their server
 # helpers (redis-server and postgresql come from tools/deps.sh).
@@ -313,7 +315,16 @@ $(B)/gort.pc: gort.pc.in FORCE
 	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS@|$(PC_LIBS)|' $< > $@
 
-install: lib $(B)/gort.pc
+# gort-hook.pc: the opt-in hook library (docs/blocking.md, "Hooks"),
+# linked even where --as-needed is the default (no symbol of it is named).
+$(B)/gort-hook.pc: FORCE
+	@mkdir -p $(@D)
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' '' 'Name: gort-hook' \
+	    'Description: gort hooks: blocking libc calls park goroutines (opt-in)' \
+	    'Version: $(VERSION)' 'Requires: gort' \
+	    'Libs: -L$${libdir} -Wl,--push-state,--no-as-needed -lgort-hook -Wl,--pop-state' > $@
+
+install: lib hook $(B)/gort.pc $(B)/gort-hook.pc
 	install -d $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 644 include/gort.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 include/gort/*.h $(DESTDIR)$(INCLUDEDIR)/gort/
@@ -322,6 +333,11 @@ install: lib $(B)/gort.pc
 	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so.$(SOVERSION)
 	ln -sf libgort.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgort.so
 	install -m 644 $(B)/gort.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 644 $(B)/libgort-hook.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(B)/libgort-hook.so $(DESTDIR)$(LIBDIR)/libgort-hook.so.$(VERSION)
+	ln -sf libgort-hook.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort-hook.so.$(SOVERSION)
+	ln -sf libgort-hook.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libgort-hook.so
+	install -m 644 $(B)/gort-hook.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
 	install -D -m 644 tools/gdb/gort-gdb.py $(DESTDIR)$(PREFIX)/share/gort/gort-gdb.py
 	@# The loader finds /usr/local/lib's libraries through its cache only.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && [ -z "$$FAKEROOTKEY" ]; then \
@@ -330,6 +346,7 @@ install: lib $(B)/gort.pc
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(INCLUDEDIR)/gort.h
 	rm -f $(DESTDIR)$(LIBDIR)/libgort.* $(DESTDIR)$(LIBDIR)/pkgconfig/gort.pc
+	rm -f $(DESTDIR)$(LIBDIR)/libgort-hook.* $(DESTDIR)$(LIBDIR)/pkgconfig/gort-hook.pc
 	rm -rf $(DESTDIR)$(PREFIX)/share/gort
 
 # The exported symbols are abi/libgort.symbols, one a line: a change there

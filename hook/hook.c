@@ -1,137 +1,59 @@
 /*
  * hook.c: libgort-hook, the opt-in library that lets unmodified C code
  * and libraries make blocking libc calls on goroutines without wrapping
- * them (issue 18, item 2; a first step: hand-off and timers, not yet the
- * netpoller).
+ * them (docs/blocking.md, "Hooks"). This file: the overview, select and
+ * the sleeps; sock.c: the socket calls and the fd table; gai.c:
+ * getaddrinfo on a thread pool.
  *
  * Linked into a program (libgort-hook.a before libc, or libgort-hook.so
- * ahead of libc), its definitions below take the place of libc's for the
+ * ahead of libc), its definitions take the place of libc's for the
  * program and every shared library it loads. On a goroutine running its
  * own code (gort__hook_may_wrap):
- *  - the I/O and waiting calls (read, write, readv, writev, recv, send,
- *    recvfrom, sendto, recvmsg, sendmsg, connect, accept, accept4, poll
- *    and select with a timeout, getaddrinfo) run libc's call inside the
- *    system-call hand-off, as GORT_SYSCALL would: the P goes to another
- *    thread while the call blocks. The fd's own flags decide blocking
- *    (O_NONBLOCK, SO_RCVTIMEO and SO_SNDTIMEO work as in libc, since the
- *    hook changes none of them), and results and errno are libc's;
+ *  - a socket's read, write, readv, writev, recv, send, recvfrom, sendto,
+ *    recvmsg, sendmsg, connect, accept, accept4, and a poll of one socket
+ *    for one direction, wait on gort's netpoller: the goroutine parks, no
+ *    thread is held (sock.c), honouring the file's own O_NONBLOCK and
+ *    SO_RCVTIMEO/SO_SNDTIMEO;
+ *  - the same calls on files, pipes and other fds, select, and poll of
+ *    several fds run libc's call inside the system-call hand-off: the P
+ *    goes to another thread while the call blocks;
+ *  - getaddrinfo runs on the hook's small thread pool while the goroutine
+ *    parks (gai.c);
  *  - the sleeps (sleep, usleep, nanosleep, clock_nanosleep on
  *    CLOCK_MONOTONIC or CLOCK_REALTIME) become gort_sleep, a timer;
  *    arguments libc rejects are rejected the same way, a signal never
- *    ends them early, and *rem is zeroed.
+ *    ends them early, and *rem is zeroed;
+ *  - close, dup, dup2, dup3, socket and socketpair keep sock.c's fd table
+ *    right (close also takes the fd off the poller, on any thread).
  * Elsewhere (a thread of the program's own, g0, sysmon, the runtime's own
  * calls, calls already inside gort_syscall_enter/exit) every call goes
  * straight to libc's, found with dlsym(RTLD_NEXT).
  *
- * Thread-bound state: Debian builds its libraries without gort's const
- * fix, so a library may keep &errno or its own __thread addresses in a
- * register across the call it made. Each hooked call that may park is
- * made wired to its thread (gort_lock_os_thread): when it parks (a sleep,
- * or a hand-off whose P was taken), the goroutine resumes on the thread
- * it parked on, where those addresses still belong to it. The cost: a
- * sleeping or blocked goroutine holds its thread, as it did without the
- * hook.
- *
- * Not yet: sockets waiting on the netpoller (no thread held), poll and
- * select on the netpoller, getaddrinfo on a pool; the calls not listed.
+ * Thread-bound state: a hand-off, a sleep and poll's wait on the poller
+ * are made wired to the thread (gort_lock_os_thread), so the goroutine
+ * resumes where it started (Debian's hiredis keeps &errno across its
+ * poll). The socket reads, writes, connect, accept and getaddrinfo are
+ * not: wiring would hold a thread per waiting goroutine, the cost the
+ * poller removes. There errno is set on the thread the call returns on,
+ * which is right for every caller that takes &errno after the call;
+ * docs/blocking.md ("Thread-bound state") says why the Debian-built
+ * libraries the hook serves are such callers.
  * Not part of libgort: the default path never sees it.
  *
  * See also: docs/blocking.md ("Hooks"), tests/test_hook.c.
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdint.h>
 #include <sys/select.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <gort.h>
+#include "hook.h"
 
-#define HOOK __attribute__((visibility("default")))
-
-/* libc's own, resolved on first use (two threads racing resolve it to the
- * same address). */
-static void *real(void **slot, const char *name)
-{
-    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (!f) {
-        f = dlsym(RTLD_NEXT, name);
-        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
-    }
-    return f;
-}
-
-/* HANDOFF defines name(params) as libc's call, made inside the hand-off
- * and wired to the thread when the caller is a goroutine's own code. */
-#define HANDOFF(ret, name, params, args)                                       \
-    HOOK ret name params                                                       \
-    {                                                                          \
-        static void *slot_;                                                    \
-        ret(*libc_) params = (ret(*) params)real(&slot_, #name);               \
-        if (!gort__hook_may_wrap())                                            \
-            return libc_ args;                                                 \
-        gort_lock_os_thread();                                                 \
-        gort_syscall_enter();                                                  \
-        ret r_ = libc_ args;                                                   \
-        gort_syscall_exit(); /* keeps errno */                                 \
-        gort_unlock_os_thread();                                               \
-        return r_;                                                             \
-    }
-
-HANDOFF(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n))
-HANDOFF(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n))
-HANDOFF(ssize_t, readv, (int fd, const struct iovec *iov, int cnt),
-        (fd, iov, cnt))
-HANDOFF(ssize_t, writev, (int fd, const struct iovec *iov, int cnt),
-        (fd, iov, cnt))
-HANDOFF(ssize_t, recv, (int fd, void *buf, size_t n, int flags),
-        (fd, buf, n, flags))
-HANDOFF(ssize_t, send, (int fd, const void *buf, size_t n, int flags),
-        (fd, buf, n, flags))
-HANDOFF(ssize_t, recvfrom,
-        (int fd, void *buf, size_t n, int flags, struct sockaddr *sa,
-         socklen_t *len),
-        (fd, buf, n, flags, sa, len))
-HANDOFF(ssize_t, sendto,
-        (int fd, const void *buf, size_t n, int flags,
-         const struct sockaddr *sa, socklen_t len),
-        (fd, buf, n, flags, sa, len))
-HANDOFF(ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags),
-        (fd, msg, flags))
-HANDOFF(ssize_t, sendmsg, (int fd, const struct msghdr *msg, int flags),
-        (fd, msg, flags))
-HANDOFF(int, connect, (int fd, const struct sockaddr *sa, socklen_t len),
-        (fd, sa, len))
-HANDOFF(int, accept, (int fd, struct sockaddr *sa, socklen_t *len),
-        (fd, sa, len))
-HANDOFF(int, accept4, (int fd, struct sockaddr *sa, socklen_t *len, int fl),
-        (fd, sa, len, fl))
-HANDOFF(int, getaddrinfo,
-        (const char *node, const char *service, const struct addrinfo *hints,
-         struct addrinfo **res),
-        (node, service, hints, res))
-
-/* poll and select that cannot block go straight to libc: no hand-off for
- * a readiness check. */
-static void *real_poll, *real_select;
-
-HOOK int poll(struct pollfd *fds, nfds_t n, int timeout)
-{
-    int (*libc)(struct pollfd *, nfds_t, int) =
-        (int (*)(struct pollfd *, nfds_t, int))real(&real_poll, "poll");
-    if (timeout == 0 || !gort__hook_may_wrap())
-        return libc(fds, n, timeout);
-    gort_lock_os_thread();
-    gort_syscall_enter();
-    int r = libc(fds, n, timeout);
-    gort_syscall_exit();
-    gort_unlock_os_thread();
-    return r;
-}
+/* select waits in the hand-off: neither library the hook serves waits in
+ * it, and an fd_set of several fds is not one poller wait. A zero timeout
+ * (a readiness check) goes straight to libc. */
+static void *real_select;
 
 HOOK int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
@@ -140,12 +62,7 @@ HOOK int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
             &real_select, "select");
     if ((tv && tv->tv_sec == 0 && tv->tv_usec == 0) || !gort__hook_may_wrap())
         return libc(n, r, w, e, tv);
-    gort_lock_os_thread();
-    gort_syscall_enter();
-    int res = libc(n, r, w, e, tv);
-    gort_syscall_exit();
-    gort_unlock_os_thread();
-    return res;
+    return HANDOFF_CALL(libc(n, r, w, e, tv));
 }
 
 /* ---- Sleeps: timers ------------------------------------------------------ */
@@ -199,12 +116,7 @@ HOOK int clock_nanosleep(clockid_t clk, int flags, const struct timespec *req,
         return libc(clk, flags, req, rem);
     if (clk != CLOCK_MONOTONIC && clk != CLOCK_REALTIME) {
         /* A CPU-time clock: libc's, in the hand-off. */
-        gort_lock_os_thread();
-        gort_syscall_enter();
-        int r = libc(clk, flags, req, rem);
-        gort_syscall_exit();
-        gort_unlock_os_thread();
-        return r;
+        return HANDOFF_CALL(libc(clk, flags, req, rem));
     }
     if (bad_timespec(req))
         return EINVAL; /* returned, not in errno, as libc does */

@@ -188,6 +188,10 @@ GORT_API void gort_syscall_exit(void);
  * when the caller is a goroutine running its own code, outside the
  * runtime and outside gort_syscall_enter/exit. */
 GORT_API bool gort__hook_may_wrap(void);
+/* For libgort-hook, not for programs: gort_fd_register without setting
+ * O_NONBLOCK (the hook keeps the user's flag and makes its own calls with
+ * MSG_DONTWAIT). 0 or -errno (-EEXIST: registered already). */
+GORT_API int gort__hook_fd_register(int fd);
 
 /* ---- Introspection ------------------------------------------------------ */
 

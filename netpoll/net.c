@@ -426,6 +426,20 @@ int gort_fd_register(int fd)
     return err == -EPERM ? -EOPNOTSUPP : err;
 }
 
+/* gort__hook_fd_register is gort_fd_register for libgort-hook: the fd's
+ * flags stay the user's (hook/sock.c waits with gort_fd_wait_* and makes
+ * its own calls non-blocking with MSG_DONTWAIT). */
+int gort__hook_fd_register(int fd)
+{
+    RT_ENTRY();
+    int type;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0)
+        return -errno;
+    int err = gort__pd_register(fd, type);
+    return err == -EPERM ? -EOPNOTSUPP : err;
+}
+
 int gort_fd_unregister(int fd)
 {
     RT_ENTRY();

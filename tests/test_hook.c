@@ -5,17 +5,24 @@
  *
  * The hiredis run is test_hiredis's (1,000 goroutines x 100 commands at
  * one P, a held BLPOP each, a ticker) with every wrapper removed: the
- * hooks hand the P off, so the holds overlap and sysmon never has to take
- * a P from a goroutine stuck in the kernel (stuck_handoffs stays 0).
- * The rest checks the sleeps, libc's errors, errno and the thread a
- * hooked call resumes on, and that calls from threads of the program's own
- * and from inside GORT_SYSCALL go straight to libc.
+ * hooked socket calls wait on the netpoller, so the holds overlap, no
+ * thread is held per blocked goroutine, and sysmon never has to take a P
+ * from a goroutine stuck in the kernel (stuck_handoffs stays 0). libpq
+ * runs the same way through the pool. The rest checks the sleeps, libc's
+ * errors, and that calls from threads of the program's own and from
+ * inside GORT_SYSCALL go straight to libc. test_hook_sock.c checks the
+ * socket calls on the poller one by one.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 
 #include <errno.h>
 #include <pthread.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,8 +104,10 @@ static int redis_main(void *arg)
     fprintf(stderr, "extlibs: hooks: handoffs %llu, stuck handoffs %llu\n",
             (unsigned long long)st.handoffs,
             (unsigned long long)st.stuck_handoffs);
-    cr_assert(gt(u64, st.handoffs, 0));
     cr_assert(eq(u64, st.stuck_handoffs, 0));
+    /* The blocked reads wait on the poller: no thread each (the hand-off
+     * hooks reached 752-967 threads here). */
+    cr_assert(lt(int, t.max_threads, 64));
     check_overlap("hiredis through hooks", took, &t);
     return 0;
 }
@@ -201,9 +211,9 @@ static int pg_main(void *arg)
     gort_wg_wait(&holders_in);
     gort_chan_close(holders_go);
     gort_wg_wait(&holders_begun);
-    /* The crowd comes after the holds here: a wired goroutine back from
-     * a hooked call queues behind it, and at one P the 16 returns took
-     * 2-7 s (docs/blocking.md, "Hooks"). */
+    /* The crowd comes after the holds here, as it had to with the
+     * hand-off hooks (a wired goroutine back from a hooked poll queued
+     * behind it, and at one P the 16 returns took 2-7 s). */
     gort_wg_wait(&holders_done);
     for (int i = 16; i < GS; i++)
         cr_assert(eq(int, gort_go(pg_worker, NULL), 0));
@@ -286,11 +296,6 @@ Test(hook, sleeps_park_the_goroutine_at_1_proc)
 
 /* ---- libc's errors, errno, the thread ------------------------------------ */
 
-static long tid(void)
-{
-    return syscall(SYS_gettid);
-}
-
 static int errors_main(void *arg)
 {
     (void)arg;
@@ -300,18 +305,23 @@ static int errors_main(void *arg)
     cr_assert(eq(int, errno, EBADF));
     int sv[2];
     cr_assert(eq(int, socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0));
+    /* A closed fd: libc's answer, no crash. Moved high first, so that no
+     * other thread's open gets the number once it is closed. */
+    int hi = fcntl(sv[1], F_DUPFD, 5000);
+    cr_assert(ge(int, hi, 5000));
     close(sv[1]);
-    close(sv[1]); /* a closed fd: libc's answer, no crash */
+    close(hi);
     errno = 0;
-    cr_assert(eq(long, (long)write(sv[1], "x", 1), -1L));
+    cr_assert(eq(int, close(hi), -1));
+    cr_assert(eq(int, errno, EBADF));
+    errno = 0;
+    cr_assert(eq(long, (long)write(hi, "x", 1), -1L));
     cr_assert(eq(int, errno, EBADF));
     /* A blocking read with SO_RCVTIMEO: libc's EAGAIN after the timeout,
-     * read after a hand-off that lost its P to the goroutine below, on
-     * the thread the call started on. */
+     * waited for on the poller while the goroutine below kept the P. */
     struct timeval tv = {0, 100000};
     cr_assert(
         eq(int, setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0));
-    long before = tid();
     errno = 0;
     cr_assert(eq(long, (long)read(sv[0], &b, 1), 0L)); /* peer closed: EOF */
     int sv2[2];
@@ -320,7 +330,6 @@ static int errors_main(void *arg)
         int, setsockopt(sv2[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0));
     cr_assert(eq(long, (long)read(sv2[0], &b, 1), -1L));
     cr_assert(eq(int, errno, EAGAIN));
-    cr_assert(eq(long, tid(), before));
     close(sv[0]);
     close(sv2[0]);
     close(sv2[1]);
@@ -332,8 +341,7 @@ static atomic_int spin_stop;
 static void spinner(void *arg)
 {
     (void)arg;
-    /* Keeps the P busy, so the read's hand-off loses it and the reader
-     * comes back through the queue, to its own thread. */
+    /* Keeps the P busy while the reader waits on the poller. */
     while (!atomic_load(&spin_stop))
         gort_yield();
     gort_wg_done(&wg);
@@ -349,7 +357,7 @@ static int errors_with_spinner_main(void *arg)
     return r;
 }
 
-Test(hook, hooked_calls_return_libc_errors_on_the_same_thread)
+Test(hook, hooked_calls_return_libc_errors_with_a_busy_proc)
 {
     run(1, errors_with_spinner_main, NULL);
 }

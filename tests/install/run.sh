@@ -4,6 +4,7 @@
 #   shared   cc first.c $(pkg-config --cflags --libs gort)
 #   archive  libgort.a, the C library shared (Libs.private after it)
 #   static   cc -static first.c $(pkg-config --static --cflags --libs gort)
+# and a program through the hook library (gort-hook.pc, and its archive),
 # for the default build into two prefixes one after the other (gort.pc
 # must follow PREFIX) and for JEMALLOC=1 (its own build dir; its static
 # links bring jemalloc, libgort.so never does); uninstalls each and checks
@@ -49,6 +50,35 @@ try() {
     run_first "$name" "$exe"
 }
 
+# A program whose usleep parks its goroutine only when the hooks are in.
+cat >"$tmp/hook.c" <<'EOF'
+#include <gort.h>
+#include <stdio.h>
+#include <unistd.h>
+static int main_g(void *arg)
+{
+    (void)arg;
+    gort_stats_t a, b;
+    gort_stats(&a);
+    usleep(10000);
+    gort_stats(&b);
+    puts(b.parks > a.parks ? "hooked" : "not hooked");
+    return b.parks > a.parks ? 0 : 1;
+}
+int main(void) { return gort_run(main_g, NULL); }
+EOF
+
+# try_hook NAME CMD...: compile; it must print "hooked".
+try_hook() {
+    local name=$1 exe=$tmp/$1 out
+    shift
+    if ! "$@" -o "$exe" >"$tmp/cc.log" 2>&1; then
+        bad "$name: compiling failed: $*"; sed 's/^/    /' "$tmp/cc.log"; return 1
+    fi
+    out=$(timeout 20 "$exe" 2>&1)
+    if [[ $out == hooked ]]; then ok "$name: a usleep parks"; else bad "$name: $out"; fi
+}
+
 # check_prefix TAG PREFIX MAKEARGS...: install there, build three ways.
 check_prefix() {
     local tag=$1 prefix=$2 libdir pc_libs
@@ -91,6 +121,16 @@ check_prefix() {
             bad "$tag-static: is a dynamic executable"
         fi
     fi
+    # The hook library (docs/blocking.md, "Hooks"): through gort-hook.pc,
+    # and its archive whole into a dynamically linked program; a usleep on
+    # a goroutine must park it (a timer), not block its thread.
+    # shellcheck disable=SC2046
+    try_hook "$tag-hook-shared" cc -O2 "$tmp/hook.c" \
+        $(pkg-config --cflags --libs gort-hook) -Wl,-rpath,"$libdir"
+    # shellcheck disable=SC2046,SC2086
+    try_hook "$tag-hook-archive" cc -O2 "$tmp/hook.c" $(pkg-config --cflags gort) \
+        -Wl,--whole-archive "$libdir/libgort-hook.a" -Wl,--no-whole-archive \
+        "$libdir/libgort.a" $pc_libs -ldl
     # The allocator (docs/install.md): libgort.so never links one; with
     # JEMALLOC=1 the static links (archive, -static) get jemalloc.
     if readelf -d "$libdir/libgort.so" | grep 'NEEDED.*libjemalloc' >/dev/null; then
