@@ -120,9 +120,12 @@ static int echo_main(void *arg)
     fprintf(stderr, "echo: listening on %s\n", addr);
 
     struct signalfd_siginfo si;
-    if (gort_fd_register(sigfd) != 0 ||
-        gort_read(sigfd, &si, sizeof si) != (ssize_t)sizeof si) {
-        fprintf(stderr, "FAIL: echo: signalfd\n");
+    ssize_t n = gort_fd_register(sigfd);
+    if (n == 0)
+        n = gort_read(sigfd, &si, sizeof si);
+    if (n != (ssize_t)sizeof si) {
+        fprintf(stderr, "FAIL: echo: signalfd: %s\n",
+                n < 0 ? strerror((int)-n) : "short read");
         return 1;
     }
     struct rusage ru;
@@ -161,5 +164,12 @@ int main(int argc, char **argv)
         perror("echo: signalfd");
         return 1;
     }
-    return gort_run(echo_main, NULL);
+    /* gort_run's own error is negative: an exit status of 256 - errno
+     * would read as a signal, so say what it was and exit 1. */
+    int rc = gort_run(echo_main, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "FAIL: echo: gort_run: %s\n", strerror(-rc));
+        return 1;
+    }
+    return rc;
 }
