@@ -10,9 +10,10 @@
  * sit between the handler's frames and the parked read's and pin a second
  * page per connection (C stacks cannot shrink).
  *
- *   echo [-port N]     listens on 127.0.0.1:N (default 9000)
+ *   echo [-port N]     listens on 127.0.0.1:N (default 9000; 0: any free)
  *
- * Prints "echo: listening on ..." on stderr once it listens. On SIGINT or
+ * Prints "echo: listening on 127.0.0.1:PORT" on stderr once it listens,
+ * with the port the kernel chose for -port 0. On SIGINT or
  * SIGTERM it prints one line on stdout and exits:
  *   bench=echo-server impl=gort procs=P accepted=A peak_rss_kb=K
  *
@@ -23,7 +24,9 @@
  */
 #include <gort.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -116,6 +119,10 @@ static int echo_main(void *arg)
         fprintf(stderr, "FAIL: echo: listen %s: %s\n", addr, strerror(-lfd));
         return 1;
     }
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof sa;
+    if (getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0)
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
     gort_go(accept_loop, (void *)(intptr_t)lfd);
     fprintf(stderr, "echo: listening on %s\n", addr);
 
