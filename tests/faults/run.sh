@@ -63,6 +63,8 @@ run_echo() {
             [ -s "$work/client" ] || echo "client failed" >"$work/client"
         fi
     fi
+    kill -0 $spid 2>/dev/null && ! grep -q '^echo: listening' "$work/err" &&
+        echo "driver: no listening line after ${tmo}s" >>"$work/err"
     kill -TERM $spid 2>/dev/null
     i=0
     while [ $i -lt $((tmo * 10)) ] && kill -0 $spid 2>/dev/null; do
@@ -89,6 +91,8 @@ classify() {
     e=$work/err
     if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$e"; then
         echo "FAIL $(grep -m1 -E 'ERROR: |runtime error:' "$e")"
+    elif grep -q '^driver: no listening line' "$e"; then
+        echo "FAIL hang (no listening line after ${tmo}s, exit $rc)"
     elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         echo "FAIL hang (timeout ${tmo}s)"
     elif [ "$rc" -gt 128 ]; then
