@@ -7,6 +7,8 @@
 #   make soak            echo, timer and spawn churn for SOAK_SECONDS (default
 #                        600); fails if memory, fds, goroutines or stack
 #                        slabs grow, or a byte is lost (docs/soak.md)
+#   make check-faults    each system call and allocation fails in turn
+#                        (docs/faults.md); FAULTS_SHORT=1: CI's shorter pass
 #   make SAN=address     ASan+UBSan build (separate build dir); SAN=thread: TSan
 #   make DEBUG=1         checked build: lock ranks and held-lock asserts
 #                        (runtime/lockrank.h), in build/<san>-debug
@@ -129,7 +131,7 @@ CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 .PHONY: all lib hook test test-build bench install uninstall clean check-headers \
         check-abi abi-symbols check-install check-deb deb deps-build deps-test \
         deps-bench deps-install deps-deb deps-soak examples kvhttp benchbins \
-        fuzz soak FORCE
+        fuzz soak FORCE check-faults faults-build
 all: lib examples
 
 lib: $(B)/libgort.a $(B)/libgort.so
@@ -276,6 +278,29 @@ $(B)/fuzz/%: fuzz/%.c $(B)/libgort.a $(B)/link.flags
 	$(CC) $(CFLAGS) -Iruntime -Inetpoll -Idocs/examples -fsanitize=fuzzer \
 	    -o $@ $< \
 	    $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
+
+# make check-faults: every system call and allocation gort makes fails in
+# turn (tests/faults/run.sh, docs/faults.md). The ASan build in
+# build/faults is copied into libgort-faults.a with gort's references to
+# those calls renamed to tests/faults/inject.c's (objcopy), so libgort
+# itself carries no injection code. FAULTS_SHORT=1: the CI pass.
+FAULT_PROGS := spawn timer sync echo
+check-faults: deps-test
+	$(MAKE) SAN=address B=build/faults JEMALLOC=0 faults-build
+	B=build/faults ./tests/faults/run.sh
+faults-build: $(patsubst %,$(B)/faults/%,$(FAULT_PROGS)) $(B)/tools/echo-load
+$(B)/libgort-faults.a: $(B)/libgort.a tests/faults/syms
+	$(OBJCOPY) --redefine-syms=tests/faults/syms $< $@
+$(B)/faults/inject.o: tests/faults/inject.c | deps-build
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+FAULT_DEPS = $(B)/faults/inject.o $(B)/libgort-faults.a $(B)/link.flags
+$(B)/faults/%: tests/faults/%.c tests/faults/prog.h $(FAULT_DEPS)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/faults/inject.o $(B)/libgort-faults.a \
+	    $(LDFLAGS) $(LDLIBS)
+$(B)/faults/echo: docs/examples/echo.c $(FAULT_DEPS)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/faults/inject.o $(B)/libgort-faults.a \
+	    $(LDFLAGS) $(LDLIBS)
 
 bench: deps-bench
 	$(MAKE) benchbins

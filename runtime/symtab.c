@@ -249,11 +249,13 @@ static void add_lines(Dwfl_Module *mod, struct grow *lg)
             const char *file = end ? NULL : dwarf_linesrc(l, NULL, NULL);
             if (!end && !file)
                 continue;
-            if (file)
-                file = absolute(file, dir, &cache);
+            /* The row first: a join made for a row that memory then
+             * refused would be pointed at by nothing. */
             struct symline *row = grow_add(lg);
             if (!row)
                 return;
+            if (file)
+                file = absolute(file, dir, &cache);
             *row = (struct symline){addr + bias, file, (uint32_t)lineno};
         }
     }
@@ -280,9 +282,16 @@ static void table_build(void)
         .debuginfo_path = &debuginfo_path,
     };
     pthread_once(&mods_once, mods_build);
-    Dwfl *dwfl = dwfl_begin(&cb);
-    if (!dwfl)
+    /* Taken first: once rows point at joined file names and at the Dwfl's
+     * strings, giving up would leak them all. */
+    struct symtab *t = malloc(sizeof *t);
+    if (!t)
         return;
+    Dwfl *dwfl = dwfl_begin(&cb);
+    if (!dwfl) {
+        free(t);
+        return;
+    }
     dwfl_report_begin(dwfl);
     Dwfl_Module *mod_list[MODS_MAX];
     size_t nm = 0;
@@ -303,12 +312,6 @@ static void table_build(void)
     }
     qsort(fg.v, fg.n, fg.elem, cmp_func);
     qsort(lg.v, lg.n, lg.elem, cmp_line);
-    struct symtab *t = malloc(sizeof *t);
-    if (!t) {
-        free(fg.v);
-        free(lg.v);
-        return;
-    }
     *t = (struct symtab){fg.v, fg.n, lg.v, lg.n};
     keep_dwfl = dwfl;
     atomic_store_explicit(&table, t, memory_order_release);

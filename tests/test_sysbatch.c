@@ -7,12 +7,14 @@
  * Pairs are AF_UNIX socketpairs made goroutine-aware with
  * gort_fd_register, so no ports or client processes are involved.
  * "Batched" is asserted from gort_stats: calls that went through the ring
- * outnumber the io_uring_enter calls that completed them.
+ * outnumber the io_uring_enter calls that completed them. The binary's
+ * own syscall(2) can fail the N-th io_uring_enter, for the probe's tests.
  */
 #include <criterion/criterion.h>
 #include <criterion/new/assert.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <linux/io_uring.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -35,6 +37,70 @@
 #define MSG 48
 
 
+/* ---- A failing io_uring_enter --------------------------------------------- */
+
+/* This binary's syscall(2) stands in front of libc's (the executable's
+ * definition wins for the libgort.a objects linked into it). When
+ * fail_enter is N > 0, the N-th io_uring_enter fails with EAGAIN, as the
+ * fault driver (make check-faults, docs/faults.md) makes it fail. Other
+ * calls go to the kernel directly: a static link has no libc syscall
+ * to find with dlsym. */
+static _Atomic int fail_enter, enters;
+
+static long raw_syscall(long nr, const long a[6])
+{
+    long ret;
+#if defined(__x86_64__)
+    register long r10 __asm__("r10") = a[3];
+    register long r8 __asm__("r8") = a[4];
+    register long r9 __asm__("r9") = a[5];
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a[0]), "S"(a[1]), "d"(a[2]), "r"(r10),
+                       "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = nr;
+    register long x0 __asm__("x0") = a[0];
+    register long x1 __asm__("x1") = a[1];
+    register long x2 __asm__("x2") = a[2];
+    register long x3 __asm__("x3") = a[3];
+    register long x4 __asm__("x4") = a[4];
+    register long x5 __asm__("x5") = a[5];
+    __asm__ volatile("svc 0"
+                     : "+r"(x0)
+                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                     : "memory");
+    ret = x0;
+#else
+#error "test_sysbatch: raw_syscall needs this architecture's trap"
+#endif
+    if (ret < 0 && ret > -4096) {
+        errno = (int)-ret;
+        return -1;
+    }
+    return ret;
+}
+
+/* Six arguments are read whatever the caller passed, as libc's syscall(2)
+ * loads six registers: the sixth comes from the caller's stack, which
+ * ASan would report as an underflow when fewer were passed. */
+__attribute__((no_sanitize_address)) long syscall(long nr, ...)
+{
+    va_list ap;
+    va_start(ap, nr);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    int n = atomic_load(&fail_enter);
+    if (nr == __NR_io_uring_enter && n > 0 &&
+        atomic_fetch_add(&enters, 1) + 1 == n) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return raw_syscall(nr, a);
+}
 
 /* uring_usable: whether this kernel lets us make an io_uring at all; when
  * it does, the batcher must be on (unless GORT_DEBUG turned it off). */
@@ -176,6 +242,31 @@ Test(sysbatch, many_goroutines_round_trips_share_kernel_entries_procs_1)
 {
     bool on = true;
     cr_assert(eq(int, run_rc(1, round_trips_and_stats_main, &on), 0));
+}
+
+/* The batcher's start-up probe makes three io_uring_enter calls. One that
+ * failed in the second or third left its request in the ring, and the
+ * first flush then reaped it as a batch's request at address 1 (found by
+ * make check-faults). A failed probe must leave the batcher off and every
+ * byte delivered. */
+static void probe_enter_fails(int n)
+{
+    if (!uring_usable() || debug_off("batch"))
+        return;
+    atomic_store(&fail_enter, n);
+    bool off = false;
+    cr_assert(eq(int, run_rc(1, round_trips_and_stats_main, &off), 0));
+    cr_assert(ge(int, atomic_load(&enters), n), "the probe made no call %d", n);
+}
+
+Test(sysbatch, a_probe_whose_second_kernel_entry_fails_turns_batching_off)
+{
+    probe_enter_fails(2);
+}
+
+Test(sysbatch, a_probe_whose_third_kernel_entry_fails_turns_batching_off)
+{
+    probe_enter_fails(3);
 }
 
 Test(sysbatch, many_goroutines_round_trips_lose_no_byte_procs_8)

@@ -10,9 +10,10 @@
  * sit between the handler's frames and the parked read's and pin a second
  * page per connection (C stacks cannot shrink).
  *
- *   echo [-port N]     listens on 127.0.0.1:N (default 9000)
+ *   echo [-port N]     listens on 127.0.0.1:N (default 9000; 0: any free)
  *
- * Prints "echo: listening on ..." on stderr once it listens. On SIGINT or
+ * Prints "echo: listening on 127.0.0.1:PORT" on stderr once it listens,
+ * with the port the kernel chose for -port 0. On SIGINT or
  * SIGTERM it prints one line on stdout and exits:
  *   bench=echo-server impl=gort procs=P accepted=A peak_rss_kb=K
  *
@@ -23,7 +24,9 @@
  */
 #include <gort.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -116,13 +119,20 @@ static int echo_main(void *arg)
         fprintf(stderr, "FAIL: echo: listen %s: %s\n", addr, strerror(-lfd));
         return 1;
     }
+    struct sockaddr_in sa;
+    socklen_t salen = sizeof sa;
+    if (getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0)
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
     gort_go(accept_loop, (void *)(intptr_t)lfd);
     fprintf(stderr, "echo: listening on %s\n", addr);
 
     struct signalfd_siginfo si;
-    if (gort_fd_register(sigfd) != 0 ||
-        gort_read(sigfd, &si, sizeof si) != (ssize_t)sizeof si) {
-        fprintf(stderr, "FAIL: echo: signalfd\n");
+    ssize_t n = gort_fd_register(sigfd);
+    if (n == 0)
+        n = gort_read(sigfd, &si, sizeof si);
+    if (n != (ssize_t)sizeof si) {
+        fprintf(stderr, "FAIL: echo: signalfd: %s\n",
+                n < 0 ? strerror((int)-n) : "short read");
         return 1;
     }
     struct rusage ru;
@@ -161,5 +171,12 @@ int main(int argc, char **argv)
         perror("echo: signalfd");
         return 1;
     }
-    return gort_run(echo_main, NULL);
+    /* gort_run's own error is negative: an exit status of 256 - errno
+     * would read as a signal, so say what it was and exit 1. */
+    int rc = gort_run(echo_main, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "FAIL: echo: gort_run: %s\n", strerror(-rc));
+        return 1;
+    }
+    return rc;
 }
