@@ -630,34 +630,65 @@ struct g *gort__runq_steal(struct p *pp, struct p *victim, bool stealnext)
  * smaller tail, runs a full fence and only then reads the head; a thief
  * reads the head, runs a full fence, then reads the tail. So they can
  * both aim at the same G only when one is left, and then both CAS the
- * head. That fence on every pop from the ring is the owner's cost (Go's
- * and gort's default owner takes the head by a CAS it already pays for;
- * runnext hand-offs touch neither). Batched thieves (the default ones)
- * would race the pop for any G of their batch, hence one CAS per G.
+ * head. That fence on every pop from the ring is the owner's cost (the
+ * default owner takes the head by a CAS it already pays for; runnext
+ * hand-offs touch neither). Batched thieves (the default ones) would race
+ * the pop for any G of their batch, hence one CAS per G.
  * Gs that Go queues at the back (yields, wake-ups without runnext) go to
- * the head here, the back of the owner's order. Bounded waiting: every
- * LIFO_STREAK_MAX-th pop takes the head instead, so the oldest G waits at
- * most LIFO_STREAK_MAX + 1 pops per G ahead of it.
+ * the head here, the back of the owner's order. Bounded waiting: after
+ * LIFO_STREAK_MAX pops in a row, new work goes to the head too until the
+ * owner has popped through every G that was queued then (lifo_off, with
+ * lifo_barrier the head's position then), so a queued G waits at most
+ * LIFO_STREAK_MAX + RUNQ_SIZE of its P's pops, as in the default order.
  */
+
+/* oldest_lifo_ok says whether a G may go to the owner's end (thief=oldest):
+ * not while Gs queued when the last streak ended remain. */
+static bool oldest_lifo_ok(struct p *pp)
+{
+    if (!pp->lifo_off)
+        return true;
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    if ((int32_t)(t - pp->lifo_barrier) > 0)
+        return false;
+    pp->lifo_off = false;
+    pp->lifo_streak = 0;
+    return true;
+}
+
+/* put_back queues gp at the back of the owner's order. */
+static void put_back(struct p *pp, struct g *gp)
+{
+    if (gort__pol.thief == POL_THIEF_OLDEST && runq_put_head(pp, gp))
+        return;
+    runq_put_tail(pp, gp);
+}
+
+/* put_kicked queues a G displaced from runnext (or a new G without
+ * runnext) that goes to the owner's end under thief=oldest. */
+static void put_kicked(struct p *pp, struct g *gp)
+{
+    if (gort__pol.thief == POL_THIEF_OLDEST && !oldest_lifo_ok(pp))
+        put_back(pp, gp);
+    else
+        runq_put_tail(pp, gp);
+}
 
 static void runq_put_custom(struct p *pp, struct g *gp, bool next)
 {
     if (next && gort__pol.runnext) {
         gp = runnext_swap(pp, gp);
-        if (!gp)
-            return;
-        runq_put_tail(pp, gp); /* the kicked G: Go's tail */
+        if (gp)
+            put_kicked(pp, gp);
         return;
     }
-    if (gort__pol.thief == POL_THIEF_OLDEST && runq_put_head(pp, gp))
-        return; /* the back of the owner's order */
-    runq_put_tail(pp, gp);
+    put_back(pp, gp);
 }
 
 static void runq_put_spawn_custom(struct p *pp, struct g *gp)
 {
     if (gort__pol.spawn == POL_SPAWN_FIFO) {
-        runq_put_custom(pp, gp, false);
+        put_back(pp, gp);
         return;
     }
     if (gort__pol.runnext) {
@@ -669,7 +700,7 @@ static void runq_put_spawn_custom(struct p *pp, struct g *gp)
      * whatever the spawn order. */
     if (gort__pol.thief == POL_THIEF_OLDEST ||
         gort__pol.spawn == POL_SPAWN_GO) {
-        runq_put_tail(pp, gp);
+        put_kicked(pp, gp);
         return;
     }
     if (lifo_allowed(pp) && runq_put_head(pp, gp))
@@ -707,10 +738,15 @@ static struct g *ring_pop_tail(struct p *pp, bool solo)
 
 static struct g *ring_take_oldest(struct p *pp, bool solo)
 {
-    if (++pp->lifo_streak < LIFO_STREAK_MAX)
-        return ring_pop_tail(pp, solo);
-    pp->runq_front = 0; /* so account_pop only clears the streak */
-    return ring_take(pp, solo);
+    struct g *gp = ring_pop_tail(pp, solo);
+    if (!gp) { /* nothing waits */
+        pp->lifo_off = false;
+        pp->lifo_streak = 0;
+    } else if (!pp->lifo_off && ++pp->lifo_streak >= LIFO_STREAK_MAX) {
+        pp->lifo_off = true;
+        pp->lifo_barrier = head_pos(head_load(pp));
+    }
+    return gp;
 }
 
 /* grab_oldest is runq_grab for thief=oldest: the victim's oldest Gs, one
