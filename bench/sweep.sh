@@ -14,7 +14,8 @@
 #   -p  processor counts (GORT_MAXPROCS)     (env PROCS, default "1 2")
 #   -r  runs of each (workload, policy, P)   (env RUNS, default 5)
 #   -o  output directory                     (env OUT, default bench/results/sweep-DATE)
-# Env: B (build dir with bench/bench_*; build/default), BENCH_TIMEOUT (s per
+# Env: TABLE_ONLY=1 (no runs: the tables and plots of DIR/raw.txt again),
+#      B (build dir with bench/bench_*; build/default), BENCH_TIMEOUT (s per
 #      run; 120), ARGS_<workload> (its arguments, e.g. ARGS_fib="-n 30";
 #      defaults size each run to well under a second on a 2-CPU VM).
 # Runs alternate: each run goes over every (workload, P) and, inside, over
@@ -23,7 +24,8 @@
 # Output in DIR: raw.txt (every result line, with policy=), sweep.csv,
 # sweep.md, machine.txt, and from tools/plot-sweep.py: ns_per_op.svg,
 # vs_default.svg, speedup.svg (when more than one P count ran) and
-# p99.svg (workloads that report p99_us: schedlat). Exit 1 if a run failed.
+# p99.svg (workloads that report p99_us: schedlat). A policy's commas read
+# "+" in the tables (thief=oldest+steal=one). Exit 1 if a run failed.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 B=${B:-build/default}
@@ -57,8 +59,17 @@ for w in $WORKLOADS; do
 done
 mkdir -p "$OUT" || exit 2
 RAW=$OUT/raw.txt
-: >"$RAW"
-{
+TABLE_ONLY=${TABLE_ONLY:-0}
+if [[ $TABLE_ONLY == 1 ]]; then
+  [[ -s $RAW ]] || { log "$RAW is missing or empty"; exit 2; }
+  RUNS=0
+  WORKLOADS=$(sed -n 's/^workloads: //p' "$OUT/machine.txt")
+  POLICIES=$(sed -n 's/^policies: //p' "$OUT/machine.txt")
+  PROCS=$(sed -n 's/^procs: //p' "$OUT/machine.txt")
+else
+  : >"$RAW"
+fi
+((RUNS > 0)) && {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
   echo "cpu: $(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)"
@@ -89,6 +100,7 @@ run_one() {
 }
 
 read -r -a POLS <<<"$POLICIES"
+NRUNS=$(sed -n 's/^runs: //p' "$OUT/machine.txt")
 for ((r = 1; r <= RUNS; r++)); do
   log "run $r of $RUNS"
   for w in $WORKLOADS; do
@@ -135,7 +147,8 @@ awk -v pols="$POLICIES" -v procs="$PROCS" -v works="$WORKLOADS" '
       one = W[a] SUBSEP PO[b] SUBSEP "1"; def = W[a] SUBSEP "default" SUBSEP PR[c]
       sp = (one in ns && ns[g] > 0) ? sprintf("%.2f", ns[one] / ns[g]) : ""
       vd = (def in ns && ns[g] > 0) ? sprintf("%.2f", ns[def] / ns[g]) : ""
-      printf "%s,%s,%s,%d,%.2f,%.2f,%.2f,%s,%s,%s,%s,%s\n", W[a], PO[b], PR[c], cnt[g SUBSEP "ns"],
+      label = PO[b]; gsub(/,/, "+", label)
+      printf "%s,%s,%s,%d,%.2f,%.2f,%.2f,%s,%s,%s,%s,%s\n", W[a], label, PR[c], cnt[g SUBSEP "ns"],
         ns[g], nlo[g], nhi[g], (g in p99) ? sprintf("%.1f", p99[g]) : "",
         (g in p99) ? sprintf("%.1f", plo[g]) : "", (g in p99) ? sprintf("%.1f", phi[g]) : "", sp, vd > csv
     }
@@ -146,7 +159,7 @@ awk -v pols="$POLICIES" -v procs="$PROCS" -v works="$WORKLOADS" '
   echo
   sed 's/^/    /' "$OUT/machine.txt"
   echo
-  echo "Medians of $RUNS alternated runs; [min-max] in brackets. vs default: the"
+  echo "Medians of $NRUNS alternated runs; [min-max] in brackets. vs default: the"
   echo "default policy's ns/op over this one's at the same P (> 1: this one is"
   echo "faster). speedup: the policy's ns/op at 1 P over its ns/op at this P."
   echo

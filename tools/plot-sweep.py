@@ -68,8 +68,8 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
-set xtics rotate by 30 right scale 0 nomirror noenhanced
-set bmargin 6
+set xtics scale 0 nomirror noenhanced
+set bmargin 4
 set datafile missing '?'
 set key outside top center horizontal noenhanced
 %s
@@ -106,7 +106,7 @@ def main():
                     r = val.get((w, pol, p))
                     if r and r.get(field):
                         d[pol] = float(r[field])
-                rows.append(("%s P=%d" % (w, p), d))
+                rows.append(("%s\\nP=%d" % (w, p), d))
         return rows
 
     wrote = []
