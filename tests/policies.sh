@@ -9,8 +9,8 @@
 # Env: POLICIES (space-separated GORT_SCHED values; default: every
 #      non-default value of every knob, one at a time, and the two
 #      pairings of docs/research.md), SUITES (test binaries under
-#      $B/tests; default: test_fairness test_preempt test_sched
-#      test_select), JOBS (Criterion jobs; 2).
+#      $B/tests; default: test_fairness test_preempt test_sched), JOBS
+#      (Criterion jobs; 2).
 # Prints one line per (policy, suite) and fails if any suite failed.
 set -u
 B=${B:-build/default}
@@ -19,7 +19,7 @@ POLICIES=${POLICIES:-"steal=one steal=allbutone victim=roundrobin
   victim=nearest thief=oldest spawn=go spawn=fifo runnext=off
   globalcheck=1 globalcheck=997 slice=1ms slice=100ms spin=all spin=1
   preempt=local thief=oldest,steal=one spawn=go,runnext=off"}
-SUITES=${SUITES:-"test_fairness test_preempt test_sched test_select"}
+SUITES=${SUITES:-"test_fairness test_preempt test_sched"}
 fail=0 failed=
 for pol in $POLICIES; do
     for s in $SUITES; do
