@@ -17,7 +17,7 @@ B=${B:-build/default}
 jobs=${JOBS:-2}
 POLICIES=${POLICIES:-"steal=one steal=allbutone victim=roundrobin
   victim=nearest thief=oldest spawn=go spawn=fifo runnext=off
-  globalcheck=1 globalcheck=997 slice=1ms slice=100ms spin=all spin=1
+  globalcheck=2 globalcheck=997 slice=1ms slice=100ms spin=all spin=1
   preempt=local thief=oldest,steal=one spawn=go,runnext=off"}
 SUITES=${SUITES:-"test_fairness test_preempt test_sched"}
 fail=0 failed=
