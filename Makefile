@@ -3,6 +3,8 @@
 #   make                 libgort.a, libgort.so, examples
 #   make test            build and run the Criterion suites (installs deps)
 #   make bench           build and run the benchmark suite beside Go
+#   make test-policies   the guarantee suites under every GORT_SCHED policy
+#   make sweep           workloads x GORT_SCHED policies x P counts (bench/sweep.sh)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (docs/fuzzing.md)
 #   make soak            echo, timer and spawn churn for SOAK_SECONDS (default
 #                        600); fails if memory, fds, goroutines or stack
@@ -128,7 +130,7 @@ TOOL_BINS := $(B)/tools/echo-load $(B)/tools/soak-load
 # sanitizer builds g++ only, whose runtimes match the gcc-built library.
 CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 
-.PHONY: all lib hook test test-build bench install uninstall clean check-headers \
+.PHONY: all lib hook test test-build test-policies sweep bench install uninstall clean check-headers \
         check-abi abi-symbols check-install check-deb deb deps-build deps-test \
         deps-bench deps-install deps-deb deps-soak examples kvhttp benchbins \
         fuzz soak FORCE check-faults faults-build
@@ -256,6 +258,12 @@ test: deps-test
 	$(MAKE) test-build
 	B=$(B) SAN=$(SAN) EXTRA_TESTS="tests/determ-explore.sh tests/arch/run-smoke.sh tools/cross-arm64.sh $(CXX_SMOKE) tests/flags/run.sh" ./tests/run.sh $(TEST_BINS)
 
+# make test-policies: the scheduling-guarantee suites under every
+# non-default GORT_SCHED knob (tests/policies.sh; POLICIES=, SUITES=).
+test-policies: deps-test
+	$(MAKE) test-build
+	B=$(B) ./tests/policies.sh
+
 # make fuzz: the libFuzzer targets in fuzz/ (docs/fuzzing.md), built by
 # clang with ASan+UBSan against a library instrumented for coverage, in
 # build/fuzz; each runs FUZZ_SECONDS from its seeds in fuzz/corpus/.
@@ -313,6 +321,13 @@ SOAK_SECONDS ?= 600
 soak: deps-soak
 	$(MAKE) $(B)/bench/soak $(B)/tools/soak-load
 	B=$(B) SOAK_SECONDS=$(SOAK_SECONDS) ./bench/soak.sh
+
+# make sweep: workloads x GORT_SCHED policies x processor counts, tables
+# and SVG plots under bench/results/ (bench/sweep.sh; WORKLOADS=,
+# POLICIES=, PROCS=, RUNS=).
+sweep: deps-bench
+	$(MAKE) benchbins
+	B=$(B) ./bench/sweep.sh
 
 # Each checks (as root: installs) the Debian packages its target needs.
 deps-build:

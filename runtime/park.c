@@ -300,6 +300,10 @@ static void after_switch(struct m *mp, struct g *gp, int action)
          * breadth-first (fib and skynet went from 4 MB to 30-55 MB). */
         gort__g_setstatus(gp, G_RUNNING, G_RUNNABLE);
         gp->m = NULL;
+        if (gort__pol.preempt == POL_PREEMPT_LOCAL) { /* GORT_SCHED */
+            gort__runq_put(pp, gp, false);
+            break;
+        }
         gort__lock(&gort__sched.lock);
         gort__globrunq_put(gp);
         gort__unlock(&gort__sched.lock);

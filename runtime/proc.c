@@ -79,7 +79,8 @@ static int runtime_init(int procs)
     int err = gort__stack_init();
     if (err)
         return err;
-    if ((err = gort__debug_parse()) || (err = gort__signal_init()))
+    if ((err = gort__debug_parse()) || (err = gort__policy_parse()) ||
+        (err = gort__signal_init()))
         return err;
     gort__traceback_init();
     if (gort__debug.deterministic) /* N virtual Ps on one real one */

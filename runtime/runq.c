@@ -48,6 +48,14 @@
 #include "determ.h"
 #include "proc.h"
 
+/* GORT_SCHED's variants (the end of this file); the default paths only
+ * test gort__pol.custom or gort__pol.thief to reach them. */
+static void runq_put_custom(struct p *pp, struct g *gp, bool next);
+static void runq_put_spawn_custom(struct p *pp, struct g *gp);
+static struct g *ring_take_oldest(struct p *pp, bool solo);
+static uint32_t grab_oldest(struct p *victim, struct g **batch,
+                            bool stealnext);
+
 void gort__gqueue_push(struct gqueue *q, struct g *gp)
 {
     gp->schedlink = NULL;
@@ -321,6 +329,10 @@ void gort__runq_put(struct p *pp, struct g *gp, bool next)
         gort__determ_put(gp, next ? DPUT_NEXT : DPUT_TAIL);
         return;
     }
+    if (__builtin_expect(gort__pol.custom, 0)) {
+        runq_put_custom(pp, gp, next);
+        return;
+    }
     if (next) {
         struct g *old = runnext_swap(pp, gp);
         if (!old)
@@ -337,6 +349,10 @@ void gort__runq_put_spawn(struct p *pp, struct g *gp)
 {
     if (DETERM()) {
         gort__determ_put(gp, DPUT_SPAWN);
+        return;
+    }
+    if (__builtin_expect(gort__pol.custom, 0)) {
+        runq_put_spawn_custom(pp, gp);
         return;
     }
     struct g *old = runnext_swap(pp, gp);
@@ -434,7 +450,9 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
     struct g *gp = runnext_take(pp, solo);
     *inherit = gp != NULL;
     if (!gp)
-        gp = ring_take(pp, solo);
+        gp = __builtin_expect(gort__pol.thief == POL_THIEF_OLDEST, 0)
+                 ? ring_take_oldest(pp, solo)
+                 : ring_take(pp, solo);
     if (solo)
         plain_exit(pp);
     return gp;
@@ -504,12 +522,50 @@ static bool lone_wait(struct p *victim, uint32_t h, bool last)
     return head_pos(head) == h || t - head_pos(head) >= 2;
 }
 
-/* runq_grab copies half of victim's ring (rounded up) into batch and
- * commits by CAS on victim's head; a lone goroutine is subject to
- * lone_wait. With stealnext (the last pass), an empty ring yields victim's
+/* grab_runnext takes victim's runnext for a thief on its last pass, after
+ * a back-off: 1 (batch[0] is it), 0 (nothing to take), or -1 (it changed
+ * under us: look at the ring again). */
+static int grab_runnext(struct p *victim, struct g **batch)
+{
+    struct g *next = atomic_load_explicit(&victim->runnext,
+                                          memory_order_acquire);
+    if (!next)
+        return 0;
+    /* The victim is probably about to run its runnext itself
+     * (a channel hand-off is ~50ns): back off first, as Go does
+     * with usleep(3), which timer slack stretches to tens of us.
+     * If it took its runnext meanwhile, it is handing goroutines
+     * back and forth and will take this one too: stealing would
+     * split the pair across Ps (and a CAS on the same G coming
+     * back, ABA, would succeed). A runnext left waiting behind a
+     * long-running goroutine is still taken. */
+    uint32_t taken = atomic_load_explicit(&victim->runnext_taken,
+                                          memory_order_relaxed);
+    if (victim_busy(victim)) {
+        usleep(3);
+        if (atomic_load_explicit(&victim->runnext_taken,
+                                 memory_order_relaxed) != taken)
+            return 0;
+    }
+    thief_enter(victim);
+    bool took = atomic_compare_exchange_strong_explicit(
+        &victim->runnext, &next, NULL, memory_order_acq_rel,
+        memory_order_relaxed);
+    thief_exit(victim);
+    if (!took)
+        return -1;
+    batch[0] = next;
+    return 1;
+}
+
+/* runq_grab copies half of victim's ring (rounded up; GORT_SCHED's
+ * steal= may choose otherwise) into batch and commits by CAS on victim's
+ * head; a lone goroutine is subject to lone_wait. With stealnext (the last pass), an empty ring yields victim's
  * runnext instead (Go: runqgrab). Returns the count taken. */
 static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
 {
+    if (__builtin_expect(gort__pol.thief == POL_THIEF_OLDEST, 0))
+        return grab_oldest(victim, batch, stealnext);
     bool lone_checked = false;
     for (;;) {
         uint64_t head = head_load(victim);
@@ -517,48 +573,23 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
         uint32_t t = atomic_load_explicit(&victim->runqtail,
                                           memory_order_acquire);
         uint32_t n = t - h;
+        if (n > RUNQ_SIZE)
+            continue; /* read an inconsistent head/tail pair: retry */
         if (n == 1 && !lone_checked) {
             if (!lone_wait(victim, h, stealnext))
                 return 0;
             lone_checked = true;
             continue; /* reload: the ring may have changed meanwhile */
         }
-        n = n - n / 2;
+        n = gort__pol_steal_n(n); /* half, rounded up, by default */
         if (n == 0) {
             if (!stealnext)
                 return 0;
-            struct g *next = atomic_load_explicit(&victim->runnext,
-                                                  memory_order_acquire);
-            if (!next)
-                return 0;
-            /* The victim is probably about to run its runnext itself
-             * (a channel hand-off is ~50ns): back off first, as Go does
-             * with usleep(3), which timer slack stretches to tens of us.
-             * If it took its runnext meanwhile, it is handing goroutines
-             * back and forth and will take this one too: stealing would
-             * split the pair across Ps (and a CAS on the same G coming
-             * back, ABA, would succeed). A runnext left waiting behind a
-             * long-running goroutine is still taken. */
-            uint32_t taken = atomic_load_explicit(&victim->runnext_taken,
-                                                  memory_order_relaxed);
-            if (victim_busy(victim)) {
-                usleep(3);
-                if (atomic_load_explicit(&victim->runnext_taken,
-                                         memory_order_relaxed) != taken)
-                    return 0;
-            }
-            thief_enter(victim);
-            bool took = atomic_compare_exchange_strong_explicit(
-                &victim->runnext, &next, NULL, memory_order_acq_rel,
-                memory_order_relaxed);
-            thief_exit(victim);
-            if (!took)
-                continue;
-            batch[0] = next;
-            return 1;
+            int r = grab_runnext(victim, batch);
+            if (r >= 0)
+                return (uint32_t)r;
+            continue;
         }
-        if (n > RUNQ_SIZE / 2)
-            continue; /* read an inconsistent head/tail pair: retry */
         for (uint32_t i = 0; i < n; i++)
             batch[i] = slot_load(victim, h + i);
         if (head_cas(victim, &head, h + n))
@@ -570,7 +601,7 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
  * run (Go: runqsteal). pp's ring is empty when this is called. */
 struct g *gort__runq_steal(struct p *pp, struct p *victim, bool stealnext)
 {
-    struct g *batch[RUNQ_SIZE / 2 + 1];
+    struct g *batch[RUNQ_SIZE]; /* steal=allbutone takes up to 255 */
     uint32_t n = runq_grab(victim, batch, stealnext);
     if (n == 0)
         return NULL;
@@ -583,4 +614,179 @@ struct g *gort__runq_steal(struct p *pp, struct p *victim, bool stealnext)
     /* store-release; pairs with load-acquire of consumers. */
     atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);
     return gp;
+}
+
+/* ---- GORT_SCHED variants ---------------------------------------------------
+ *
+ * Reached only when a knob is off its default (policy.h). runnext=off
+ * sends what would take runnext to the ring instead; spawn=go kicks the
+ * displaced runnext to the tail as Go does, spawn=fifo queues the new G
+ * behind everything.
+ *
+ * thief=oldest turns the ring into a Cilk-style work-stealing deque (the
+ * THE protocol of Frigo, Leiserson and Randall, in Chase and Lev's form):
+ * the owner pushes and pops at the tail, newest first, and thieves take
+ * at the head, oldest first, one G per CAS. The owner's pop publishes the
+ * smaller tail, runs a full fence and only then reads the head; a thief
+ * reads the head, runs a full fence, then reads the tail. So they can
+ * both aim at the same G only when one is left, and then both CAS the
+ * head. That fence on every pop from the ring is the owner's cost (the
+ * default owner takes the head by a CAS it already pays for; runnext
+ * hand-offs touch neither). Batched thieves (the default ones) would race
+ * the pop for any G of their batch, hence one CAS per G.
+ * Gs that Go queues at the back (yields, wake-ups without runnext) go to
+ * the head here, the back of the owner's order. Bounded waiting: after
+ * LIFO_STREAK_MAX pops in a row, new work goes to the head too until the
+ * owner has popped through every G that was queued then (lifo_off, with
+ * lifo_barrier the head's position then), so a queued G waits at most
+ * LIFO_STREAK_MAX + RUNQ_SIZE of its P's pops, as in the default order.
+ */
+
+/* oldest_lifo_ok says whether a G may go to the owner's end (thief=oldest):
+ * not while Gs queued when the last streak ended remain. */
+static bool oldest_lifo_ok(struct p *pp)
+{
+    if (!pp->lifo_off)
+        return true;
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    if ((int32_t)(t - pp->lifo_barrier) > 0)
+        return false;
+    pp->lifo_off = false;
+    pp->lifo_streak = 0;
+    return true;
+}
+
+/* put_back queues gp at the back of the owner's order. */
+static void put_back(struct p *pp, struct g *gp)
+{
+    if (gort__pol.thief == POL_THIEF_OLDEST && runq_put_head(pp, gp))
+        return;
+    runq_put_tail(pp, gp);
+}
+
+/* put_kicked queues a G displaced from runnext (or a new G without
+ * runnext) that goes to the owner's end under thief=oldest. */
+static void put_kicked(struct p *pp, struct g *gp)
+{
+    if (gort__pol.thief == POL_THIEF_OLDEST && !oldest_lifo_ok(pp))
+        put_back(pp, gp);
+    else
+        runq_put_tail(pp, gp);
+}
+
+static void runq_put_custom(struct p *pp, struct g *gp, bool next)
+{
+    if (next && gort__pol.runnext) {
+        gp = runnext_swap(pp, gp);
+        if (gp)
+            put_kicked(pp, gp);
+        return;
+    }
+    put_back(pp, gp);
+}
+
+static void runq_put_spawn_custom(struct p *pp, struct g *gp)
+{
+    if (gort__pol.spawn == POL_SPAWN_FIFO) {
+        put_back(pp, gp);
+        return;
+    }
+    if (gort__pol.runnext) {
+        gp = runnext_swap(pp, gp); /* gp is now the displaced G */
+        if (!gp)
+            return;
+    }
+    /* thief=oldest: the tail is the owner's end, so this is depth-first
+     * whatever the spawn order. */
+    if (gort__pol.thief == POL_THIEF_OLDEST ||
+        gort__pol.spawn == POL_SPAWN_GO) {
+        put_kicked(pp, gp);
+        return;
+    }
+    if (lifo_allowed(pp) && runq_put_head(pp, gp))
+        return;
+    runq_put_tail(pp, gp);
+}
+
+/* ring_pop_tail takes the newest G of pp's ring (thief=oldest), or NULL. */
+static struct g *ring_pop_tail(struct p *pp, bool solo)
+{
+    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
+    uint64_t head = head_load(pp);
+    if (t == head_pos(head))
+        return NULL;
+    t--;
+    struct g *gp = slot_load(pp, t);
+    if (solo) { /* no thieves */
+        atomic_store_explicit(&pp->runqtail, t, memory_order_release);
+        return gp;
+    }
+    atomic_store_explicit(&pp->runqtail, t, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst); /* the owner's cost */
+    head = head_load(pp);
+    int32_t left = (int32_t)(t - head_pos(head));
+    if (left > 0)
+        return gp;
+    /* The last G (left 0), or thieves took it (left -1): the head
+     * decides, and the ring is empty either way. */
+    bool won = left == 0 && atomic_compare_exchange_strong_explicit(
+                                &pp->runqhead, &head, head_moved(head, t + 1),
+                                memory_order_seq_cst, memory_order_relaxed);
+    atomic_store_explicit(&pp->runqtail, t + 1, memory_order_relaxed);
+    return won ? gp : NULL;
+}
+
+static struct g *ring_take_oldest(struct p *pp, bool solo)
+{
+    struct g *gp = ring_pop_tail(pp, solo);
+    if (!gp) { /* nothing waits */
+        pp->lifo_off = false;
+        pp->lifo_streak = 0;
+    } else if (!pp->lifo_off && ++pp->lifo_streak >= LIFO_STREAK_MAX) {
+        pp->lifo_off = true;
+        pp->lifo_barrier = head_pos(head_load(pp));
+    }
+    return gp;
+}
+
+/* grab_oldest is runq_grab for thief=oldest: the victim's oldest Gs, one
+ * CAS each, as many as the steal amount says of what it first saw. */
+static uint32_t grab_oldest(struct p *victim, struct g **batch,
+                            bool stealnext)
+{
+    uint32_t got = 0, want = 0;
+    bool lone_checked = false;
+again:
+    for (;;) {
+        uint64_t head = head_load(victim);
+        atomic_thread_fence(memory_order_seq_cst); /* pairs with the pop's */
+        uint32_t h = head_pos(head);
+        uint32_t t = atomic_load_explicit(&victim->runqtail,
+                                          memory_order_acquire);
+        int32_t len = (int32_t)(t - h);
+        if (len > RUNQ_SIZE)
+            continue; /* an inconsistent head/tail pair */
+        if (len <= 0 || (got > 0 && got >= want))
+            break;
+        if (got == 0) {
+            if (len == 1 && !lone_checked) {
+                if (!lone_wait(victim, h, stealnext))
+                    return 0;
+                lone_checked = true;
+                continue;
+            }
+            want = gort__pol_steal_n((uint32_t)len);
+        }
+        struct g *gp = slot_load(victim, h);
+        if (atomic_compare_exchange_strong_explicit(
+                &victim->runqhead, &head, head_moved(head, h + 1),
+                memory_order_seq_cst, memory_order_relaxed))
+            batch[got++] = gp;
+    }
+    if (got || !stealnext)
+        return got;
+    int r = grab_runnext(victim, batch);
+    if (r < 0)
+        goto again;
+    return (uint32_t)r;
 }

@@ -30,6 +30,7 @@
 
 #include "../arch/context.h"
 #include "lock.h"
+#include "policy.h"
 #include "revocable.h"
 #include "timer.h"
 
@@ -53,7 +54,10 @@ enum {
  * the same tick: a test that direct_next passes and findrunnable fails
  * starves the global queue for as long as local goroutines keep
  * switching. */
-#define GLOBAL_FAIR_DUE(pp) (((pp)->schedtick + 1) % GLOBAL_FAIR_TICK == 0)
+#define GLOBAL_FAIR_DUE(pp)                                                   \
+    (__builtin_expect(!gort__pol.custom, 1)                                   \
+         ? ((pp)->schedtick + 1) % GLOBAL_FAIR_TICK == 0                      \
+         : gort__pol_fair_due((pp)->schedtick + 1))
 
 /*
  * G states. Each says who owns the stack, whether the G is queued and

@@ -133,7 +133,8 @@ static struct g *steal_work(struct p *pp, bool *inherit)
             if (atomic_load_explicit(&gort__sched.stopping,
                                      memory_order_relaxed))
                 return NULL;
-            struct p *v = gort__sched.allp[(start + (uint32_t)k) % procs];
+            struct p *v = gort__sched.allp[gort__pol_victim(pp->id, start, k,
+                                                            procs)];
             if (!v || v == pp)
                 continue;
             if (last) {
@@ -266,7 +267,8 @@ top:
 
     int32_t procs = atomic_load(&s->gomaxprocs);
     if (mp->spinning ||
-        2 * atomic_load(&s->nmspinning) < procs - atomic_load(&s->npidle)) {
+        gort__pol_may_spin(atomic_load(&s->nmspinning),
+                           procs - atomic_load(&s->npidle))) {
         if (!mp->spinning) {
             mp->spinning = true;
             atomic_fetch_add(&s->nmspinning, 1);

@@ -76,7 +76,7 @@ static void preemptone(struct p *pp, struct sysmontick *pd, int64_t now)
         return;
     atomic_store_explicit(&gp->preempt, true, memory_order_relaxed);
     __atomic_store_n(&gort__preempt_hint, 1, __ATOMIC_RELAXED);
-    if (gp == pd->slice_g && pd->slice_gwhen + FORCE_PREEMPT_NS <= now)
+    if (gp == pd->slice_g && pd->slice_gwhen + gort__pol.slice_ns <= now)
         gort__asyncpreempt_signal(pp, gp);
 }
 
@@ -287,9 +287,9 @@ static int retake(int64_t now)
                  * through runnext after the flagged one yielded is
                  * flagged at the next look; the same goroutine, and the
                  * stuck check, once per FORCE_PREEMPT_NS. */
-                if (pd->schedwhen + FORCE_PREEMPT_NS <= now &&
+                if (pd->schedwhen + gort__pol.slice_ns <= now &&
                     (cur != pd->flagged_g ||
-                     pd->flagwhen + FORCE_PREEMPT_NS <= now)) {
+                     pd->flagwhen + gort__pol.slice_ns <= now)) {
                     if (stuck_check(pp, pd, now)) {
                         pd->schedwhen = now;
                         pd->slice_g = NULL;
@@ -385,6 +385,10 @@ static void *sysmon(void *arg)
                 : idle > IDLE_ROUNDS ? delay * 2 : delay;
         if (delay > SYSMON_MAX_US)
             delay = SYSMON_MAX_US;
+        /* A shorter slice (GORT_SCHED) is looked at twice per slice. */
+        if (gort__pol.slice_ns < FORCE_PREEMPT_NS &&
+            delay > gort__pol.slice_ns / 2000)
+            delay = (uint32_t)(gort__pol.slice_ns / 2000);
         uint32_t w = atomic_load(&sm.wait);
         if (all_idle()) {
             atomic_store(&sm.deep, true);
