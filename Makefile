@@ -35,6 +35,9 @@ LIBDIR   ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 SAN      ?=
 DEBUG    ?= 0
+# STATIC=1: the benchmark programs link everything statically (-static),
+# so a sweep's binaries run on a machine with nothing installed.
+STATIC   ?= 0
 # The program's malloc unless asked: docs/install.md, "Allocator".
 JEMALLOC ?= 0
 NETPOLL  ?= epoll
@@ -44,7 +47,7 @@ ARCH     ?= $(shell uname -m | sed -e 's/x86_64/amd64/' -e 's/aarch64/arm64/')
 # ABI change (docs/install.md, "ABI").
 VERSION  := $(shell sed -n 's/^\#define GORT_VERSION_[A-Z]* \([0-9]*\)$$/\1/p' include/gort.h | paste -sd.)
 SOVERSION := 0
-B        := build/$(if $(SAN),$(SAN),default)$(if $(filter 1,$(DEBUG)),-debug)
+B        := build/$(if $(SAN),$(SAN),default)$(if $(filter 1,$(DEBUG)),-debug)$(if $(filter 1,$(STATIC)),-static)
 
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -Wshadow -Werror \
                -Iinclude -fvisibility=hidden -fPIC
@@ -80,6 +83,7 @@ LDLIBS    = $(LIB_LIBS)
 PC_LIBS   = $(subst -ldw,-ldw -lelf -lz -llzma -lbz2,$(LDLIBS)) \
             $(if $(filter 1,$(JEMALLOC)),-Wl$(comma)--allow-multiple-definition)
 comma    := ,
+BENCH_LIBS = $(if $(filter 1,$(STATIC)),-static $(PC_LIBS),$(LDLIBS))
 
 # Criterion cannot start under TSan (Snaipe/Criterion#274): the TSan build
 # runs the same tests on criterion-lite (tests/lite), a forking runner.
@@ -133,7 +137,7 @@ CXX_SMOKE := $(B)/tests/cxx/smoke-g++ $(if $(SAN),,$(B)/tests/cxx/smoke-clang++)
 .PHONY: all lib hook test test-build test-policies sweep bench install uninstall clean check-headers \
         check-abi abi-symbols check-install check-deb deb deps-build deps-test \
         deps-bench deps-install deps-deb deps-soak examples kvhttp benchbins \
-        fuzz soak FORCE check-faults faults-build
+        fuzz soak sweepbins FORCE check-faults faults-build
 all: lib examples
 
 lib: $(B)/libgort.a $(B)/libgort.so
@@ -239,7 +243,7 @@ $(B)/fuzz/chan $(B)/fuzz/sync: fuzz/rt.h
 
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(BENCH_LIBS)
 
 $(B)/tests/cxx/smoke-%: tests/cxx/smoke.cpp $(B)/libgort.a $(wildcard include/*.h include/gort/*.h)
 	@mkdir -p $(@D)
@@ -325,6 +329,8 @@ soak: deps-soak
 # make sweep: workloads x GORT_SCHED policies x processor counts, tables
 # and SVG plots under bench/results/ (bench/sweep.sh; WORKLOADS=,
 # POLICIES=, PROCS=, RUNS=).
+sweepbins: $(BENCH_BINS)
+
 sweep: deps-bench
 	$(MAKE) benchbins
 	B=$(B) ./bench/sweep.sh
