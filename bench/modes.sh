@@ -11,7 +11,7 @@
 #   -p  processor counts                  (env PROCS, default "1 2")
 #   -r  rotations (runs of each setting)  (env RUNS, default 5)
 #   -k  GORT_DEBUG keys to switch off     (env KEYS, default
-#       "solo plainnext plainchan chanowner batch membarrier")
+#       "solo plainchan chanowner batch membarrier")
 #   ROW: pingpong threadring yield chanmpmc select echo (default: all;
 #        echo is the echo example under tools/echo-load at 1000
 #        connections for SECS seconds, env SECS, default 2)
@@ -27,7 +27,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 B=${B:-build/default}
 PROCS=${PROCS:-"1 2"} RUNS=${RUNS:-5} SECS=${SECS:-2} CG_N=${CG_N:-20000}
-KEYS=${KEYS:-"solo plainnext plainchan chanowner batch membarrier"}
+KEYS=${KEYS:-"solo plainchan chanowner batch membarrier"}
 ECHO_PORT=${ECHO_PORT:-9000}
 while getopts p:r:k:h opt; do
   case $opt in

@@ -106,7 +106,6 @@ static const struct knob {
 } knobs[] = {
     {"scheddetail", &gort__debug.scheddetail, false, false},
     {"solo", &gort__debug.solo, true, false},
-    {"plainnext", &gort__debug.plainnext, true, false},
     {"plainchan", &gort__debug.plainchan, true, false},
     {"chanowner", &gort__debug.chanowner, true, false},
     {"asyncpreempt", &gort__debug.asyncpreempt, false, false},

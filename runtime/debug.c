@@ -60,7 +60,7 @@ const char *gort__waitreason_str(enum waitreason r)
 }
 
 /* gort__debug_parse reads
- * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,plainnext=0,
+ * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,
  * plainchan=0,chanowner=0,asyncpreempt=1,membarrier=0,stuckhandoff=0,
  * stuckwarn=1,schedlat=N,deterministic=SEED. */
 int gort__debug_parse(void)
@@ -69,7 +69,6 @@ int gort__debug_parse(void)
     gort__debug.membarrier = true;
     gort__debug.stuckhandoff = true;
     gort__debug.solo = true;
-    gort__debug.plainnext = true;
     gort__debug.plainchan = true;
     gort__debug.chanowner = true;
     gort__lat_set_period(0);
@@ -101,8 +100,6 @@ int gort__debug_parse(void)
             gort__debug.scheddetail = v != 0;
         else if (strcmp(kv, "solo") == 0)
             gort__debug.solo = v != 0;
-        else if (strcmp(kv, "plainnext") == 0)
-            gort__debug.plainnext = v != 0;
         else if (strcmp(kv, "plainchan") == 0)
             gort__debug.plainchan = v != 0;
         else if (strcmp(kv, "asyncpreempt") == 0)

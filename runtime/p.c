@@ -56,7 +56,6 @@ void gort__solo_init(void)
     /* GORT_DEBUG=membarrier=0 runs as on a kernel without it: every
      * handshake takes its fallback (tests force it so). */
     membarrier_ok = gort__rv_init(gort__debug.membarrier);
-    gort__sched.plain_runnext = membarrier_ok && gort__debug.plainnext;
 }
 
 /* gort__solo_update enters solo mode when exactly one P is live. Caller

@@ -139,7 +139,6 @@ struct debug_settings {
     int64_t schedtrace_ms;
     bool scheddetail;
     bool solo;         /* solo mode allowed (default; solo=0 turns it off) */
-    bool plainnext;    /* plain runnext allowed (default; plainnext=0) */
     bool plainchan;    /* plain channel locks (default; plainchan=0) */
     bool chanowner;    /* ... also with several Ps, while one runs
                         * (default; chanowner=0: only with one live P) */

@@ -2,7 +2,7 @@
  * revocable.h: a plain section that a rare other thread can revoke (an
  * asymmetric Dekker handshake on membarrier(2)). Every such mode in the
  * runtime runs on these calls: the stuck-thread hand-off (m.rt_busy),
- * solo mode and plain runnext (p.runq_plain; runq.c, p.c), and the
+ * solo mode (p.runq_plain; runq.c, p.c), and the
  * channel owner and its foreign lockers (chown.plain_held; chan/chan.h,
  * chan/chanowner.c).
  *
@@ -52,9 +52,9 @@
  * otherwise the owner's peek, after its store, reads the revoke. Not
  * atomic_thread_fence: TSan does not support it. This costs the owner
  * about what the locked instruction it spares costs, so the fast-path
- * modes (solo, plain runnext, the channel owner) stay off without
- * membarrier and use the _asym calls, which skip the check: their gate
- * (sched.solo, sched.plain_runnext, chown.plain_ok) is never set then.
+ * modes (solo, the channel owner) stay off without membarrier and use
+ * the _asym calls, which skip the check: their gate (sched.solo,
+ * chown.plain_ok) is never set then.
  * Only the stuck-thread hand-off, which has no off path, runs fenced.
  *
  * Memory order beyond the claim: rv_close's store-release of busy pairs

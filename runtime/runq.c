@@ -133,21 +133,21 @@ static inline void slot_store(struct p *pp, uint32_t pos, struct g *gp)
                           memory_order_relaxed);
 }
 
-/* ---- Plain sections ------------------------------------------------------
+/* ---- The solo section ----------------------------------------------------
  *
- * Two modes let the owner change its run queue with plain stores inside a
- * revocable section (revocable.h) whose busy word is p.runq_plain:
- *  - solo mode (p.c): with one live P there are no thieves, so runnext
- *    and the ring's head move plainly; the revoke is the clearing of
- *    sched.solo, before a second P comes to life;
- *  - plain runnext: with several live Ps, thieves take a victim's runnext
- *    only on their last pass, after a back-off, and only if the victim
- *    left it alone meanwhile: rarely. So the owner replaces and takes
- *    runnext plainly, and a thief revokes: it bumps the victim's
- *    runnext_thieves, waits out the section, CASes, and drops the count.
- * Both are off without membarrier (their gates, sched.solo and
- * sched.plain_runnext, are never set then). Stores in a section stay
- * atomic (relaxed or release) so a later thief reads whole values.
+ * Solo mode (p.c) lets the owner change its run queue with plain stores
+ * inside a revocable section (revocable.h) whose busy word is
+ * p.runq_plain: with one live P there are no thieves, so runnext and the
+ * ring's head move plainly; the revoke is the clearing of sched.solo,
+ * before a second P comes to life. It is off without membarrier (its
+ * gate, sched.solo, is never set then). Stores in a section stay atomic
+ * (relaxed or release) so a later thief reads whole values.
+ *
+ * With several Ps, runnext is replaced by an exchange and taken by a CAS
+ * as in Go. A plain-store variant guarded by the same primitive (thieves
+ * revoking the owner's section) measured no gain over 10% on any row of
+ * bench/modes.sh and was removed (docs/benchmarks.md, "Fast paths
+ * against their off paths").
  */
 static inline bool solo_enter(struct p *pp)
 {
@@ -163,35 +163,6 @@ static inline bool solo_enter(struct p *pp)
 static inline void plain_exit(struct p *pp)
 {
     gort__rv_close(&pp->runq_plain, 0);
-}
-
-static inline bool plain_enter(struct p *pp)
-{
-    if (!gort__sched.plain_runnext)
-        return false;
-    gort__rv_open_asym(&pp->runq_plain, 1);
-    /* A 0 left by a thief's decrement (a release) makes its CAS of
-     * runnext visible to the caller's re-read (rv_peek's acquire). */
-    if (gort__rv_peek_asym(&pp->runnext_thieves) == 0)
-        return true;
-    gort__rv_close(&pp->runq_plain, 0);
-    return false;
-}
-
-/* thief_enter announces a thief about to CAS victim's runnext and waits
- * until the owner cannot be inside a plain section that missed it. */
-static void thief_enter(struct p *victim)
-{
-    if (!gort__sched.plain_runnext)
-        return;
-    atomic_fetch_add(&victim->runnext_thieves, 1); /* seq_cst: the revoke */
-    gort__rv_revoke_wait(&victim->runq_plain);
-}
-
-static void thief_exit(struct p *victim)
-{
-    if (gort__sched.plain_runnext)
-        atomic_fetch_sub(&victim->runnext_thieves, 1);
 }
 
 /* ---- The owner's side --------------------------------------------------- */
@@ -310,7 +281,7 @@ static inline struct g *runnext_swap(struct p *pp, struct g *gp)
         atomic_store_explicit(&pp->runnext, gp, memory_order_release);
         return NULL;
     }
-    if (solo_enter(pp) || plain_enter(pp)) {
+    if (solo_enter(pp)) {
         /* Nobody can clear it under us now; re-read it, as a thief may
          * have taken old before we entered. */
         old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
@@ -406,13 +377,6 @@ static inline struct g *runnext_take(struct p *pp, bool solo)
         return NULL;
     if (solo) {
         atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
-    } else if (plain_enter(pp)) {
-        /* Re-read: a thief may have taken it before we entered. */
-        next = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-        atomic_store_explicit(&pp->runnext, NULL, memory_order_relaxed);
-        plain_exit(pp);
-        if (!next)
-            return NULL;
     } else if (!atomic_compare_exchange_strong_explicit(
                  &pp->runnext, &next, NULL, memory_order_acquire,
                  memory_order_relaxed))
@@ -547,11 +511,9 @@ static int grab_runnext(struct p *victim, struct g **batch)
                                  memory_order_relaxed) != taken)
             return 0;
     }
-    thief_enter(victim);
     bool took = atomic_compare_exchange_strong_explicit(
         &victim->runnext, &next, NULL, memory_order_acq_rel,
         memory_order_relaxed);
-    thief_exit(victim);
     if (!took)
         return -1;
     batch[0] = next;

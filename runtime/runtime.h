@@ -247,12 +247,6 @@ struct p {
     /* Times the owner took runnext (owner-written): a thief that sees it
      * move during its back-off leaves runnext alone (runq.c). */
     _Atomic uint32_t runnext_taken;
-    /* Thieves about to CAS runnext away, the revoke word of plain runnext
-     * (runq.c, "Plain sections"): while it is 0 the owner takes and
-     * replaces runnext with plain stores inside a runq_plain section.
-     * Thieves bump it, wait out the section (revocable.h), CAS, and drop
-     * it again. */
-    _Atomic uint32_t runnext_thieves;
     /* Owner-only depth-first bookkeeping (runq.c): how many Gs at the
      * ring's head were pushed there, how many pops in a row served them
      * while older Gs waited, and, while lifo_off, the tail position that
@@ -263,9 +257,8 @@ struct p {
      * at schedtick spawn_tick (g.c, spawn_turn_over). */
     uint32_t spawn_tick, spawn_turn;
     /* 1 while the owner is inside a plain (non-locked) run-queue
-     * operation, solo mode's or plain runnext's: the busy word of their
-     * revocable sections (runq.c, "Plain sections"); read by whoever
-     * leaves solo mode and by runnext thieves. */
+     * operation of solo mode: the busy word of its revocable section
+     * (runq.c, "The solo section"); read by whoever leaves solo mode. */
     _Atomic uint32_t runq_plain;
     bool idle_listed;          /* on sched.pidle (sched.lock) */
     /* Owner-only: a goroutine of ours queued a call for the system-call
@@ -393,8 +386,6 @@ struct sched {
     _Alignas(64) _Atomic bool stopping; /* main returned: Ms wind down */
     _Atomic bool solo;         /* one live P: no thieves (p.c, solo mode);
                                 * read by every run-queue operation */
-    bool plain_runnext;        /* membarrier works: runq.c's plain runnext
-                                * (set once at start-up) */
     int exit_code;
     _Atomic int32_t gomaxprocs;
     struct p *allp[GORT_MAXPROCS_LIMIT];

@@ -324,8 +324,8 @@ static int global_fair_main(void *arg)
 
 /* Hand-offs whose readier then spins without a runtime call, so idle Ps'
  * thieves take the readied goroutine out of runnext while its owner may be
- * replacing or taking it with plain stores (runq.c, "Plain runnext"). A
- * token lost or duplicated shows up in the hop count. */
+ * replacing or taking it. A token lost or duplicated shows up in the hop
+ * count. */
 enum { RN_G = 64, RN_TOKENS = 3, RN_HOPS = 4000 };
 static gort_chan *rn_ch[RN_G];
 static _Atomic int64_t rn_total;
