@@ -683,9 +683,13 @@ static struct g *ring_pop_tail(struct p *pp, bool solo)
         atomic_store_explicit(&pp->runqtail, t, memory_order_release);
         return gp;
     }
-    atomic_store_explicit(&pp->runqtail, t, memory_order_relaxed);
-    atomic_thread_fence(memory_order_seq_cst); /* the owner's cost */
-    head = head_load(pp);
+    /* Chase-Lev's StoreLoad: the tail store and the head load are
+     * seq_cst, as are the thief's loads (grab_oldest), so either the
+     * thief sees the lowered tail or the owner sees its moved head. (A
+     * seq_cst fence does the same; TSan does not support fences.) This
+     * is the owner's cost. */
+    atomic_store_explicit(&pp->runqtail, t, memory_order_seq_cst);
+    head = atomic_load_explicit(&pp->runqhead, memory_order_seq_cst);
     int32_t left = (int32_t)(t - head_pos(head));
     if (left > 0)
         return gp;
@@ -720,11 +724,12 @@ static uint32_t grab_oldest(struct p *victim, struct g **batch,
     bool lone_checked = false;
 again:
     for (;;) {
-        uint64_t head = head_load(victim);
-        atomic_thread_fence(memory_order_seq_cst); /* pairs with the pop's */
+        /* seq_cst, pairing with ring_pop_tail's tail store and head load */
+        uint64_t head = atomic_load_explicit(&victim->runqhead,
+                                             memory_order_seq_cst);
         uint32_t h = head_pos(head);
         uint32_t t = atomic_load_explicit(&victim->runqtail,
-                                          memory_order_acquire);
+                                          memory_order_seq_cst);
         int32_t len = (int32_t)(t - h);
         if (len > RUNQ_SIZE)
             continue; /* an inconsistent head/tail pair */
