@@ -115,6 +115,7 @@ static const struct knob {
     {"stuckwarn", &gort__debug.stuckwarn, false, false},
 };
 #define NKNOBS (sizeof knobs / sizeof *knobs)
+#define BATCH 5 /* knobs[BATCH] is "batch" */
 
 static void check_debug(const char *s)
 {
@@ -127,6 +128,8 @@ static void check_debug(const char *s)
     for (size_t i = 0; i < NKNOBS; i++)
         val[i] = knobs[i].dflt;
     long long trace = 0;
+    bool determ = false;
+    unsigned long long seed = 0;
     if (strlen(s) >= 256)
         want = false; /* too long to be a list of gort's knobs */
     char *copy = strdup(s), *save;
@@ -147,6 +150,17 @@ static void check_debug(const char *s)
         }
         if (strcmp(kv, "schedtrace") == 0)
             trace = (long long)v;
+        if (strcmp(kv, "deterministic") == 0) {
+            /* a seed is required, and the mode has no batcher thread:
+             * it sets batch=0 where it stands in the list */
+            if (eq[1] == '\0') {
+                want = false;
+                break;
+            }
+            determ = true;
+            seed = v;
+            val[BATCH] = true;
+        }
         for (size_t i = 0; i < NKNOBS; i++)
             if (strcmp(kv, knobs[i].key) == 0)
                 val[i] = (v != 0) != knobs[i].inverted;
@@ -156,13 +170,17 @@ static void check_debug(const char *s)
         abort();
     if (!ok)
         return;
-    if (gort__debug.schedtrace_ms != trace)
+    if (gort__debug.schedtrace_ms != trace ||
+        gort__debug.deterministic != determ ||
+        (determ && gort__debug.determ_seed != seed))
         abort();
     for (size_t i = 0; i < NKNOBS; i++)
         if (*knobs[i].field != val[i])
             abort();
     /* Printed back in canonical form, the settings read the same. */
     struct debug_settings was = gort__debug;
+    if (strcmp(knobs[BATCH].key, "batch") != 0)
+        abort();
     char buf[512];
     int n = snprintf(buf, sizeof buf, "schedtrace=%lld",
                      (long long)gort__debug.schedtrace_ms);
