@@ -13,7 +13,7 @@
  *    false, so a default run pays one predicted branch per test and
  *    nothing else; the knobs themselves are read on slow paths only.
  * No locks.
- * See also: runtime/policy.c, runtime/runq.c (thief=oldest), docs/research.md.
+ * See also: runtime/policy.c, runtime/runqpolicy.c (the run-queue variants), docs/research.md.
  */
 #ifndef GORT_POLICY_H
 #define GORT_POLICY_H

@@ -35,26 +35,20 @@
  *
  * Stealing. Thieves take half a victim's ring, rounded up, as Go does,
  * except a lone goroutine of a running victim, which they treat as Go
- * treats runnext (lone_wait): last pass only, after a back-off.
+ * treats runnext (gort__runq_lone_wait): last pass only, after a back-off.
  *
  * Locking: the global queue (globrunq.c) is under sched.lock; the rings
  * take no lock.
- * See also: runtime/globrunq.c, runtime/sched.c (who puts where), Go's
- * proc.go,
+ * See also: runtime/runqring.h (the head word, slots, solo sections),
+ * runtime/runqpolicy.c (GORT_SCHED's variants of these paths),
+ * runtime/globrunq.c, runtime/sched.c (who puts where), Go's proc.go,
  * docs/scheduler.md ("Run queues").
  */
 #include <unistd.h>
 
 #include "determ.h"
 #include "proc.h"
-
-/* GORT_SCHED's variants (the end of this file); the default paths only
- * test gort__pol.custom or gort__pol.thief to reach them. */
-static void runq_put_custom(struct p *pp, struct g *gp, bool next);
-static void runq_put_spawn_custom(struct p *pp, struct g *gp);
-static struct g *ring_take_oldest(struct p *pp, bool solo);
-static uint32_t grab_oldest(struct p *victim, struct g **batch,
-                            bool stealnext);
+#include "runqring.h"
 
 void gort__gqueue_push(struct gqueue *q, struct g *gp)
 {
@@ -80,97 +74,12 @@ struct g *gort__gqueue_pop(struct gqueue *q)
     return gp;
 }
 
-/* ---- The head word ------------------------------------------------------ */
-
-static inline uint32_t head_pos(uint64_t word)
-{
-    return (uint32_t)word;
-}
-
-/* head_moved is old's successor: position pos, version bumped. */
-static inline uint64_t head_moved(uint64_t old, uint32_t pos)
-{
-    return ((old >> 32) + 1) << 32 | pos;
-}
-
-static inline uint64_t head_load(struct p *pp)
-{
-    /* load-acquire; pairs with the CAS-release of whoever moved it. */
-    return atomic_load_explicit(&pp->runqhead, memory_order_acquire);
-}
-
-/* head_cas commits a move of pp's head from *old to pos: CAS-release so
- * the slot reads and writes before it are ordered before the commit. */
-static inline bool head_cas(struct p *pp, uint64_t *old, uint32_t pos)
-{
-    return atomic_compare_exchange_strong_explicit(
-        &pp->runqhead, old, head_moved(*old, pos), memory_order_release,
-        memory_order_relaxed);
-}
-
-/* head_move commits a move of pp's head from *old to pos: a plain
- * store-release inside a solo section (nobody else moves it), else
- * head_cas, which fails if somebody moved it first. */
-static inline bool head_move(struct p *pp, uint64_t *old, uint32_t pos,
-                             bool solo)
-{
-    if (!solo)
-        return head_cas(pp, old, pos);
-    atomic_store_explicit(&pp->runqhead, head_moved(*old, pos),
-                          memory_order_release);
-    return true;
-}
-
-static inline struct g *slot_load(struct p *pp, uint32_t pos)
-{
-    return atomic_load_explicit(&pp->runq[pos % RUNQ_SIZE],
-                                memory_order_relaxed);
-}
-
-static inline void slot_store(struct p *pp, uint32_t pos, struct g *gp)
-{
-    atomic_store_explicit(&pp->runq[pos % RUNQ_SIZE], gp,
-                          memory_order_relaxed);
-}
-
-/* ---- The solo section ----------------------------------------------------
- *
- * Solo mode (p.c) lets the owner change its run queue with plain stores
- * inside a revocable section (revocable.h) whose busy word is
- * p.runq_plain: with one live P there are no thieves, so runnext and the
- * ring's head move plainly; the revoke is the clearing of sched.solo,
- * before a second P comes to life. It is off without membarrier (its
- * gate, sched.solo, is never set then). Stores in a section stay atomic
- * (relaxed or release) so a later thief reads whole values.
- *
- * With several Ps, runnext is replaced by an exchange and taken by a CAS
- * as in Go. A plain-store variant guarded by the same primitive (thieves
- * revoking the owner's section) measured no gain over 10% on any row of
- * bench/modes.sh and was removed (docs/benchmarks.md, "Fast paths
- * against their off paths").
- */
-static inline bool solo_enter(struct p *pp)
-{
-    if (!atomic_load_explicit(&gort__sched.solo, memory_order_relaxed))
-        return false;
-    gort__rv_open_asym(&pp->runq_plain, 1);
-    if (gort__rv_peek_asym(&gort__sched.solo))
-        return true;
-    gort__rv_close(&pp->runq_plain, 0);
-    return false;
-}
-
-static inline void plain_exit(struct p *pp)
-{
-    gort__rv_close(&pp->runq_plain, 0);
-}
-
 /* ---- The owner's side --------------------------------------------------- */
 
 /* runq_spill moves the older half of pp's full ring to the global queue
  * (Go: runqputslow), where every P's fairness pick serves them. Returns
  * false if a thief emptied the ring meanwhile. Go sends the G being queued
- * along; here it stays on the ring's tail (runq_put_tail_slow): a yielder
+ * along; here it stays on the ring's tail (gort__runq_put_tail_slow): a yielder
  * or a spawner whose turn ended would otherwise wait behind everything in
  * the global queue, 61 picks per goroutine there, and a crowd of n
  * yielders spawned by one goroutine took time quadratic in n. */
@@ -193,11 +102,11 @@ static bool runq_spill(struct p *pp, uint64_t head, uint32_t tail)
     return true;
 }
 
-/* runq_put_tail_slow is runq_put_tail when the ring looked full: move
+/* gort__runq_put_tail_slow is runq_put_tail when the ring looked full: move
  * half of it to the global queue (or find that a thief made room), then
  * queue gp. */
-__attribute__((noinline)) static void runq_put_tail_slow(struct p *pp,
-                                                         struct g *gp)
+__attribute__((noinline)) void gort__runq_put_tail_slow(struct p *pp,
+                                                  struct g *gp)
 {
     for (;;) {
         uint64_t head = head_load(pp);
@@ -211,27 +120,11 @@ __attribute__((noinline)) static void runq_put_tail_slow(struct p *pp,
     }
 }
 
-/* runq_put_tail appends gp to pp's ring (owner only). The fast path is a
- * leaf: no loop, no call, nothing to save. */
-static inline void runq_put_tail(struct p *pp, struct g *gp)
-{
-    uint64_t head = head_load(pp);
-    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-    if (__builtin_expect(t - head_pos(head) >= RUNQ_SIZE, 0)) {
-        runq_put_tail_slow(pp, gp);
-        return;
-    }
-    slot_store(pp, t, gp);
-    /* store-release tail; pairs with the load-acquire in runq_grab and
-     * gort__runq_get. */
-    atomic_store_explicit(&pp->runqtail, t + 1, memory_order_release);
-}
-
-/* runq_put_head pushes gp in front of the ring's head. The slot written
+/* gort__runq_put_head pushes gp in front of the ring's head. The slot written
  * is free: it is outside [head, tail) and, as tail - head < RUNQ_SIZE, not
  * the tail's either. A thief reading it holds a stale head, so its CAS
  * fails. Returns false when the ring is full. */
-static bool runq_put_head(struct p *pp, struct g *gp)
+bool gort__runq_put_head(struct p *pp, struct g *gp)
 {
     bool solo = solo_enter(pp), put;
     for (;;) {
@@ -254,9 +147,9 @@ static bool runq_put_head(struct p *pp, struct g *gp)
     return put;
 }
 
-/* lifo_allowed says whether a kicked runnext may go to the head: not while
+/* gort__runq_lifo_allowed says whether a kicked runnext may go to the head: not while
  * the Gs queued when the last depth-first streak was cut short remain. */
-static bool lifo_allowed(struct p *pp)
+bool gort__runq_lifo_allowed(struct p *pp)
 {
     if (!pp->lifo_off)
         return true;
@@ -264,32 +157,6 @@ static bool lifo_allowed(struct p *pp)
         return false;
     pp->lifo_off = false;
     return true;
-}
-
-/* runnext_swap puts gp in pp's runnext and returns the G it displaced.
- * Only the owner stores a G there and thieves only clear it, so an empty
- * slot stays empty until the owner fills it: a plain store-release does,
- * sparing the locked exchange on most hand-offs. That store, like Go's
- * store-release of the ring's tail, is not a StoreLoad fence before
- * wakep's look at the idle Ps; a wake-up lost to it costs parallelism,
- * never the G (its own P runs it), and sysmon wakes an idle P for work
- * that waits behind a long-running goroutine (sysmon.c, retake). */
-static inline struct g *runnext_swap(struct p *pp, struct g *gp)
-{
-    struct g *old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-    if (!old) {
-        atomic_store_explicit(&pp->runnext, gp, memory_order_release);
-        return NULL;
-    }
-    if (solo_enter(pp)) {
-        /* Nobody can clear it under us now; re-read it, as a thief may
-         * have taken old before we entered. */
-        old = atomic_load_explicit(&pp->runnext, memory_order_relaxed);
-        atomic_store_explicit(&pp->runnext, gp, memory_order_release);
-        plain_exit(pp);
-        return old;
-    }
-    return atomic_exchange_explicit(&pp->runnext, gp, memory_order_acq_rel);
 }
 
 /* gort__runq_put puts gp on pp's local queue: in runnext if next (kicking
@@ -301,7 +168,7 @@ void gort__runq_put(struct p *pp, struct g *gp, bool next)
         return;
     }
     if (__builtin_expect(gort__pol.custom, 0)) {
-        runq_put_custom(pp, gp, next);
+        gort__runq_put_custom(pp, gp, next);
         return;
     }
     if (next) {
@@ -323,13 +190,13 @@ void gort__runq_put_spawn(struct p *pp, struct g *gp)
         return;
     }
     if (__builtin_expect(gort__pol.custom, 0)) {
-        runq_put_spawn_custom(pp, gp);
+        gort__runq_put_spawn_custom(pp, gp);
         return;
     }
     struct g *old = runnext_swap(pp, gp);
     if (!old)
         return;
-    if (lifo_allowed(pp) && runq_put_head(pp, old))
+    if (gort__runq_lifo_allowed(pp) && gort__runq_put_head(pp, old))
         return;
     runq_put_tail(pp, old);
 }
@@ -415,7 +282,7 @@ struct g *gort__runq_get(struct p *pp, bool *inherit)
     *inherit = gp != NULL;
     if (!gp)
         gp = __builtin_expect(gort__pol.thief == POL_THIEF_OLDEST, 0)
-                 ? ring_take_oldest(pp, solo)
+                 ? gort__runq_take_oldest(pp, solo)
                  : ring_take(pp, solo);
     if (solo)
         plain_exit(pp);
@@ -459,7 +326,7 @@ static inline bool victim_busy(struct p *victim)
 }
 
 /*
- * lone_wait decides whether a thief may take the only goroutine in a busy
+ * gort__runq_lone_wait decides whether a thief may take the only goroutine in a busy
  * victim's ring, at head position h. This is gort's rule, not Go's (Go
  * takes half rounded up, so one of one): the lone goroutine is treated as
  * Go treats runnext. Only the last pass takes it, after the same back-off,
@@ -472,7 +339,7 @@ static inline bool victim_busy(struct p *victim)
  * and ran 10-25% faster. A lone goroutine behind a long-running one is
  * still taken after the back-off, as a runnext is.
  */
-static bool lone_wait(struct p *victim, uint32_t h, bool last)
+bool gort__runq_lone_wait(struct p *victim, uint32_t h, bool last)
 {
     if (!victim_busy(victim))
         return true;
@@ -486,10 +353,10 @@ static bool lone_wait(struct p *victim, uint32_t h, bool last)
     return head_pos(head) == h || t - head_pos(head) >= 2;
 }
 
-/* grab_runnext takes victim's runnext for a thief on its last pass, after
+/* gort__runq_grab_runnext takes victim's runnext for a thief on its last pass, after
  * a back-off: 1 (batch[0] is it), 0 (nothing to take), or -1 (it changed
  * under us: look at the ring again). */
-static int grab_runnext(struct p *victim, struct g **batch)
+int gort__runq_grab_runnext(struct p *victim, struct g **batch)
 {
     struct g *next = atomic_load_explicit(&victim->runnext,
                                           memory_order_acquire);
@@ -522,12 +389,12 @@ static int grab_runnext(struct p *victim, struct g **batch)
 
 /* runq_grab copies half of victim's ring (rounded up; GORT_SCHED's
  * steal= may choose otherwise) into batch and commits by CAS on victim's
- * head; a lone goroutine is subject to lone_wait. With stealnext (the last pass), an empty ring yields victim's
+ * head; a lone goroutine is subject to gort__runq_lone_wait. With stealnext (the last pass), an empty ring yields victim's
  * runnext instead (Go: runqgrab). Returns the count taken. */
 static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
 {
     if (__builtin_expect(gort__pol.thief == POL_THIEF_OLDEST, 0))
-        return grab_oldest(victim, batch, stealnext);
+        return gort__runq_grab_oldest(victim, batch, stealnext);
     bool lone_checked = false;
     for (;;) {
         uint64_t head = head_load(victim);
@@ -538,7 +405,7 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
         if (n > RUNQ_SIZE)
             continue; /* read an inconsistent head/tail pair: retry */
         if (n == 1 && !lone_checked) {
-            if (!lone_wait(victim, h, stealnext))
+            if (!gort__runq_lone_wait(victim, h, stealnext))
                 return 0;
             lone_checked = true;
             continue; /* reload: the ring may have changed meanwhile */
@@ -547,7 +414,7 @@ static uint32_t runq_grab(struct p *victim, struct g **batch, bool stealnext)
         if (n == 0) {
             if (!stealnext)
                 return 0;
-            int r = grab_runnext(victim, batch);
+            int r = gort__runq_grab_runnext(victim, batch);
             if (r >= 0)
                 return (uint32_t)r;
             continue;
@@ -576,184 +443,4 @@ struct g *gort__runq_steal(struct p *pp, struct p *victim, bool stealnext)
     /* store-release; pairs with load-acquire of consumers. */
     atomic_store_explicit(&pp->runqtail, t + n, memory_order_release);
     return gp;
-}
-
-/* ---- GORT_SCHED variants ---------------------------------------------------
- *
- * Reached only when a knob is off its default (policy.h). runnext=off
- * sends what would take runnext to the ring instead; spawn=go kicks the
- * displaced runnext to the tail as Go does, spawn=fifo queues the new G
- * behind everything.
- *
- * thief=oldest turns the ring into a Cilk-style work-stealing deque (the
- * THE protocol of Frigo, Leiserson and Randall, in Chase and Lev's form):
- * the owner pushes and pops at the tail, newest first, and thieves take
- * at the head, oldest first, one G per CAS. The owner's pop publishes the
- * smaller tail, runs a full fence and only then reads the head; a thief
- * reads the head, runs a full fence, then reads the tail. So they can
- * both aim at the same G only when one is left, and then both CAS the
- * head. That fence on every pop from the ring is the owner's cost (the
- * default owner takes the head by a CAS it already pays for; runnext
- * hand-offs touch neither). Batched thieves (the default ones) would race
- * the pop for any G of their batch, hence one CAS per G.
- * Gs that Go queues at the back (yields, wake-ups without runnext) go to
- * the head here, the back of the owner's order. Bounded waiting: after
- * LIFO_STREAK_MAX pops in a row, new work goes to the head too until the
- * owner has popped through every G that was queued then (lifo_off, with
- * lifo_barrier the head's position then), so a queued G waits at most
- * LIFO_STREAK_MAX + RUNQ_SIZE of its P's pops, as in the default order.
- */
-
-/* oldest_lifo_ok says whether a G may go to the owner's end (thief=oldest):
- * not while Gs queued when the last streak ended remain. */
-static bool oldest_lifo_ok(struct p *pp)
-{
-    if (!pp->lifo_off)
-        return true;
-    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-    if ((int32_t)(t - pp->lifo_barrier) > 0)
-        return false;
-    pp->lifo_off = false;
-    pp->lifo_streak = 0;
-    return true;
-}
-
-/* put_back queues gp at the back of the owner's order. */
-static void put_back(struct p *pp, struct g *gp)
-{
-    if (gort__pol.thief == POL_THIEF_OLDEST && runq_put_head(pp, gp))
-        return;
-    runq_put_tail(pp, gp);
-}
-
-/* put_kicked queues a G displaced from runnext (or a new G without
- * runnext) that goes to the owner's end under thief=oldest. */
-static void put_kicked(struct p *pp, struct g *gp)
-{
-    if (gort__pol.thief == POL_THIEF_OLDEST && !oldest_lifo_ok(pp))
-        put_back(pp, gp);
-    else
-        runq_put_tail(pp, gp);
-}
-
-static void runq_put_custom(struct p *pp, struct g *gp, bool next)
-{
-    if (next && gort__pol.runnext) {
-        gp = runnext_swap(pp, gp);
-        if (gp)
-            put_kicked(pp, gp);
-        return;
-    }
-    put_back(pp, gp);
-}
-
-static void runq_put_spawn_custom(struct p *pp, struct g *gp)
-{
-    if (gort__pol.spawn == POL_SPAWN_FIFO) {
-        put_back(pp, gp);
-        return;
-    }
-    if (gort__pol.runnext) {
-        gp = runnext_swap(pp, gp); /* gp is now the displaced G */
-        if (!gp)
-            return;
-    }
-    /* thief=oldest: the tail is the owner's end, so this is depth-first
-     * whatever the spawn order. */
-    if (gort__pol.thief == POL_THIEF_OLDEST ||
-        gort__pol.spawn == POL_SPAWN_GO) {
-        put_kicked(pp, gp);
-        return;
-    }
-    if (lifo_allowed(pp) && runq_put_head(pp, gp))
-        return;
-    runq_put_tail(pp, gp);
-}
-
-/* ring_pop_tail takes the newest G of pp's ring (thief=oldest), or NULL. */
-static struct g *ring_pop_tail(struct p *pp, bool solo)
-{
-    uint32_t t = atomic_load_explicit(&pp->runqtail, memory_order_relaxed);
-    uint64_t head = head_load(pp);
-    if (t == head_pos(head))
-        return NULL;
-    t--;
-    struct g *gp = slot_load(pp, t);
-    if (solo) { /* no thieves */
-        atomic_store_explicit(&pp->runqtail, t, memory_order_release);
-        return gp;
-    }
-    /* Chase-Lev's StoreLoad: the tail store and the head load are
-     * seq_cst, as are the thief's loads (grab_oldest), so either the
-     * thief sees the lowered tail or the owner sees its moved head. (A
-     * seq_cst fence does the same; TSan does not support fences.) This
-     * is the owner's cost. */
-    atomic_store_explicit(&pp->runqtail, t, memory_order_seq_cst);
-    head = atomic_load_explicit(&pp->runqhead, memory_order_seq_cst);
-    int32_t left = (int32_t)(t - head_pos(head));
-    if (left > 0)
-        return gp;
-    /* The last G (left 0), or thieves took it (left -1): the head
-     * decides, and the ring is empty either way. */
-    bool won = left == 0 && atomic_compare_exchange_strong_explicit(
-                                &pp->runqhead, &head, head_moved(head, t + 1),
-                                memory_order_seq_cst, memory_order_relaxed);
-    atomic_store_explicit(&pp->runqtail, t + 1, memory_order_relaxed);
-    return won ? gp : NULL;
-}
-
-static struct g *ring_take_oldest(struct p *pp, bool solo)
-{
-    struct g *gp = ring_pop_tail(pp, solo);
-    if (!gp) { /* nothing waits */
-        pp->lifo_off = false;
-        pp->lifo_streak = 0;
-    } else if (!pp->lifo_off && ++pp->lifo_streak >= LIFO_STREAK_MAX) {
-        pp->lifo_off = true;
-        pp->lifo_barrier = head_pos(head_load(pp));
-    }
-    return gp;
-}
-
-/* grab_oldest is runq_grab for thief=oldest: the victim's oldest Gs, one
- * CAS each, as many as the steal amount says of what it first saw. */
-static uint32_t grab_oldest(struct p *victim, struct g **batch,
-                            bool stealnext)
-{
-    uint32_t got = 0, want = 0;
-    bool lone_checked = false;
-again:
-    for (;;) {
-        /* seq_cst, pairing with ring_pop_tail's tail store and head load */
-        uint64_t head = atomic_load_explicit(&victim->runqhead,
-                                             memory_order_seq_cst);
-        uint32_t h = head_pos(head);
-        uint32_t t = atomic_load_explicit(&victim->runqtail,
-                                          memory_order_seq_cst);
-        int32_t len = (int32_t)(t - h);
-        if (len > RUNQ_SIZE)
-            continue; /* an inconsistent head/tail pair */
-        if (len <= 0 || (got > 0 && got >= want))
-            break;
-        if (got == 0) {
-            if (len == 1 && !lone_checked) {
-                if (!lone_wait(victim, h, stealnext))
-                    return 0;
-                lone_checked = true;
-                continue;
-            }
-            want = gort__pol_steal_n((uint32_t)len);
-        }
-        struct g *gp = slot_load(victim, h);
-        if (atomic_compare_exchange_strong_explicit(
-                &victim->runqhead, &head, head_moved(head, h + 1),
-                memory_order_seq_cst, memory_order_relaxed))
-            batch[got++] = gp;
-    }
-    if (got || !stealnext)
-        return got;
-    int r = grab_runnext(victim, batch);
-    if (r < 0)
-        goto again;
-    return (uint32_t)r;
 }

@@ -297,7 +297,7 @@ Test(policy_runq, steal_amounts)
  * every G must come out exactly once (a pop that skips the CAS on the
  * last G loses or duplicates Gs, and the owner then loops: the timeout).
  * The owner's P counts as idle, so
- * the thief takes a lone G at once (lone_wait). */
+ * the thief takes a lone G at once (gort__runq_lone_wait). */
 /* Until the thief took RACE_STEALS (it may get a CPU late on a loaded
  * machine), at most RACE_ROUNDS rounds. */
 enum { RACE_GS = 4096, RACE_STEALS = 20000, RACE_ROUNDS = 50000000 };

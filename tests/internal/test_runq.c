@@ -384,7 +384,7 @@ Test(runq, runnext_of_an_active_handoff_is_not_stolen)
     cr_assert(le(int, stolen, tries / 40), "stole %d of %d", stolen, tries);
 }
 
-/* ---- A lone goroutine in a busy P's ring (runq.c, lone_wait) ------------- */
+/* ---- A lone goroutine in a busy P's ring (runq.c, gort__runq_lone_wait) ------------- */
 
 Test(runq, lone_goroutine_of_a_busy_p_is_left_until_the_last_pass)
 {
