@@ -1,6 +1,7 @@
 /*
  * env.c: libFuzzer target for the GORT_* environment parsers: GORT_DEBUG
- * (runtime/debug.c: gort__debug_parse, through setenv), GORT_MAXPROCS
+ * (runtime/debug.c: gort__debug_parse, through setenv, and the list
+ * tokenizer it shares with GORT_SCHED, runtime/kvlist.c), GORT_MAXPROCS
  * (gort__parse_maxprocs) and GORT_STACK_MAX (gort__parse_stack_max).
  *
  * Each input, cut at its first NUL, goes to all three. Each parser is

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "determ.h"
+#include "kvlist.h"
 #include "proc.h"
 #include "stack.h"
 
@@ -59,6 +60,54 @@ const char *gort__waitreason_str(enum waitreason r)
     return (unsigned)r < WAIT_REASON_COUNT ? waitreasons[r] : "?";
 }
 
+/* debug_set applies one GORT_DEBUG item: a value that strtoll reads
+ * whole (empty: 0) and not negative. Unknown keys are only warned about
+ * (policy.c explains why GORT_SCHED's are errors). */
+static int debug_set(char *key, char *value, void *arg)
+{
+    const char *env = arg;
+    char *end;
+    long long v = strtoll(value, &end, 10);
+    if (*end || v < 0) {
+        fprintf(stderr, "gort: GORT_DEBUG=%s: want key=value[,key=value]\n",
+                env);
+        return -EINVAL;
+    }
+    if (strcmp(key, "schedtrace") == 0)
+        gort__debug.schedtrace_ms = v;
+    else if (strcmp(key, "scheddetail") == 0)
+        gort__debug.scheddetail = v != 0;
+    else if (strcmp(key, "solo") == 0)
+        gort__debug.solo = v != 0;
+    else if (strcmp(key, "plainchan") == 0)
+        gort__debug.plainchan = v != 0;
+    else if (strcmp(key, "asyncpreempt") == 0)
+        gort__debug.asyncpreempt = v != 0;
+    else if (strcmp(key, "chanowner") == 0)
+        gort__debug.chanowner = v != 0;
+    else if (strcmp(key, "batch") == 0)
+        gort__debug.nobatch = v == 0;
+    else if (strcmp(key, "membarrier") == 0)
+        gort__debug.membarrier = v != 0;
+    else if (strcmp(key, "stuckhandoff") == 0)
+        gort__debug.stuckhandoff = v != 0;
+    else if (strcmp(key, "stuckwarn") == 0)
+        gort__debug.stuckwarn = v != 0;
+    else if (strcmp(key, "schedlat") == 0)
+        gort__lat_set_period(v);
+    else if (strcmp(key, "deterministic") == 0) {
+        if (end == value) { /* the seed is the point: no default */
+            fprintf(stderr, "gort: GORT_DEBUG: deterministic wants a seed\n");
+            return -EINVAL;
+        }
+        gort__debug.deterministic = true;
+        gort__debug.determ_seed = (uint64_t)v;
+        gort__debug.nobatch = true; /* no batcher thread */
+    } else
+        fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", key);
+    return 0;
+}
+
 /* gort__debug_parse reads
  * GORT_DEBUG=schedtrace=MS,scheddetail=1,solo=0,batch=0,
  * plainchan=0,chanowner=0,asyncpreempt=1,membarrier=0,stuckhandoff=0,
@@ -73,63 +122,7 @@ int gort__debug_parse(void)
     gort__debug.chanowner = true;
     gort__lat_set_period(0);
     const char *env = getenv("GORT_DEBUG");
-    if (!env)
-        return 0;
-    char buf[256];
-    /* A longer value would be cut, and its last setting misread: say so
-     * (fuzz/env.c found it; every knob set at once takes under 200). */
-    if (strlen(env) >= sizeof buf) {
-        fprintf(stderr, "gort: GORT_DEBUG: longer than %zu bytes\n",
-                sizeof buf - 1);
-        return -EINVAL;
-    }
-    snprintf(buf, sizeof buf, "%s", env);
-    for (char *save, *kv = strtok_r(buf, ",", &save); kv;
-         kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq)
-            goto bad;
-        *eq = '\0';
-        char *end;
-        long long v = strtoll(eq + 1, &end, 10);
-        if (*end || v < 0)
-            goto bad;
-        if (strcmp(kv, "schedtrace") == 0)
-            gort__debug.schedtrace_ms = v;
-        else if (strcmp(kv, "scheddetail") == 0)
-            gort__debug.scheddetail = v != 0;
-        else if (strcmp(kv, "solo") == 0)
-            gort__debug.solo = v != 0;
-        else if (strcmp(kv, "plainchan") == 0)
-            gort__debug.plainchan = v != 0;
-        else if (strcmp(kv, "asyncpreempt") == 0)
-            gort__debug.asyncpreempt = v != 0;
-        else if (strcmp(kv, "chanowner") == 0)
-            gort__debug.chanowner = v != 0;
-        else if (strcmp(kv, "batch") == 0)
-            gort__debug.nobatch = v == 0;
-        else if (strcmp(kv, "membarrier") == 0)
-            gort__debug.membarrier = v != 0;
-        else if (strcmp(kv, "stuckhandoff") == 0)
-            gort__debug.stuckhandoff = v != 0;
-        else if (strcmp(kv, "stuckwarn") == 0)
-            gort__debug.stuckwarn = v != 0;
-        else if (strcmp(kv, "schedlat") == 0)
-            gort__lat_set_period(v);
-        else if (strcmp(kv, "deterministic") == 0) {
-            if (end == eq + 1) /* the seed is the point: no default */
-                goto bad;
-            gort__debug.deterministic = true;
-            gort__debug.determ_seed = (uint64_t)v;
-            gort__debug.nobatch = true; /* no batcher thread */
-        }
-        else
-            fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", kv);
-    }
-    return 0;
-bad:
-    fprintf(stderr, "gort: GORT_DEBUG=%s: want key=value[,key=value]\n", env);
-    return -EINVAL;
+    return gort__kvlist_each("GORT_DEBUG", env, debug_set, (void *)env);
 }
 
 static int32_t count_ms(int32_t *idle, int32_t *threads)

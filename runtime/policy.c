@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kvlist.h"
 #include "policy.h"
 #include "runtime.h"
 
@@ -166,41 +167,31 @@ static bool is_default(const struct policy *p)
            p->slice_ns == defaults.slice_ns;
 }
 
-int gort__policy_parse_str(const char *s)
+/* policy_set applies one GORT_SCHED item to the policy at arg. */
+static int policy_set(char *key, char *value, void *arg)
 {
-    gort__pol = defaults;
-    if (!s || !*s)
-        return 0;
-    char buf[256];
-    if (strlen(s) >= sizeof buf) {
-        fprintf(stderr, "gort: GORT_SCHED: longer than %zu bytes\n",
-                sizeof buf - 1);
+    const char *want = set_one(arg, key, value);
+    if (want && !*want) {
+        fprintf(stderr, "gort: GORT_SCHED: unknown setting %s (want steal, "
+                "victim, thief, spawn, runnext, globalcheck, slice, spin "
+                "or preempt)\n", key);
         return -EINVAL;
     }
-    snprintf(buf, sizeof buf, "%s", s);
-    struct policy p = defaults;
-    for (char *save, *kv = strtok_r(buf, ",", &save); kv;
-         kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq) {
-            fprintf(stderr, "gort: GORT_SCHED=%s: want key=value[,key=value]\n",
-                    s);
-            return -EINVAL;
-        }
-        *eq = '\0';
-        const char *want = set_one(&p, kv, eq + 1);
-        if (want && !*want) {
-            fprintf(stderr, "gort: GORT_SCHED: unknown setting %s (want steal, "
-                    "victim, thief, spawn, runnext, globalcheck, slice, spin "
-                    "or preempt)\n", kv);
-            return -EINVAL;
-        }
-        if (want) {
-            fprintf(stderr, "gort: GORT_SCHED: %s=%s: want %s\n", kv, eq + 1,
-                    want);
-            return -EINVAL;
-        }
+    if (want) {
+        fprintf(stderr, "gort: GORT_SCHED: %s=%s: want %s\n", key, value,
+                want);
+        return -EINVAL;
     }
+    return 0;
+}
+
+int gort__policy_parse_str(const char *s)
+{
+    struct policy p = defaults;
+    gort__pol = defaults;
+    int rc = gort__kvlist_each("GORT_SCHED", s, policy_set, &p);
+    if (rc != 0)
+        return rc;
     p.custom = !is_default(&p);
     gort__pol = p;
     return 0;
