@@ -239,11 +239,15 @@ $(B)/examples/%: docs/examples/%.c $(B)/libgort.a $(B)/link.flags
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(LDLIBS)
 # The HTTP example's request reader, shared with fuzz/http.c.
 $(B)/examples/http $(B)/fuzz/http: docs/examples/httpreq.h
+$(EX_BINS) $(KV_BINS): docs/examples/serve.h
 $(B)/fuzz/chan $(B)/fuzz/sync: fuzz/rt.h
 
 $(B)/bench/%: bench/%.c $(wildcard bench/*.h) $(B)/libgort.a $(B)/link.flags
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/libgort.a $(LDFLAGS) $(BENCH_LIBS)
+# The soak server uses the example servers' shared pieces.
+$(B)/bench/soak: docs/examples/serve.h
+$(B)/bench/soak: CFLAGS += -Idocs/examples
 
 $(B)/tests/cxx/smoke-%: tests/cxx/smoke.cpp $(B)/libgort.a $(wildcard include/*.h include/gort/*.h)
 	@mkdir -p $(@D)
@@ -310,7 +314,7 @@ FAULT_DEPS = $(B)/faults/inject.o $(B)/libgort-faults.a $(B)/link.flags
 $(B)/faults/%: tests/faults/%.c tests/faults/prog.h $(FAULT_DEPS)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/faults/inject.o $(B)/libgort-faults.a \
 	    $(LDFLAGS) $(LDLIBS)
-$(B)/faults/echo: docs/examples/echo.c $(FAULT_DEPS)
+$(B)/faults/echo: docs/examples/echo.c docs/examples/serve.h $(FAULT_DEPS)
 	$(CC) $(CFLAGS) -o $@ $< $(B)/faults/inject.o $(B)/libgort-faults.a \
 	    $(LDFLAGS) $(LDLIBS)
 

@@ -58,9 +58,10 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "serve.h" /* docs/examples: signals, listen, accept */
 
 static struct {
     int port, timers, spawners;
@@ -69,9 +70,8 @@ static struct {
 } cfg = {.port = 0, .timers = 500, .spawners = 4, .secs = 600,
          .interval = 5, .csv = "soak.csv"};
 
-static int sigfd = -1;
 static _Atomic int stopping;
-static _Atomic long live_conns, accepted, workers;
+static _Atomic long live_conns, workers;
 static _Atomic uint64_t echoed, timer_ops, spawned, func_fired, peak;
 
 /* The workloads are paced (timer durations up to T_MAX_US, a pause of up
@@ -128,27 +128,10 @@ static void serve(void *arg)
     atomic_fetch_sub(&live_conns, 1);
 }
 
-static void accept_loop(void *arg)
-{
-    int lfd = (int)(intptr_t)arg;
-    struct gort_backoff bo = {0};
-    for (;;) {
-        int fd = gort_accept_backoff(lfd, &bo);
-        if (fd < 0) {
-            if (fd == -EBADF)
-                return;
-            fprintf(stderr, "soak: accept: %s\n", strerror(-fd));
-            gort_sleep(GORT_MS(10));
-            continue;
-        }
-        atomic_fetch_add(&accepted, 1);
-        atomic_fetch_add(&live_conns, 1);
-        if (gort_go(serve, (void *)(intptr_t)fd) != 0) {
-            gort_close(fd);
-            atomic_fetch_sub(&live_conns, 1);
-        }
-    }
-}
+/* The accept loop (serve.h) counts a connection live before serve runs,
+ * so that finish never sees 0 while one is on its way. */
+static struct serve_acceptor acc = {
+    .who = "soak", .serve = serve, .live = &live_conns};
 
 /* ---- timers ------------------------------------------------------------- */
 
@@ -371,7 +354,7 @@ static void sample(FILE *out, int64_t t0)
             (unsigned long long)st.goroutines,
             (unsigned long long)(st.stack_reserved_bytes / 1024),
             (unsigned long long)st.stacks_cached, st.threads,
-            atomic_load(&live_conns), atomic_load(&accepted),
+            atomic_load(&live_conns), atomic_load(&acc.accepted),
             (unsigned long long)atomic_load(&echoed),
             (unsigned long long)atomic_load(&timer_ops),
             (unsigned long long)atomic_load(&spawned),
@@ -437,7 +420,7 @@ static int finish(long socks0)
     printf("soak: accepted=%ld echoed_bytes=%llu timer_ops=%llu spawned=%llu "
            "after: live_conns=%ld workers=%ld goroutines=%llu sockets=%ld "
            "(before %ld) %s\n",
-           atomic_load(&accepted), (unsigned long long)atomic_load(&echoed),
+           atomic_load(&acc.accepted), (unsigned long long)atomic_load(&echoed),
            (unsigned long long)atomic_load(&timer_ops),
            (unsigned long long)atomic_load(&spawned),
            atomic_load(&live_conns), atomic_load(&workers),
@@ -450,17 +433,19 @@ static int finish(long socks0)
 static int soak_main(void *arg)
 {
     (void)arg;
-    char addr[32];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", cfg.port);
-    int lfd = gort_listen("tcp", addr);
     FILE *out = fopen(cfg.csv, "w");
-    if (lfd < 0 || out == NULL || gort_fd_register(sigfd) != 0) {
-        fprintf(stderr, "soak: listen %s / open %s: %s\n", addr, cfg.csv,
-                strerror(lfd < 0 ? -lfd : errno));
+    if (out == NULL) {
+        fprintf(stderr, "soak: open %s: %s\n", cfg.csv, strerror(errno));
         return 1;
     }
+    gort_chan *sig = serve_notify("soak");
+    char addr[32];
+    int lfd = sig ? serve_listen("soak", cfg.port, addr) : -1;
+    if (lfd < 0)
+        return 1;
     long socks0 = open_fds(true);
-    gort_go(accept_loop, (void *)(intptr_t)lfd);
+    acc.lfd = lfd;
+    gort_go(serve_accept_loop, &acc);
     atomic_store(&workers, cfg.timers + cfg.spawners + 2);
     gort_go(peaker, NULL);
     for (int i = 0; i < cfg.timers; i++)
@@ -468,16 +453,8 @@ static int soak_main(void *arg)
     for (int i = 0; i < cfg.spawners; i++)
         gort_go(spawner, (void *)(uintptr_t)(i + 1));
     gort_go(sampler, out);
-    struct sockaddr_in sa;
-    socklen_t salen = sizeof sa;
-    getsockname(lfd, (struct sockaddr *)&sa, &salen);
-    fprintf(stderr, "soak: listening on 127.0.0.1:%d\n", ntohs(sa.sin_port));
-
-    struct signalfd_siginfo si;
-    if (gort_read(sigfd, &si, sizeof si) != (ssize_t)sizeof si) {
-        fprintf(stderr, "soak: signalfd read failed\n");
-        return 1;
-    }
+    fprintf(stderr, "soak: listening on %s\n", addr);
+    serve_wait(sig);
     return finish(socks0);
 }
 
@@ -520,16 +497,6 @@ int main(int argc, char **argv)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0) {
-        perror("soak: signalfd");
-        return 1;
     }
     return gort_run(soak_main, NULL);
 }

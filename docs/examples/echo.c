@@ -17,29 +17,22 @@
  * SIGTERM it prints one line on stdout and exits:
  *   bench=echo-server impl=gort procs=P accepted=A peak_rss_kb=K
  *
- * Signals: main() blocks SIGINT and SIGTERM before gort_run (every runtime
- * thread inherits the mask) and reads them from a signalfd that
- * gort_fd_register made goroutine-aware: the main goroutine parks in
- * gort_read until a signal arrives, costing no thread.
+ * Signals: SIGINT and SIGTERM arrive on a channel (gort_signal_notify,
+ * Go's signal.Notify) that the main goroutine parks on, costing no
+ * thread. serve.h holds what this server shares with http.c and kvhttp.c.
  */
 #include <gort.h>
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
+
+#include "serve.h"
 
 static int port = 9000;
-static int sigfd = -1;
-static _Atomic long accepted;
 
 enum { BUFSZ = 4096 };
 
@@ -88,53 +81,20 @@ static void serve(void *arg)
     gort_close(fd);
 }
 
-static void accept_loop(void *arg)
-{
-    int lfd = (int)(intptr_t)arg;
-    /* Out of fds, gort_accept_backoff sleeps 5 ms doubling to 1 s (Go's
-     * Server.Serve) and logs once a second; other errors come back. */
-    struct gort_backoff bo = {0};
-    for (;;) {
-        int fd = gort_accept_backoff(lfd, &bo);
-        if (fd < 0) {
-            fprintf(stderr, "echo: accept: %s\n", strerror(-fd));
-            if (fd == -EBADF)
-                return;
-            gort_sleep(GORT_MS(10));
-            continue;
-        }
-        atomic_fetch_add(&accepted, 1);
-        if (gort_go(serve, (void *)(intptr_t)fd) != 0)
-            gort_close(fd);
-    }
-}
-
 static int echo_main(void *arg)
 {
     (void)arg;
+    gort_chan *sig = serve_notify("echo");
     char addr[32];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    int lfd = gort_listen("tcp", addr);
-    if (lfd < 0) {
-        fprintf(stderr, "FAIL: echo: listen %s: %s\n", addr, strerror(-lfd));
+    int lfd = sig ? serve_listen("echo", port, addr) : -1;
+    if (lfd < 0)
         return 1;
-    }
-    struct sockaddr_in sa;
-    socklen_t salen = sizeof sa;
-    if (getsockname(lfd, (struct sockaddr *)&sa, &salen) == 0)
-        snprintf(addr, sizeof addr, "127.0.0.1:%d", ntohs(sa.sin_port));
-    gort_go(accept_loop, (void *)(intptr_t)lfd);
+    static struct serve_acceptor acc = {.who = "echo", .serve = serve};
+    acc.lfd = lfd;
+    gort_go(serve_accept_loop, &acc);
     fprintf(stderr, "echo: listening on %s\n", addr);
+    serve_wait(sig);
 
-    struct signalfd_siginfo si;
-    ssize_t n = gort_fd_register(sigfd);
-    if (n == 0)
-        n = gort_read(sigfd, &si, sizeof si);
-    if (n != (ssize_t)sizeof si) {
-        fprintf(stderr, "FAIL: echo: signalfd: %s\n",
-                n < 0 ? strerror((int)-n) : "short read");
-        return 1;
-    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     gort_stats_t st;
@@ -142,7 +102,7 @@ static int echo_main(void *arg)
     printf("bench=echo-server impl=gort procs=%d accepted=%ld "
            "peak_rss_kb=%ld batched_calls=%llu batch_flushes=%llu "
            "drained_reads=%llu\n",
-           gort_maxprocs(0), atomic_load(&accepted), ru.ru_maxrss,
+           gort_maxprocs(0), atomic_load(&acc.accepted), ru.ru_maxrss,
            (unsigned long long)st.batched_calls,
            (unsigned long long)st.batch_flushes,
            (unsigned long long)st.drained_reads);
@@ -160,16 +120,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "usage: echo [-port N]\n");
             return 2;
         }
-    }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0) {
-        perror("echo: signalfd");
-        return 1;
     }
     /* gort_run's own error is negative: an exit status of 256 - errno
      * would read as a signal, so say what it was and exit 1. */

@@ -28,32 +28,31 @@
  * each with Go's text, then the connection closes the way Go closes it
  * (write side first, then up to 500 ms to drain). Request bodies (by
  * Content-Length) are skipped; chunked bodies are not understood.
- * tests/test_http.c checks these answers. Signals as in echo.c (a signalfd read by
- * the main goroutine); on SIGINT/SIGTERM it prints
+ * tests/test_http.c checks these answers. Signals, listening, accepting
+ * and the closing sequence come from serve.h, as in echo.c; on SIGINT or
+ * SIGTERM it prints
  *   bench=http-server impl=gort procs=P peak_rss_kb=K
  */
 #include <gort.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "httpreq.h" /* the request reader, shared with fuzz/http.c */
+#include "serve.h"
 
 #define BUF 4096
 #define RESP_MAX 256 /* one response is at most 171 bytes */
 
 static int port = 8080;
-static int sigfd = -1;
 static int64_t work_iters;  /* kernel rounds per request (-work-us) */
 static uint64_t work_sink;  /* the results, kept alive (relaxed atomic) */
 
@@ -218,21 +217,6 @@ static bool respond(const char *in, size_t have, size_t *off, size_t *skip,
     }
 }
 
-/* close_conn closes fd the way Go's server does after a reply that ends
- * the connection (closeWriteAndWait): shut the write side, then read and
- * drop what the client still sends, for at most 500 ms, so that unread
- * bytes do not turn the close into a reset that loses the reply. */
-static void close_conn(int fd, bool linger)
-{
-    if (linger && gort_shutdown(fd, SHUT_WR) == 0) {
-        char sink[512];
-        gort_set_read_deadline(fd, gort_now() + GORT_MS(500));
-        while (gort_read(fd, sink, sizeof sink) > 0)
-            ;
-    }
-    gort_close(fd);
-}
-
 static void serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -279,46 +263,25 @@ static void serve(void *arg)
         memmove(in, in + off, have - off);
         have -= off;
     }
-    close_conn(fd, linger);
+    serve_close(fd, linger);
     if (in != small)
         free(in);
-}
-
-static void accept_loop(void *arg)
-{
-    int lfd = (int)(intptr_t)arg;
-    /* Out of fds: back off 5 ms doubling to 1 s, as Go's Server.Serve. */
-    struct gort_backoff bo = {0};
-    for (;;) {
-        int fd = gort_accept_backoff(lfd, &bo);
-        if (fd == -EBADF)
-            return;
-        if (fd < 0) {
-            gort_sleep(GORT_MS(10));
-            continue;
-        }
-        if (gort_go(serve, (void *)(intptr_t)fd) != 0)
-            gort_close(fd);
-    }
 }
 
 static int http_main(void *arg)
 {
     (void)arg;
+    gort_chan *sig = serve_notify("http");
     char addr[32];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    int lfd = gort_listen("tcp", addr);
-    if (lfd < 0) {
-        fprintf(stderr, "FAIL: http: listen %s: %s\n", addr, strerror(-lfd));
+    int lfd = sig ? serve_listen("http", port, addr) : -1;
+    if (lfd < 0)
         return 1;
-    }
-    gort_go(accept_loop, (void *)(intptr_t)lfd);
+    static struct serve_acceptor acc = {.who = "http", .serve = serve};
+    acc.lfd = lfd;
+    gort_go(serve_accept_loop, &acc);
     fprintf(stderr, "http: listening on %s (work: %lld rounds a request)\n",
             addr, (long long)work_iters);
-    struct signalfd_siginfo si;
-    if (gort_fd_register(sigfd) != 0 ||
-        gort_read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
-        return 1;
+    serve_wait(sig);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("bench=http-server impl=gort procs=%d peak_rss_kb=%ld\n",
@@ -343,13 +306,5 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0)
-        return 1;
     return gort_run(http_main, NULL);
 }

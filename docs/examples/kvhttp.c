@@ -34,20 +34,20 @@
  *
  * Requests are read by http.c's reader (httpreq.h: Go's refusals, all
  * answered 400 here but HTTP/2.0's 505); kv_request adds the method and
- * target, 413 and 501. tests/test_kvhttp.c checks the answers. Signals as in http.c; on SIGINT/SIGTERM it prints
+ * target, 413 and 501. tests/test_kvhttp.c checks the answers. Signals, listening, accepting
+ * and the closing sequence come from serve.h, as in http.c; on SIGINT or
+ * SIGTERM it prints
  *   bench=kvhttp-server impl=gort procs=P peak_rss_kb=K
  */
 #include <gort.h>
 
 #include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +55,7 @@
 #include <hiredis/hiredis.h>
 
 #include "httpreq.h"
+#include "serve.h"
 
 #ifndef KVHTTP_HOOKS
 #define KVHTTP_HOOKS 0
@@ -67,7 +68,6 @@ static int port = 8080;
 static const char *redis_addr = "127.0.0.1:6379";
 static int pool_size = 64;
 static bool wrap = !KVHTTP_HOOKS; /* wrap hiredis calls in GORT_SYSCALL */
-static int sigfd = -1;
 static gort_connpool *pool;
 
 /* KV makes one hiredis call: plainly when the hooks carry it, else inside
@@ -354,19 +354,6 @@ static bool serve_batch(const char *in, size_t have, size_t *off,
     }
 }
 
-/* close_conn closes as Go's server does after a reply that ends the
- * connection: the write side first, then up to 500 ms to drain. */
-static void close_conn(int fd, bool linger)
-{
-    if (linger && gort_shutdown(fd, SHUT_WR) == 0) {
-        char sink[512];
-        gort_set_read_deadline(fd, gort_now() + GORT_MS(500));
-        while (gort_read(fd, sink, sizeof sink) > 0)
-            ;
-    }
-    gort_close(fd);
-}
-
 static void serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -417,28 +404,11 @@ static void serve(void *arg)
             cap = sizeof small;
         }
     }
-    close_conn(fd, linger);
+    serve_close(fd, linger);
     if (in != small)
         free(in);
     if (o.heap)
         free(o.p);
-}
-
-static void accept_loop(void *arg)
-{
-    int lfd = (int)(intptr_t)arg;
-    struct gort_backoff bo = {0};
-    for (;;) {
-        int fd = gort_accept_backoff(lfd, &bo);
-        if (fd == -EBADF)
-            return;
-        if (fd < 0) {
-            gort_sleep(GORT_MS(10));
-            continue;
-        }
-        if (gort_go(serve, (void *)(intptr_t)fd) != 0)
-            gort_close(fd);
-    }
 }
 
 static int kv_main(void *arg)
@@ -447,21 +417,17 @@ static int kv_main(void *arg)
     gort_connpool_config cfg = {.max_open = pool_size, .max_idle = pool_size};
     if (gort_connpool_new(&pool, &kv_ops, &cfg) != 0)
         return 1;
+    gort_chan *sig = serve_notify("kvhttp");
     char addr[32];
-    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
-    int lfd = gort_listen("tcp", addr);
-    if (lfd < 0) {
-        fprintf(stderr, "FAIL: kvhttp: listen %s: %s\n", addr,
-                gort_strerror(lfd));
+    int lfd = sig ? serve_listen("kvhttp", port, addr) : -1;
+    if (lfd < 0)
         return 1;
-    }
-    gort_go(accept_loop, (void *)(intptr_t)lfd);
+    static struct serve_acceptor acc = {.who = "kvhttp", .serve = serve};
+    acc.lfd = lfd;
+    gort_go(serve_accept_loop, &acc);
     fprintf(stderr, "kvhttp: listening on %s (redis %s, pool %d, %s)\n", addr,
             redis_addr, pool_size, wrap ? "GORT_SYSCALL" : "hooks");
-    struct signalfd_siginfo si;
-    if (gort_fd_register(sigfd) != 0 ||
-        gort_read(sigfd, &si, sizeof si) != (ssize_t)sizeof si)
-        return 1;
+    serve_wait(sig);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("bench=kvhttp-server impl=gort procs=%d peak_rss_kb=%ld\n",
@@ -488,13 +454,5 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (sigfd < 0)
-        return 1;
     return gort_run(kv_main, NULL);
 }
