@@ -31,98 +31,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static pid_t server;
-static int port;
+#include "helpers/child.h"
 
-static int connect_to(int p)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET,
-                              .sin_port = htons((uint16_t)p)};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {.tv_sec = 20};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    return fd;
-}
-
-/* start_server runs $B/examples/http on a free port and waits until it
- * accepts connections (a give-up of 20 s: sanitizer builds start slowly). */
-static void start_server(void)
-{
-    char exe[PATH_MAX], path[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert(gt(long, (long)n, 0L));
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/'); /* $B/tests/test_http */
-    *slash = '\0';
-    slash = strrchr(exe, '/');
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/examples/http", exe);
-    cr_assert(eq(int, access(path, X_OK), 0), "no %s: make examples", path);
-
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sin;
-    cr_assert(eq(int, bind(s, (struct sockaddr *)&sin, sizeof sin), 0));
-    getsockname(s, (struct sockaddr *)&sin, &len);
-    port = ntohs(sin.sin_port);
-    close(s);
-
-    char arg[16];
-    snprintf(arg, sizeof arg, "%d", port);
-    server = fork();
-    cr_assert(ge(int, server, 0));
-    if (server == 0) {
-        int null = open("/dev/null", O_WRONLY); /* its banner and stats */
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(path, "http", "-port", arg, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 2000; i++) {
-        int fd = connect_to(port);
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
-    }
-    cr_assert(0, "the example did not listen on %d", port);
-}
-
-static void stop_server(void)
-{
-    kill(server, SIGTERM);
-    int st;
-    waitpid(server, &st, 0);
-}
+static struct child_server server;
 
 /* exchange sends req (len bytes), shuts the write side and reads the
  * reply to end of file into out (NUL-terminated), with each Date value
  * replaced by X. Returns the reply's length. */
 static size_t exchange(const char *req, size_t len, char *out, size_t cap)
 {
-    int fd = connect_to(port);
-    cr_assert(ge(int, fd, 0));
-    for (size_t off = 0; off < len;) {
-        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; /* the server refused and closed: read its answer */
-        off += (size_t)n;
-    }
-    shutdown(fd, SHUT_WR);
-    size_t got = 0;
-    for (ssize_t n; got + 1 < cap &&
-                    (n = recv(fd, out + got, cap - 1 - got, 0)) > 0;)
-        got += (size_t)n;
-    close(fd);
-    out[got] = '\0';
+    exchange_all(server.port, req, len, out, cap);
     for (char *d = out; (d = strstr(d, "Date: ")) != NULL;) {
         char *eol = strstr(d, "\r\n");
         cr_assert(ne(ptr, eol, NULL));
@@ -152,37 +70,37 @@ static void expect(const char *req, const char *want)
 
 Test(http, head_reply_has_no_body_so_the_next_reply_stays_in_step)
 {
-    start_server();
+    child_server_start(&server, "http", NULL, NULL, false);
     expect("HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" GET11,
            OK11 "\r\n" OK11 "\r\n" HELLO);
     expect("HEAD / HTTP/1.0\r\n\r\n", OK10 "\r\n");
-    stop_server();
+    cr_assert(eq(int, child_server_stop(&server), 0)); /* exit 0 on SIGTERM */
 }
 
 Test(http, closing_reply_says_connection_close_and_nothing_follows)
 {
-    start_server();
+    child_server_start(&server, "http", NULL, NULL, false);
     expect("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" GET11,
            OK11 "Connection: close\r\n\r\n" HELLO);
     /* Still open otherwise: both requests answered. */
     expect(GET11 GET11, OK11 "\r\n" HELLO OK11 "\r\n" HELLO);
-    stop_server();
+    cr_assert(eq(int, child_server_stop(&server), 0)); /* exit 0 on SIGTERM */
 }
 
 Test(http, http10_is_answered_as_http10_and_kept_open_only_on_request)
 {
-    start_server();
+    child_server_start(&server, "http", NULL, NULL, false);
     expect("GET / HTTP/1.0\r\n\r\n" "GET / HTTP/1.0\r\n\r\n",
            OK10 "\r\n" HELLO);
     expect("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
            "GET / HTTP/1.0\r\n\r\n",
            OK10 "Connection: keep-alive\r\n\r\n" HELLO OK10 "\r\n" HELLO);
-    stop_server();
+    cr_assert(eq(int, child_server_stop(&server), 0)); /* exit 0 on SIGTERM */
 }
 
 Test(http, malformed_requests_get_400_and_the_connection_closes)
 {
-    start_server();
+    child_server_start(&server, "http", NULL, NULL, false);
     static const char *const bad[] = {
         "garbage\r\n\r\n",
         "GET /\r\n\r\n",
@@ -206,7 +124,7 @@ Test(http, malformed_requests_get_400_and_the_connection_closes)
     expect("GET / HTTP/2.0\r\nHost: x\r\n\r\n",
            ERR("505 HTTP Version Not Supported: unsupported protocol "
                "version"));
-    stop_server();
+    cr_assert(eq(int, child_server_stop(&server), 0)); /* exit 0 on SIGTERM */
 }
 
 /* Found by fuzz/http.c: control bytes in a header value, a repeated
@@ -214,7 +132,7 @@ Test(http, malformed_requests_get_400_and_the_connection_closes)
  * after an unsupported version got 505 where Go answers 400. */
 Test(http, refusals_follow_go_for_values_hosts_and_versions)
 {
-    start_server();
+    child_server_start(&server, "http", NULL, NULL, false);
     expect("GET / HTTP/1.1\r\nHost: x\r\nX: a\001b\r\n\r\n",
            ERR("400 Bad Request: invalid header value"));
     expect("GET / HTTP/1.1\r\nHost: x\r\nX: a\nb\r\n\r\n",
@@ -230,15 +148,15 @@ Test(http, refusals_follow_go_for_values_hosts_and_versions)
     /* Tabs and bytes above 0x7f stay valid in values. */
     expect("GET / HTTP/1.1\r\nHost: x\r\nX: a\tb\xe9\r\n\r\n",
            OK11 "\r\n" HELLO);
-    stop_server();
+    cr_assert(eq(int, child_server_stop(&server), 0)); /* exit 0 on SIGTERM */
 }
 
 Test(http, request_bodies_are_skipped_by_content_length)
 {
-    start_server();
+    child_server_start(&server, "http", NULL, NULL, false);
     expect("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab" GET11,
            OK11 "\r\n" HELLO OK11 "\r\n" HELLO);
-    stop_server();
+    cr_assert(eq(int, child_server_stop(&server), 0)); /* exit 0 on SIGTERM */
 }
 
 /* big_head builds a GET whose X-Big header makes the head `size` bytes. */
@@ -257,7 +175,7 @@ static char *big_head(size_t size, size_t *len)
 
 Test(http, heads_up_to_go_s_1mb_limit_are_read_and_longer_get_431)
 {
-    start_server();
+    child_server_start(&server, "http", NULL, NULL, false);
     static char out[1 << 16];
     size_t sizes[] = {10 * 1024, 200 * 1024, 1 << 20};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
@@ -273,5 +191,5 @@ Test(http, heads_up_to_go_s_1mb_limit_are_read_and_longer_get_431)
     exchange(r, len, out, sizeof out);
     cr_assert(eq(str, out, ERR("431 Request Header Fields Too Large")));
     free(r);
-    stop_server();
+    cr_assert(eq(int, child_server_stop(&server), 0)); /* exit 0 on SIGTERM */
 }

@@ -31,26 +31,10 @@
 #include <unistd.h>
 
 #include "extlibs/servers.h"
+#include "helpers/child.h"
 
-static pid_t kv_pid;
-static int port;
+static struct child_server kv;
 static char link_dir[64], link_path[128];
-
-static int connect_to(int p)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET,
-                              .sin_port = htons((uint16_t)p)};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
-        close(fd);
-        return -1;
-    }
-    struct timeval tv = {.tv_sec = 20};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    return fd;
-}
 
 static void sleep_ms(long ms)
 {
@@ -74,53 +58,19 @@ static void start_kv(const char *name)
     snprintf(link_path, sizeof link_path, "%s/redis.sock", link_dir);
     relink();
 
-    char exe[PATH_MAX], path[PATH_MAX + 32];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    cr_assert(gt(long, (long)n, 0L));
-    exe[n] = '\0';
-    *strrchr(exe, '/') = '\0'; /* $B/tests */
-    *strrchr(exe, '/') = '\0'; /* $B */
-    snprintf(path, sizeof path, "%s/examples/%s", exe, name);
-    cr_assert(eq(int, access(path, X_OK), 0), "no %s: make kvhttp", path);
-
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sin;
-    cr_assert(eq(int, bind(s, (struct sockaddr *)&sin, sizeof sin), 0));
-    getsockname(s, (struct sockaddr *)&sin, &len);
-    port = ntohs(sin.sin_port);
-    close(s);
-
-    char arg[16];
-    snprintf(arg, sizeof arg, "%d", port);
-    kv_pid = fork();
-    cr_assert(ge(int, kv_pid, 0));
-    if (kv_pid == 0) {
-        int null = open("/dev/null", O_WRONLY); /* its result line */
-        dup2(null, 1);
-        setenv("GORT_MAXPROCS", "2", 1);
-        execl(path, name, "-port", arg, "-redis", link_path, "-pool", "4",
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 2000; i++) {
-        int fd = connect_to(port);
-        if (fd >= 0) {
-            close(fd);
-            return;
-        }
-        sleep_ms(10);
-    }
-    cr_assert(false, "%s did not listen on %d", name, port);
+    /* stderr kept: a failure's message belongs in the test's log */
+    const char *const args[] = {"-redis", link_path, "-pool", "4", NULL};
+    const char *const env[] = {"GORT_MAXPROCS=2", NULL};
+    child_server_start(&kv, name, args, env, true);
 }
 
 static void stop_kv(void)
 {
-    reap(&kv_pid, SIGTERM);
+    int status = child_server_stop(&kv);
     stop_redis();
     unlink(link_path);
     rmdir(link_dir);
+    cr_assert(eq(int, status, 0)); /* it exits 0 on SIGTERM */
 }
 
 /* exchange sends req, shuts the write side and reads the whole reply
@@ -128,22 +78,7 @@ static void stop_kv(void)
 static const char *exchange(const char *req)
 {
     static char out[1 << 20];
-    int fd = connect_to(port);
-    cr_assert(ge(int, fd, 0));
-    size_t len = strlen(req);
-    for (size_t off = 0; off < len;) {
-        ssize_t n = send(fd, req + off, len - off, MSG_NOSIGNAL);
-        if (n <= 0)
-            break; /* refused and closed: read the answer */
-        off += (size_t)n;
-    }
-    shutdown(fd, SHUT_WR);
-    size_t got = 0;
-    for (ssize_t n; got + 1 < sizeof out &&
-                    (n = recv(fd, out + got, sizeof out - 1 - got, 0)) > 0;)
-        got += (size_t)n;
-    close(fd);
-    out[got] = '\0';
+    exchange_all(kv.port, req, strlen(req), out, sizeof out);
     return out;
 }
 
@@ -250,7 +185,7 @@ static void check_redis_goes_away(const char *name)
         bad += st == 503;
     }
     cr_assert(gt(int, bad, 0), "never 503: a dead connection kept");
-    cr_assert(eq(int, kill(kv_pid, 0), 0), "%s died", name);
+    cr_assert(eq(int, kill(kv.pid, 0), 0), "%s died", name);
     stop_redis();
     start_redis(); /* empty, in a new directory */
     relink();

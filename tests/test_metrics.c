@@ -25,6 +25,7 @@
 
 #include <gort.h>
 
+#include "helpers/child.h"
 #include "helpers/harness.h"
 
 static uint64_t lat_count(const uint64_t *b)
@@ -497,77 +498,6 @@ Test(metrics, write_sends_the_whole_text_to_a_descriptor, .timeout = 60)
 
 /* ---- the http example's /metrics ------------------------------------------ */
 
-/* http_path: docs/examples/http as built beside this test binary
- * ($B/tests/test_metrics -> $B/examples/http). */
-static void http_path(char *buf, size_t len)
-{
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert(gt(long, (long)n, 0));
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    cr_assert(ne(ptr, slash, NULL));
-    *slash = '\0';
-    snprintf(buf, len, "%s/../examples/http", self);
-}
-
-/* free_port returns a port nobody listens on now (the kernel's pick). */
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    cr_assert(ge(int, fd, 0));
-    cr_assert(eq(int, bind(fd, (struct sockaddr *)&sa, sizeof sa), 0));
-    cr_assert(eq(int, getsockname(fd, (struct sockaddr *)&sa, &len), 0));
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
-static int http_port; /* where start_http's example listens */
-
-/* start_http runs the example on a free port and connects to it; returns
- * the connection, the child in *pid. Another process may take the port
- * between free_port and the child's listen: the child then exits, and we
- * try another port. */
-static int start_http(const char *path, pid_t *pid)
-{
-    for (int attempt = 0; attempt < 5; attempt++) {
-        int port = free_port();
-        char portarg[16];
-        snprintf(portarg, sizeof portarg, "%d", port);
-        *pid = fork();
-        cr_assert(ge(int, *pid, 0));
-        if (*pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed check ends it */
-            int null = open("/dev/null", O_WRONLY);
-            dup2(null, 1);
-            dup2(null, 2);
-            execl(path, path, "-port", portarg, (char *)NULL);
-            _exit(127);
-        }
-        struct sockaddr_in sa = {.sin_family = AF_INET,
-                                 .sin_port = htons((uint16_t)port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        http_port = port;
-        for (int i = 0; i < 1000; i++) { /* up to 20 s for it to listen */
-            int fd = socket(AF_INET, SOCK_STREAM, 0);
-            cr_assert(ge(int, fd, 0));
-            if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-                return fd;
-            close(fd);
-            int status;
-            if (waitpid(*pid, &status, WNOHANG) == *pid)
-                break; /* it could not listen: another port */
-            usleep(20000);
-        }
-        kill(*pid, SIGTERM);
-        waitpid(*pid, NULL, 0);
-    }
-    return -1;
-}
-
 /* fetch_metrics asks the example on connection fd for /metrics, checks
  * the response's framing and parses its body into prom; closes fd. */
 static void fetch_metrics(int fd)
@@ -601,28 +531,21 @@ static void fetch_metrics(int fd)
 Test(metrics, the_http_example_serves_them_with_a_content_length,
      .timeout = 60)
 {
-    char path[4200];
-    http_path(path, sizeof path);
-    cr_assert(eq(int, access(path, X_OK), 0), "%s not built", path);
-    pid_t pid;
-    int fd = start_http(path, &pid);
-    cr_assert(ge(int, fd, 0), "could not start and reach %s", path);
+    struct child_server http;
+    child_server_start(&http, "http", NULL, NULL, false);
+    int fd = connect_port(http.port);
+    cr_assert(ge(int, fd, 0));
     fetch_metrics(fd);
     /* The accept loop parks on the poller once it finds no connection
      * waiting; under load it may have accepted ours before ever finding
      * none, so ask again (a new connection) until it has parked. */
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)http_port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < 100 && value("gort_netpoll_waits_total{}") < 1; i++) {
         usleep(100000);
-        fd = socket(AF_INET, SOCK_STREAM, 0);
+        fd = connect_port(http.port);
         cr_assert(ge(int, fd, 0));
-        cr_assert(eq(int, connect(fd, (struct sockaddr *)&sa, sizeof sa), 0));
         fetch_metrics(fd);
     }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    cr_assert(eq(int, child_server_stop(&http), 0)); /* exit 0 on SIGTERM */
     /* main, the accept loop and the goroutine serving us, at least. */
     cr_assert(ge(dbl, value("gort_goroutines{}"), 3));
     cr_assert(ge(dbl, value("gort_sched_procs{}"), 1));
