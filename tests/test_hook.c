@@ -6,8 +6,8 @@
  * The hiredis run is test_hiredis's (1,000 goroutines x 100 commands at
  * one P, a held BLPOP each, a ticker) with every wrapper removed: the
  * hooked socket calls wait on the netpoller, so the holds overlap, no
- * thread is held per blocked goroutine, and sysmon never has to take a P
- * from a goroutine stuck in the kernel (stuck_handoffs stays 0). libpq
+ * thread is held per blocked goroutine, and sysmon does not have to take
+ * a P from a goroutine stuck in the kernel (check_no_stuck_holds). libpq
  * runs the same way through the pool. The rest checks the sleeps, libc's
  * errors, and that calls from threads of the program's own and from
  * inside GORT_SYSCALL go straight to libc. test_hook_sock.c checks the
@@ -87,6 +87,22 @@ static void redis_worker(void *arg)
     gort_wg_done(&wg);
 }
 
+/* check_no_stuck_holds: sysmon took no P from a goroutine stuck in the
+ * kernel for the holds; without the hooks it would take one per hold (16 for
+ * libpq, hundreds for hiredis). A thread that waits briefly in the
+ * kernel (a page fault, a futex) just as the machine deschedules it for
+ * a whole slice reads as stuck too: once, at a load average of about 20
+ * (a 963 ms tick gap in that run). Hence "a few", not 0. */
+static void check_no_stuck_holds(void)
+{
+    gort_stats_t st;
+    gort_stats(&st);
+    fprintf(stderr, "extlibs: hooks: handoffs %llu, stuck handoffs %llu\n",
+            (unsigned long long)st.handoffs,
+            (unsigned long long)st.stuck_handoffs);
+    cr_assert(le(u64, st.stuck_handoffs, 2));
+}
+
 static int redis_main(void *arg)
 {
     (void)arg;
@@ -99,12 +115,7 @@ static int redis_main(void *arg)
     gort_wg_wait(&wg);
     int64_t took = gort_now() - t0;
     ticker_stop(&t);
-    gort_stats_t st;
-    gort_stats(&st);
-    fprintf(stderr, "extlibs: hooks: handoffs %llu, stuck handoffs %llu\n",
-            (unsigned long long)st.handoffs,
-            (unsigned long long)st.stuck_handoffs);
-    cr_assert(eq(u64, st.stuck_handoffs, 0));
+    check_no_stuck_holds();
     /* The blocked reads wait on the poller: no thread each (the hand-off
      * hooks reached 752-967 threads here). */
     cr_assert(lt(int, t.max_threads, 64));
@@ -220,12 +231,7 @@ static int pg_main(void *arg)
     gort_wg_wait(&wg);
     int64_t took = gort_now() - t0;
     ticker_stop(&t);
-    gort_stats_t st;
-    gort_stats(&st);
-    fprintf(stderr, "extlibs: hooks: handoffs %llu, stuck handoffs %llu\n",
-            (unsigned long long)st.handoffs,
-            (unsigned long long)st.stuck_handoffs);
-    cr_assert(eq(u64, st.stuck_handoffs, 0));
+    check_no_stuck_holds();
     cr_assert(eq(int, gort_connpool_close(pg_pool), 0));
     gort_chan_free(holders_go);
     check_overlap("libpq through hooks", took, &t);
