@@ -2,6 +2,7 @@
 # run.sh BIN...: run each Criterion suite, then the stress pass: the same
 # suites again with GORT_MAXPROCS=8 on this machine's CPUs, to shake out
 # lost wake-ups (tests that pin their own processor count keep it).
+# STRESS=0 skips the stress pass (CI's fast-paths-off run: .ci/run).
 # Prints one "N passed, N failed" line at the end and fails if any did.
 set -u
 # ASan builds: leaks fail the run, except Criterion's own (tests/lsan.supp).
@@ -35,7 +36,7 @@ run() {
     done
 }
 run default "$@"
-GORT_MAXPROCS=8 run stress "$@"
+[ "${STRESS:-1}" = 0 ] || GORT_MAXPROCS=8 run stress "$@"
 for s in ${EXTRA_TESTS:-}; do
     if sh -c "$s"; then pass=$((pass + 1)); else fail=$((fail + 1)); failed="$failed $s"; fi
 done
