@@ -498,5 +498,6 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    serve_block_signals(); /* before gort_run: every M inherits it */
     return gort_run(soak_main, NULL);
 }

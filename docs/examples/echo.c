@@ -121,6 +121,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    serve_block_signals(); /* before gort_run: every M inherits it */
     /* gort_run's own error is negative: an exit status of 256 - errno
      * would read as a signal, so say what it was and exit 1. */
     int rc = gort_run(echo_main, NULL);

@@ -263,9 +263,10 @@ static void serve(void *arg)
         memmove(in, in + off, have - off);
         have -= off;
     }
-    serve_close(fd, linger);
+    /* Free first: the close may drain the client for 500 ms. */
     if (in != small)
         free(in);
+    serve_close(fd, linger);
 }
 
 static int http_main(void *arg)
@@ -306,5 +307,6 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    serve_block_signals(); /* before gort_run: every M inherits it */
     return gort_run(http_main, NULL);
 }

@@ -404,11 +404,12 @@ static void serve(void *arg)
             cap = sizeof small;
         }
     }
-    serve_close(fd, linger);
+    /* Free first: the close may drain the client for 500 ms. */
     if (in != small)
         free(in);
     if (o.heap)
         free(o.p);
+    serve_close(fd, linger);
 }
 
 static int kv_main(void *arg)
@@ -454,5 +455,6 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    serve_block_signals(); /* before gort_run: every M inherits it */
     return gort_run(kv_main, NULL);
 }
