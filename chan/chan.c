@@ -98,6 +98,10 @@ static bool has_blocked_waiters(struct hchan *c)
 
 void gort_chan_free(gort_chan *ch)
 {
+    /* It may lock the channel with the caller's P: a thread back from a
+     * call that blocked outside GORT_SYSCALL must first learn whether
+     * sysmon took that P (runtime.h, "Entering the runtime"). */
+    RT_ENTRY();
     if (ch == NULL)
         return;
     struct hchan *c = hchan_of(ch);

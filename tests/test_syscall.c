@@ -325,6 +325,48 @@ Test(syscall, a_goroutine_that_exits_straight_from_the_kernel_comes_back,
     run(1, exit_main, NULL);
 }
 
+/* Goroutines stuck in the kernel on both Ps lose them; meanwhile the
+ * main goroutine shrinks to one P, so one of theirs retires and solo
+ * mode names the other the channel owner. Each then frees a channel with
+ * no other runtime call first: gort_chan_free must find out that its P
+ * is gone before it locks, or it locks as a second P in solo mode
+ * ("fatal error: chan_lock: a second P locks in solo mode", seen in CI
+ * under GORT_SCHED=spawn=go,runnext=off). */
+static _Atomic int freed_after_stuck;
+
+static void stuck_then_free(void *arg)
+{
+    usleep(200000); /* plain: sysmon takes the P after a slice */
+    gort_chan_free(arg);
+    atomic_fetch_add(&freed_after_stuck, 1);
+    gort_wg_done(&wg);
+}
+
+static int stuck_free_main(void *arg)
+{
+    (void)arg;
+    atomic_store(&freed_after_stuck, 0);
+    uint64_t before = stuck_handoffs();
+    gort_wg_add(&wg, 2);
+    for (int i = 0; i < 2; i++)
+        gort_go(stuck_then_free, gort_chan_make(sizeof(int), 0));
+    /* Let both start and get stuck, then shrink while they sleep. */
+    for (int j = 0; j < 40 && stuck_handoffs() < before + 2; j++)
+        gort_sleep(GORT_MS(5));
+    gort_maxprocs(1);
+    gort_wg_wait(&wg);
+    CHECK_EQ(atomic_load(&freed_after_stuck), 2);
+    CHECK(stuck_handoffs() > before);
+    gort_maxprocs(2);
+    return 0;
+}
+
+Test(syscall, a_goroutine_whose_p_was_taken_frees_a_channel_on_its_new_p,
+     .timeout = 60)
+{
+    run(2, stuck_free_main, NULL);
+}
+
 /* GORT_DEBUG=stuckwarn=1 names the goroutine once, however often it is
  * stuck. */
 static int warn_main(void *arg)
