@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,32 @@ const char *gort__waitreason_str(enum waitreason r)
     return (unsigned)r < WAIT_REASON_COUNT ? waitreasons[r] : "?";
 }
 
+/* The on/off knobs of GORT_DEBUG: where each lives, its value when
+ * unset, and whether key=0 sets the field (batch=0 sets nobatch). */
+static const struct debug_flag {
+    const char *key;
+    size_t field;
+    bool dflt, inverted;
+} debug_flags[] = {
+    {"scheddetail", offsetof(struct debug_settings, scheddetail), false, false},
+    {"solo", offsetof(struct debug_settings, solo), true, false},
+    {"plainchan", offsetof(struct debug_settings, plainchan), true, false},
+    {"chanowner", offsetof(struct debug_settings, chanowner), true, false},
+    {"asyncpreempt", offsetof(struct debug_settings, asyncpreempt), false,
+     false},
+    {"batch", offsetof(struct debug_settings, nobatch), false, true},
+    {"membarrier", offsetof(struct debug_settings, membarrier), true, false},
+    {"stuckhandoff", offsetof(struct debug_settings, stuckhandoff), true,
+     false},
+    {"stuckwarn", offsetof(struct debug_settings, stuckwarn), false, false},
+};
+#define NDEBUG_FLAGS (sizeof debug_flags / sizeof *debug_flags)
+
+static bool *flag_at(const struct debug_flag *f)
+{
+    return (bool *)((char *)&gort__debug + f->field);
+}
+
 /* debug_set applies one GORT_DEBUG item: a value that strtoll reads
  * whole (empty: 0) and not negative. Unknown keys are only warned about
  * (policy.c explains why GORT_SCHED's are errors). */
@@ -73,29 +100,16 @@ static int debug_set(char *key, char *value, void *arg)
                 env);
         return -EINVAL;
     }
-    if (strcmp(key, "schedtrace") == 0)
+    for (size_t i = 0; i < NDEBUG_FLAGS; i++)
+        if (strcmp(key, debug_flags[i].key) == 0) {
+            *flag_at(&debug_flags[i]) = (v != 0) != debug_flags[i].inverted;
+            return 0;
+        }
+    if (strcmp(key, "schedtrace") == 0) {
         gort__debug.schedtrace_ms = v;
-    else if (strcmp(key, "scheddetail") == 0)
-        gort__debug.scheddetail = v != 0;
-    else if (strcmp(key, "solo") == 0)
-        gort__debug.solo = v != 0;
-    else if (strcmp(key, "plainchan") == 0)
-        gort__debug.plainchan = v != 0;
-    else if (strcmp(key, "asyncpreempt") == 0)
-        gort__debug.asyncpreempt = v != 0;
-    else if (strcmp(key, "chanowner") == 0)
-        gort__debug.chanowner = v != 0;
-    else if (strcmp(key, "batch") == 0)
-        gort__debug.nobatch = v == 0;
-    else if (strcmp(key, "membarrier") == 0)
-        gort__debug.membarrier = v != 0;
-    else if (strcmp(key, "stuckhandoff") == 0)
-        gort__debug.stuckhandoff = v != 0;
-    else if (strcmp(key, "stuckwarn") == 0)
-        gort__debug.stuckwarn = v != 0;
-    else if (strcmp(key, "schedlat") == 0)
+    } else if (strcmp(key, "schedlat") == 0) {
         gort__lat_set_period(v);
-    else if (strcmp(key, "deterministic") == 0) {
+    } else if (strcmp(key, "deterministic") == 0) {
         if (end == value) { /* the seed is the point: no default */
             fprintf(stderr, "gort: GORT_DEBUG: deterministic wants a seed\n");
             return -EINVAL;
@@ -103,8 +117,9 @@ static int debug_set(char *key, char *value, void *arg)
         gort__debug.deterministic = true;
         gort__debug.determ_seed = (uint64_t)v;
         gort__debug.nobatch = true; /* no batcher thread */
-    } else
+    } else {
         fprintf(stderr, "gort: GORT_DEBUG: unknown setting %s\n", key);
+    }
     return 0;
 }
 
@@ -115,11 +130,8 @@ static int debug_set(char *key, char *value, void *arg)
 int gort__debug_parse(void)
 {
     memset(&gort__debug, 0, sizeof gort__debug);
-    gort__debug.membarrier = true;
-    gort__debug.stuckhandoff = true;
-    gort__debug.solo = true;
-    gort__debug.plainchan = true;
-    gort__debug.chanowner = true;
+    for (size_t i = 0; i < NDEBUG_FLAGS; i++)
+        *flag_at(&debug_flags[i]) = debug_flags[i].dflt;
     gort__lat_set_period(0);
     const char *env = getenv("GORT_DEBUG");
     return gort__kvlist_each("GORT_DEBUG", env, debug_set, (void *)env);
